@@ -1,2 +1,45 @@
-//! placeholder
-fn main() {}
+//! `cargo xtask`: the project's automation, in Rust so it runs wherever cargo does.
+//!
+//! * `cargo xtask ci`   — the single gate: fmt, clippy, tidy, tests, doc tests.
+//! * `cargo xtask tidy` — house rules `rustfmt` and `clippy` cannot check.
+
+mod ci;
+mod tidy;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <ci | tidy>
+
+  ci     fmt check, clippy -D warnings, tidy, the whole test suite
+         (cargo-nextest when installed, else cargo test) and doc tests
+  tidy   file headers, crate layering (from cargo metadata), file lengths";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci::run(&workspace_root()),
+        Some("tidy") => tidy::run(&workspace_root()),
+        Some("help" | "-h" | "--help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root: the parent of this crate's manifest directory.
+fn workspace_root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map_or(manifest.clone(), PathBuf::from)
+}

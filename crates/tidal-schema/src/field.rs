@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Problem;
 use crate::id::EntityKind;
 use crate::limits::{MAX_VECTOR_DIMENSION, MAX_WEIGHT};
-use crate::name::{check_name, check_range};
+use crate::name::{SMALLEST_POSITIVE, check_name, check_range};
 
 /// The text analysis language of a text field (stemming and stop words).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -211,7 +211,7 @@ impl FieldDef {
                     at,
                     "text boost",
                     boost,
-                    f64::MIN_POSITIVE,
+                    SMALLEST_POSITIVE,
                     MAX_WEIGHT,
                     "a finite number in (0, 1e9]",
                     problems,

@@ -24,6 +24,9 @@ pub(crate) fn check_name(at: &str, name: &str, problems: &mut Vec<Problem>) -> b
     reason.is_none()
 }
 
+/// The smallest positive `f64` (a subnormal), for ranges open at zero.
+pub(crate) const SMALLEST_POSITIVE: f64 = 5e-324;
+
 /// Checks a weight-like number: finite and within `[min, MAX_WEIGHT]`.
 pub(crate) fn check_range(
     at: &str,
@@ -36,7 +39,7 @@ pub(crate) fn check_range(
 ) -> bool {
     let ok = value.is_finite() && value >= min && value <= max;
     if !ok {
-        problems.push(Problem::OutOfRange { at: at.to_owned(), what, value: value.to_string(), expected });
+        problems.push(Problem::OutOfRange { at: at.to_owned(), what, value: format!("{value:?}"), expected });
     }
     ok
 }

@@ -8,7 +8,7 @@ use crate::decay::DecaySpec;
 use crate::error::Problem;
 use crate::id::{EntityKind, SignalId};
 use crate::limits::{MAX_WEIGHT, MAX_WINDOWS};
-use crate::name::{check_len, check_name, check_range};
+use crate::name::{SMALLEST_POSITIVE, check_len, check_name, check_range};
 use crate::window::Window;
 
 /// Whether a signal means the user liked the item or not; drives the
@@ -179,7 +179,7 @@ impl SignalDef {
             at,
             "default weight",
             self.default_weight,
-            f64::MIN_POSITIVE,
+            SMALLEST_POSITIVE,
             MAX_WEIGHT,
             "a finite number in (0, 1e9]",
             problems,
