@@ -191,7 +191,7 @@ fn collisions<'a>(at: &str, ids: impl Iterator<Item = (u32, &'a str)>, p: &mut V
     for (id, name) in ids {
         match seen.get(&id) {
             Some(first) if *first != name => {
-                p.push(Problem::IdCollision { at: at.to_owned(), first: (*first).to_owned(), second: name.to_owned() })
+                p.push(Problem::IdCollision { at: at.to_owned(), first: (*first).to_owned(), second: name.to_owned() });
             }
             _ => {
                 seen.insert(id, name);

@@ -147,7 +147,7 @@ impl Differ {
             match (o.ty, n.ty) {
                 (a, b) if a == b => {}
                 (FieldType::Text { .. }, FieldType::Text { .. }) => {
-                    self.push(RebuildRequired, path, "text boost or language changed", Some(Rebuild::TextIndex))
+                    self.push(RebuildRequired, path, "text boost or language changed", Some(Rebuild::TextIndex));
                 }
                 (FieldType::Vector { dimension: d1, .. }, FieldType::Vector { dimension: d2, .. }) if d1 == d2 => {
                     self.push(
@@ -158,7 +158,7 @@ impl Differ {
                     );
                 }
                 (a, b) => {
-                    self.push(Breaking, path, format!("type changed from {} to {}", describe(a), describe(b)), None)
+                    self.push(Breaking, path, format!("type changed from {} to {}", describe(a), describe(b)), None);
                 }
             }
         }
@@ -219,10 +219,10 @@ impl Differ {
             }
             match (o.velocity, n.velocity) {
                 (false, true) => {
-                    self.push(RebuildRequired, format!("{path}.velocity"), "velocity tracking turned on", rebuild())
+                    self.push(RebuildRequired, format!("{path}.velocity"), "velocity tracking turned on", rebuild());
                 }
                 (true, false) => {
-                    self.push(Compatible, format!("{path}.velocity"), "velocity tracking turned off", None)
+                    self.push(Compatible, format!("{path}.velocity"), "velocity tracking turned off", None);
                 }
                 _ => {}
             }
@@ -319,7 +319,7 @@ impl Schema {
         for o in old.cohorts() {
             match new.cohort(&o.name) {
                 None => {
-                    d.push(Compatible, format!("cohorts.{}", o.name), "cohort removed; its counters are dropped", None)
+                    d.push(Compatible, format!("cohorts.{}", o.name), "cohort removed; its counters are dropped", None);
                 }
                 Some(n) if n != o => d.push(
                     RebuildRequired,

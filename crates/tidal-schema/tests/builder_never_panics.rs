@@ -1,6 +1,8 @@
 //! Arbitrary input never panics the builder or the parsers: it yields a
 //! schema that round-trips, or a typed error listing what is wrong.
 
+#![allow(clippy::unwrap_used)] // Reason: test helpers fail the test by panicking, with the error shown.
+
 use std::time::Duration;
 
 use proptest::prelude::*;
@@ -51,7 +53,11 @@ fn signal() -> impl Strategy<Value = SignalDef> {
     (name(), kind(), any::<u64>(), prop::collection::vec(window(), 0..10), any::<bool>(), number()).prop_map(
         |(n, k, hl, windows, velocity, weight)| {
             let decay = DecaySpec::exponential(Duration::from_nanos(hl)).unwrap_or(DecaySpec::NONE);
-            SignalDef::new(n, k).with_decay(decay).with_windows(windows).with_velocity(velocity).with_default_weight(weight)
+            SignalDef::new(n, k)
+                .with_decay(decay)
+                .with_windows(windows)
+                .with_velocity(velocity)
+                .with_default_weight(weight)
         },
     )
 }
@@ -88,7 +94,14 @@ fn profile() -> impl Strategy<Value = ProfileDef> {
                 .explore(share, events)
                 .diversify(DiversityRule::MaxPer { field: field.clone(), max })
                 .diversify(DiversityRule::Mmr { embedding: field, lambda: w })
-                .penalty(Penalty::RateAbove { signal: s.clone(), per: per.clone(), window: win, threshold, factor, after: 0 })
+                .penalty(Penalty::RateAbove {
+                    signal: s.clone(),
+                    per: per.clone(),
+                    window: win,
+                    threshold,
+                    factor,
+                    after: 0,
+                })
                 .gate(QualityGate::MaxRate { signal: s, per, window: win, max: threshold, after: 1 });
             for (signal, m, weight) in boosts {
                 p = p.boost(SignalTerm::new(signal, m, weight));

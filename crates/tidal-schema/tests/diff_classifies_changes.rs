@@ -1,12 +1,14 @@
 //! `Schema::diff` classifies each kind of change as compatible,
 //! rebuild-required or breaking.
 
+#![allow(clippy::unwrap_used)] // Reason: test helpers fail the test by panicking, with the error shown.
+
 use std::time::Duration;
 
 use tidal_schema::presets::content_feed;
 use tidal_schema::{
-    CandidateStrategy, CohortDef, Compatibility, DecaySpec, EntityKind, FieldDef, Metric, Polarity, ProfileDef, Rebuild,
-    RelationshipDef, Schema, SchemaBuilder, SignalDef, Window,
+    CandidateStrategy, CohortDef, Compatibility, DecaySpec, EntityKind, FieldDef, Metric, Polarity, ProfileDef,
+    Rebuild, RelationshipDef, Schema, SchemaBuilder, SignalDef, Window,
 };
 
 /// The preset's builder at the next version.
@@ -22,7 +24,7 @@ fn edit_signal(name: &str, edit: impl FnOnce(&mut SignalDef)) -> SchemaBuilder {
     next().without_signal(name).signal(signal)
 }
 
-fn replace_item_field(name: &str, field: FieldDef) -> SchemaBuilder {
+fn replace_item_field(name: &str, field: &FieldDef) -> SchemaBuilder {
     let old = content_feed();
     let mut b = Schema::builder().version(old.version() + 1);
     for kind in EntityKind::ALL {
@@ -46,11 +48,18 @@ fn replace_item_field(name: &str, field: FieldDef) -> SchemaBuilder {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // Reason: one table, one case per entry.
 fn each_change_is_classified() {
     use Compatibility::{Breaking, Compatible, RebuildRequired};
     let hour = DecaySpec::exponential(Duration::from_secs(3600)).unwrap();
     let cases: Vec<(&str, SchemaBuilder, Compatibility, &str, Option<Rebuild>)> = vec![
-        ("add a field", next().field(EntityKind::User, FieldDef::keyword("country")), Compatible, "user.fields.country", None),
+        (
+            "add a field",
+            next().field(EntityKind::User, FieldDef::keyword("country")),
+            Compatible,
+            "user.fields.country",
+            None,
+        ),
         ("add a signal", next().signal(SignalDef::new("tip", EntityKind::Item)), Compatible, "signals.tip", None),
         (
             "add a relationship type",
@@ -59,7 +68,13 @@ fn each_change_is_classified() {
             "relationships.mutes",
             None,
         ),
-        ("add a profile", next().profile(ProfileDef::new("everything", CandidateStrategy::All)), Compatible, "profiles.everything", None),
+        (
+            "add a profile",
+            next().profile(ProfileDef::new("everything", CandidateStrategy::All)),
+            Compatible,
+            "profiles.everything",
+            None,
+        ),
         ("remove a profile", next().without_profile("rising"), Compatible, "profiles.rising", None),
         (
             "remove a window",
@@ -68,7 +83,13 @@ fn each_change_is_classified() {
             "signals.view.windows",
             None,
         ),
-        ("change a default weight", edit_signal("share", |s| s.default_weight = 5.0), Compatible, "signals.share.default_weight", None),
+        (
+            "change a default weight",
+            edit_signal("share", |s| s.default_weight = 5.0),
+            Compatible,
+            "signals.share.default_weight",
+            None,
+        ),
         (
             "new half-life",
             edit_signal("view", |s| s.decay = hour),
@@ -106,14 +127,14 @@ fn each_change_is_classified() {
         ),
         (
             "text boost changed",
-            replace_item_field("body", FieldDef::text("body").with_boost(3.0)),
+            replace_item_field("body", &FieldDef::text("body").with_boost(3.0)),
             RebuildRequired,
             "item.fields.body",
             Some(Rebuild::TextIndex),
         ),
         (
             "vector metric changed",
-            replace_item_field("embedding", FieldDef::vector("embedding", 64, Metric::L2)),
+            replace_item_field("embedding", &FieldDef::vector("embedding", 64, Metric::L2)),
             RebuildRequired,
             "item.fields.embedding",
             Some(Rebuild::VectorIndex("embedding".into())),
@@ -125,15 +146,27 @@ fn each_change_is_classified() {
             "cohorts.lang",
             Some(Rebuild::Cohort("lang".into())),
         ),
-        ("field type changed", replace_item_field("duration", FieldDef::integer("duration")), Breaking, "item.fields.duration", None),
+        (
+            "field type changed",
+            replace_item_field("duration", &FieldDef::integer("duration")),
+            Breaking,
+            "item.fields.duration",
+            None,
+        ),
         (
             "vector dimension changed",
-            replace_item_field("embedding", FieldDef::vector("embedding", 128, Metric::Cosine)),
+            replace_item_field("embedding", &FieldDef::vector("embedding", 128, Metric::Cosine)),
             Breaking,
             "item.fields.embedding",
             None,
         ),
-        ("signal target changed", edit_signal("comment", |s| s.target = EntityKind::Creator), Breaking, "signals.comment.target", None),
+        (
+            "signal target changed",
+            edit_signal("comment", |s| s.target = EntityKind::Creator),
+            Breaking,
+            "signals.comment.target",
+            None,
+        ),
         ("unreferenced signal removed", next().without_signal("save"), Breaking, "signals.save", None),
     ];
     let old = content_feed();

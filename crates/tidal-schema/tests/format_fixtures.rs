@@ -1,6 +1,8 @@
 //! Committed schema documents keep loading, byte for byte: the schema's file
 //! format (and the content hash the log records) must not drift silently.
 
+#![allow(clippy::unwrap_used)] // Reason: test helpers fail the test by panicking, with the error shown.
+
 use std::path::Path;
 
 use tidal_schema::Schema;

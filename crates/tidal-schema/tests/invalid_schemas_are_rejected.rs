@@ -1,5 +1,7 @@
 //! A table of invalid schemas, each rejected with the right [`Problem`].
 
+#![allow(clippy::unwrap_used)] // Reason: test helpers fail the test by panicking, with the error shown.
+
 use std::time::Duration;
 
 use tidal_schema::presets::{CONTENT_FEED_EMBEDDING_DIM, content_feed_builder};
@@ -56,14 +58,26 @@ fn cases() -> Vec<Case> {
             base().profile(ProfileDef::new("trending", CandidateStrategy::All)),
             Box::new(|p| matches!(p, Problem::Duplicate { what: Subject::Profile, .. })),
         ),
-        ("vector dimension 0", base().field(Creator, FieldDef::vector("v", 0, Metric::L2)), Box::new(out_of_range("vector dimension"))),
+        (
+            "vector dimension 0",
+            base().field(Creator, FieldDef::vector("v", 0, Metric::L2)),
+            Box::new(out_of_range("vector dimension")),
+        ),
         (
             "vector dimension 4097",
             base().field(Creator, FieldDef::vector("v", 4097, Metric::Dot)),
             Box::new(out_of_range("vector dimension")),
         ),
-        ("NaN text boost", base().field(Creator, FieldDef::text("bio").with_boost(f64::NAN)), Box::new(out_of_range("text boost"))),
-        ("zero text boost", base().field(Creator, FieldDef::text("bio").with_boost(0.0)), Box::new(out_of_range("text boost"))),
+        (
+            "NaN text boost",
+            base().field(Creator, FieldDef::text("bio").with_boost(f64::NAN)),
+            Box::new(out_of_range("text boost")),
+        ),
+        (
+            "zero text boost",
+            base().field(Creator, FieldDef::text("bio").with_boost(0.0)),
+            Box::new(out_of_range("text boost")),
+        ),
         (
             "infinite default weight",
             base().signal(SignalDef::new("tip", Item).with_default_weight(f64::INFINITY)),
@@ -96,9 +110,11 @@ fn cases() -> Vec<Case> {
         ),
         (
             "boost of a signal on users",
-            base()
-                .signal(SignalDef::new("login", User))
-                .profile(trending().boost(SignalTerm::new("login", Measure::Decayed, 1.0))),
+            base().signal(SignalDef::new("login", User)).profile(trending().boost(SignalTerm::new(
+                "login",
+                Measure::Decayed,
+                1.0,
+            ))),
             Box::new(|p| matches!(p, Problem::WrongTarget { actual: EntityKind::User, .. })),
         ),
         (
@@ -111,7 +127,11 @@ fn cases() -> Vec<Case> {
             base().profile(trending().recency("format", Duration::from_secs(60), 1.0)),
             Box::new(wrong_type),
         ),
-        ("personalization over a text field", base().profile(trending().personalize("title", 1.0)), Box::new(wrong_type)),
+        (
+            "personalization over a text field",
+            base().profile(trending().personalize("title", 1.0)),
+            Box::new(wrong_type),
+        ),
         (
             "relationship boost over an unknown field",
             base().profile(trending().relationship_boost("author", 1.0)),
@@ -119,14 +139,16 @@ fn cases() -> Vec<Case> {
         ),
         (
             "following an unknown relationship",
-            base().profile(profile(CandidateStrategy::Following { relationship: "likes".into(), via: "creator".into() })),
+            base()
+                .profile(profile(CandidateStrategy::Following { relationship: "likes".into(), via: "creator".into() })),
             Box::new(unknown(Subject::Relationship)),
         ),
         (
             "following via a field of the wrong target",
-            base()
-                .field(Item, FieldDef::reference("reviewer", User))
-                .profile(profile(CandidateStrategy::Following { relationship: "follows".into(), via: "reviewer".into() })),
+            base().field(Item, FieldDef::reference("reviewer", User)).profile(profile(CandidateStrategy::Following {
+                relationship: "follows".into(),
+                via: "reviewer".into(),
+            })),
             Box::new(wrong_type),
         ),
         (
@@ -134,8 +156,16 @@ fn cases() -> Vec<Case> {
             base().profile(profile(CandidateStrategy::Trending { signal: "view".into(), window: Window::ALL_TIME })),
             Box::new(out_of_range("velocity window")),
         ),
-        ("exploration share of 1", base().profile(trending().explore(1.0, 5)), Box::new(out_of_range("exploration share"))),
-        ("exploration of no events", base().profile(trending().explore(0.1, 0)), Box::new(out_of_range("exploration max_events"))),
+        (
+            "exploration share of 1",
+            base().profile(trending().explore(1.0, 5)),
+            Box::new(out_of_range("exploration share")),
+        ),
+        (
+            "exploration of no events",
+            base().profile(trending().explore(0.1, 0)),
+            Box::new(out_of_range("exploration max_events")),
+        ),
         (
             "penalty factor above 1",
             base().profile(trending().penalty(Penalty::RateAbove {
@@ -246,7 +276,8 @@ fn every_problem_is_reported_at_once() {
         .unwrap_err();
     assert_eq!(err.problems().len(), 6, "{err}");
     let text = err.to_string();
-    for needle in ["version", "item.fields.Bad", "item.fields.v", "signals.view", "profiles.p.candidates", "cohorts.c"] {
+    for needle in ["version", "item.fields.Bad", "item.fields.v", "signals.view", "profiles.p.candidates", "cohorts.c"]
+    {
         assert!(text.contains(needle), "{needle} missing from:\n{text}");
     }
 }

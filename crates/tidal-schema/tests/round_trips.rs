@@ -5,17 +5,19 @@
 //! construction, with awkward but valid numbers (subnormal weights, long
 //! names, custom windows).
 
+#![allow(clippy::unwrap_used)] // Reason: test helpers fail the test by panicking, with the error shown.
+
 use std::time::Duration;
 
 use proptest::prelude::*;
 use tidal_schema::presets::content_feed;
 use tidal_schema::{
     CandidateStrategy, CohortDef, DecaySpec, DiversityRule, EntityKind, FieldDef, FieldType, Language, Measure, Metric,
-    Penalty, Polarity, ProfileDef, QualityGate, RelationshipDef, Schema, SchemaBuilder, SegmentDef, SignalDef, SignalTerm,
-    Transform, UserState, Window,
+    Penalty, Polarity, ProfileDef, QualityGate, RelationshipDef, Schema, SchemaBuilder, SegmentDef, SignalDef,
+    SignalTerm, Transform, UserState, Window,
 };
 
-/// SplitMix64: a tiny deterministic generator driven by the proptest seed.
+/// `SplitMix64`: a tiny deterministic generator driven by the proptest seed.
 struct Gen(u64);
 
 impl Gen {
@@ -188,10 +190,12 @@ fn random_schema(seed: u64) -> SchemaBuilder {
                 profile = profile.boost(SignalTerm::new(s.name.clone(), m, w).with_transform(transform));
                 if g.chance() {
                     let m = measure_for(&mut g, s);
-                    profile = profile.penalty(Penalty::Signal { signal: s.name.clone(), measure: m, transform, weight: w });
+                    profile =
+                        profile.penalty(Penalty::Signal { signal: s.name.clone(), measure: m, transform, weight: w });
                 }
                 if let Some(window) = s.windows.first().copied() {
-                    profile = profile.gate(QualityGate::MinCount { signal: s.name.clone(), window, min: g.next() % 100 });
+                    profile =
+                        profile.gate(QualityGate::MinCount { signal: s.name.clone(), window, min: g.next() % 100 });
                     profile = profile.penalty(Penalty::RateBelow {
                         signal: s.name.clone(),
                         per: s.name.clone(),
@@ -211,7 +215,8 @@ fn random_schema(seed: u64) -> SchemaBuilder {
             profile = profile.recency(t.clone(), Duration::from_secs(1 + g.next() % 1_000_000), g.weight());
         }
         if let Some(r) = refs.first() {
-            profile = profile.diversify(DiversityRule::MaxPer { field: r.clone(), max: 1 + u32::try_from(g.below(5)).unwrap() });
+            profile = profile
+                .diversify(DiversityRule::MaxPer { field: r.clone(), max: 1 + u32::try_from(g.below(5)).unwrap() });
         }
         if let Some(k) = keywords.first() {
             profile = profile.diversify(DiversityRule::Mix { field: k.clone() });
@@ -228,7 +233,13 @@ fn random_schema(seed: u64) -> SchemaBuilder {
         }
         if let Some(s) = item_signals.iter().find(|s| !s.windows.is_empty()) {
             cohort = cohort
-                .segment(SegmentDef { name: "fans".into(), signal: s.name.clone(), window: s.windows[0], min_count: 3, item: None })
+                .segment(SegmentDef {
+                    name: "fans".into(),
+                    signal: s.name.clone(),
+                    window: s.windows[0],
+                    min_count: 3,
+                    item: None,
+                })
                 .signals([s.name.clone()]);
         }
         b = b.cohort(cohort);
