@@ -7,6 +7,7 @@ use crate::window::Window;
 
 /// An item-side condition of a segment: the item's `field` holds `value`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ItemFilter {
     /// An item keyword or tags field.
     pub field: String,
@@ -30,6 +31,7 @@ pub struct ItemFilter {
 /// # let _ = jazz_fans;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SegmentDef {
     /// The segment's name, an identifier.
     pub name: String,
@@ -62,6 +64,7 @@ pub struct SegmentDef {
 /// assert_eq!(audience.composites.len(), 1);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CohortDef {
     /// The cohort's name, an identifier.
     pub name: String,

@@ -15,7 +15,7 @@ pub const MAX_DECAY_SPAN: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 /// The shape of a decay, without its precomputed rate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", from = "DecayRepr")]
 pub enum DecayModel {
     /// Weight `w` at age `a` counts `w · 2^(−a / half_life)`.
     Exponential {
@@ -31,6 +31,32 @@ pub enum DecayModel {
     },
     /// Weight counts fully forever.
     None,
+}
+
+/// [`DecayModel`] as read from files; `None {}` is an empty struct so that
+/// `deny_unknown_fields` rejects stray keys next to `kind = "none"`.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum DecayRepr {
+    Exponential {
+        #[serde(with = "serde_text")]
+        half_life: Duration,
+    },
+    Linear {
+        #[serde(with = "serde_text")]
+        lifetime: Duration,
+    },
+    None {},
+}
+
+impl From<DecayRepr> for DecayModel {
+    fn from(r: DecayRepr) -> Self {
+        match r {
+            DecayRepr::Exponential { half_life } => Self::Exponential { half_life },
+            DecayRepr::Linear { lifetime } => Self::Linear { lifetime },
+            DecayRepr::None {} => Self::None,
+        }
+    }
 }
 
 /// A validated decay model with its rate precomputed.

@@ -47,10 +47,10 @@ pub enum Rebuild {
     Cohort(String),
     /// The stored records and indexes of one entity kind.
     Entities(EntityKind),
-    /// The full-text index.
-    TextIndex,
-    /// The vector index of one item field.
-    VectorIndex(String),
+    /// The full-text index of one entity kind.
+    TextIndex(EntityKind),
+    /// The vector index of one field.
+    VectorIndex(EntityKind, String),
 }
 
 /// One difference between two schemas.
@@ -89,7 +89,7 @@ impl SchemaDiff {
         self.changes.iter().map(|c| c.compatibility).max().unwrap_or(Compatibility::Compatible)
     }
 
-    /// Whether the schemas have the same content.
+    /// Whether the schemas have the same content (equal hashes).
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }
@@ -147,14 +147,14 @@ impl Differ {
             match (o.ty, n.ty) {
                 (a, b) if a == b => {}
                 (FieldType::Text { .. }, FieldType::Text { .. }) => {
-                    self.push(RebuildRequired, path, "text boost or language changed", Some(Rebuild::TextIndex));
+                    self.push(RebuildRequired, path, "text boost or language changed", Some(Rebuild::TextIndex(kind)));
                 }
                 (FieldType::Vector { dimension: d1, .. }, FieldType::Vector { dimension: d2, .. }) if d1 == d2 => {
                     self.push(
                         RebuildRequired,
                         path,
                         "vector metric changed",
-                        Some(Rebuild::VectorIndex(o.name.clone())),
+                        Some(Rebuild::VectorIndex(kind, o.name.clone())),
                     );
                 }
                 (a, b) => {
@@ -229,6 +229,14 @@ impl Differ {
             if o.polarity != n.polarity {
                 self.push(RebuildRequired, format!("{path}.polarity"), "polarity changed", Some(Rebuild::Preferences));
             }
+            if o.learning_rate.to_bits() != n.learning_rate.to_bits() {
+                self.push(
+                    RebuildRequired,
+                    format!("{path}.learning_rate"),
+                    "learning rate changed",
+                    Some(Rebuild::Preferences),
+                );
+            }
             if o.default_weight.to_bits() != n.default_weight.to_bits() {
                 self.push(
                     Compatible,
@@ -264,9 +272,10 @@ impl Schema {
     /// Classifies every change from `old` to `new`.
     ///
     /// Compatible: adding a field, signal, relationship type or profile;
-    /// changing or removing a profile; removing a window or a cohort.
+    /// changing or removing a profile; removing a window or a cohort;
+    /// reordering declarations.
     /// Rebuild-required: a new half-life or decay, a new window, velocity
-    /// turned on, a changed polarity or user-state bitmap, a text field's
+    /// turned on, a changed polarity, learning rate or user-state bitmap, a text field's
     /// boost or language, a vector metric, a removed field, and any new or
     /// changed cohort (its counters must be backfilled from history).
     /// Breaking: a field's type, a signal's target or a relationship's ends
@@ -337,6 +346,11 @@ impl Schema {
                 "cohort added; its counters are backfilled from history",
                 Some(Rebuild::Cohort(n.name.clone())),
             );
+        }
+        if d.changes.is_empty() && old.hash() != new.hash() {
+            // Same declarations in another order: ids derive from names, so
+            // nothing derived changes, but the content hash does.
+            d.push(Compatible, "(order)".to_owned(), "declarations reordered", None);
         }
         if old.hash() != new.hash() && new.version() <= old.version() {
             d.push(

@@ -95,10 +95,8 @@ pub enum Subject {
     Dimension,
     /// A behavioural segment.
     Segment,
-    /// A signal boost, penalty or gate inside a profile.
-    ProfileStage,
-    /// A diversity rule.
-    DiversityRule,
+    /// A user-state set a profile excludes.
+    UserState,
 }
 
 impl fmt::Display for Subject {
@@ -111,8 +109,7 @@ impl fmt::Display for Subject {
             Self::Cohort => "cohort",
             Self::Dimension => "dimension",
             Self::Segment => "segment",
-            Self::ProfileStage => "profile stage",
-            Self::DiversityRule => "diversity rule",
+            Self::UserState => "user state",
         })
     }
 }

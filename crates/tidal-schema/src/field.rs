@@ -119,6 +119,7 @@ impl FieldType {
 /// # let _ = (title, embedding);
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "FieldRepr")]
 pub struct FieldDef {
     /// The field's name, an identifier.
     pub name: String,
@@ -227,6 +228,75 @@ impl FieldDef {
             }
             _ => {}
         }
+    }
+}
+
+/// The on-file form of a field: every key any type may carry, so unknown or
+/// misplaced keys are errors rather than silently ignored.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FieldRepr {
+    name: String,
+    #[serde(rename = "type")]
+    ty: TypeName,
+    boost: Option<f64>,
+    language: Option<Language>,
+    dimension: Option<u32>,
+    metric: Option<Metric>,
+    target: Option<EntityKind>,
+}
+
+#[derive(Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum TypeName {
+    Text,
+    Keyword,
+    Tags,
+    Integer,
+    Float,
+    Timestamp,
+    Bool,
+    Vector,
+    Reference,
+}
+
+impl TryFrom<FieldRepr> for FieldDef {
+    type Error = String;
+
+    fn try_from(r: FieldRepr) -> Result<Self, Self::Error> {
+        let misplaced =
+            |key: &str, applies: &str| Err(format!("field {:?}: `{key}` applies only to {applies} fields", r.name));
+        if r.ty != TypeName::Text && r.boost.is_some() {
+            return misplaced("boost", "text");
+        }
+        if r.ty != TypeName::Text && r.language.is_some() {
+            return misplaced("language", "text");
+        }
+        if r.ty != TypeName::Vector && (r.dimension.is_some() || r.metric.is_some()) {
+            return misplaced("dimension` or `metric", "vector");
+        }
+        if r.ty != TypeName::Reference && r.target.is_some() {
+            return misplaced("target", "reference");
+        }
+        let ty = match r.ty {
+            TypeName::Text => {
+                FieldType::Text { boost: r.boost.unwrap_or(1.0), language: r.language.unwrap_or_default() }
+            }
+            TypeName::Keyword => FieldType::Keyword,
+            TypeName::Tags => FieldType::Tags,
+            TypeName::Integer => FieldType::Integer,
+            TypeName::Float => FieldType::Float,
+            TypeName::Timestamp => FieldType::Timestamp,
+            TypeName::Bool => FieldType::Bool,
+            TypeName::Vector => FieldType::Vector {
+                dimension: r.dimension.ok_or_else(|| format!("vector field {:?} needs a `dimension`", r.name))?,
+                metric: r.metric.unwrap_or_default(),
+            },
+            TypeName::Reference => FieldType::Reference {
+                target: r.target.ok_or_else(|| format!("reference field {:?} needs a `target`", r.name))?,
+            },
+        };
+        Ok(Self { name: r.name, ty })
     }
 }
 

@@ -17,7 +17,7 @@ use crate::window::Window;
 
 /// Where a profile's candidates come from; recorded for the query planner.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", from = "CandidateRepr")]
 pub enum CandidateStrategy {
     /// Every item (filtered later).
     All,
@@ -55,6 +55,35 @@ pub enum CandidateStrategy {
         /// An item vector field.
         embedding: String,
     },
+}
+
+/// [`CandidateStrategy`] as read from files. Serde ignores unknown keys next
+/// to the tag of a unit variant, so the field-less variants are empty
+/// structs here, where `deny_unknown_fields` does apply.
+#[derive(Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+enum CandidateRepr {
+    All {},
+    Trending { signal: String, window: Window },
+    Rising { signal: String, window: Window },
+    Recent { field: String },
+    Following { relationship: String, via: String },
+    TextSearch {},
+    Similar { embedding: String },
+}
+
+impl From<CandidateRepr> for CandidateStrategy {
+    fn from(r: CandidateRepr) -> Self {
+        match r {
+            CandidateRepr::All {} => Self::All,
+            CandidateRepr::Trending { signal, window } => Self::Trending { signal, window },
+            CandidateRepr::Rising { signal, window } => Self::Rising { signal, window },
+            CandidateRepr::Recent { field } => Self::Recent { field },
+            CandidateRepr::Following { relationship, via } => Self::Following { relationship, via },
+            CandidateRepr::TextSearch {} => Self::TextSearch,
+            CandidateRepr::Similar { embedding } => Self::Similar { embedding },
+        }
+    }
 }
 
 /// A number read from a signal's state for one item.
@@ -167,6 +196,7 @@ fn is_identity(t: &Transform) -> bool {
 
 /// One term of a profile's score: `weight · transform(measure(signal))`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SignalTerm {
     /// An item signal.
     pub signal: String,
@@ -195,6 +225,7 @@ impl SignalTerm {
 
 /// Cosine of the user's preference vector and the item's embedding.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Personalization {
     /// An item vector field.
     pub embedding: String,
@@ -204,6 +235,7 @@ pub struct Personalization {
 
 /// The user's affinity to the entity an item references (e.g. its creator).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RelationshipBoost {
     /// An item reference field.
     pub via: String,
@@ -213,6 +245,7 @@ pub struct RelationshipBoost {
 
 /// Exponential freshness: `weight · 2^(−age / half_life)` by an item timestamp.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Recency {
     /// An item timestamp field.
     pub field: String,
@@ -225,7 +258,7 @@ pub struct Recency {
 
 /// Something that lowers an item's score.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Penalty {
     /// Subtracts `weight · transform(measure(signal))`, e.g. decayed skips.
     Signal {
@@ -276,7 +309,7 @@ pub enum Penalty {
 
 /// A condition an item must meet to be ranked at all.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum QualityGate {
     /// At least `min` events of `signal` in `window`.
     MinCount {
@@ -306,6 +339,7 @@ pub enum QualityGate {
 
 /// A share of result slots reserved for items with little history.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Exploration {
     /// Fraction of slots, in `[0, 1)`.
     pub share: f64,
@@ -315,7 +349,7 @@ pub struct Exploration {
 
 /// A rule that spreads results out.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DiversityRule {
     /// At most `max` results share a value of `field` (e.g. `max_per_creator`).
     MaxPer {
@@ -367,6 +401,7 @@ fn is_default<T: Default + PartialEq>(value: &T) -> bool {
 /// assert_eq!(trending.boosts.len(), 1);
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProfileDef {
     /// The profile's name, an identifier.
     pub name: String,

@@ -15,6 +15,7 @@ use crate::id::{EdgeTypeId, EntityKind};
 /// assert_eq!(follows.id(), tidal_schema::EdgeTypeId::for_name("follows"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RelationshipDef {
     /// The edge type's name, an identifier.
     pub name: String,

@@ -136,11 +136,6 @@ impl Schema {
         self.signal_index.get(&id).map(|&i| &self.signals[i])
     }
 
-    /// The dense position (`0..signals().len()`) of a signal, for array-indexed state.
-    pub fn signal_position(&self, id: SignalId) -> Option<usize> {
-        self.signal_index.get(&id).copied()
-    }
-
     /// Every relationship type.
     pub fn relationships(&self) -> &[RelationshipDef] {
         &self.relationships

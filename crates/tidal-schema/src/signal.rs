@@ -74,6 +74,7 @@ fn is_none(decay: &DecaySpec) -> bool {
 /// assert_eq!(view.id(), tidal_schema::SignalId::for_name("view"));
 /// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SignalDef {
     /// The signal's name, an identifier.
     pub name: String,
@@ -94,9 +95,19 @@ pub struct SignalDef {
     /// Weight of an event that does not carry one, in `(0, 1e9]`.
     #[serde(default = "one")]
     pub default_weight: f64,
+    /// How far one event moves the user's preference vector toward (positive
+    /// polarity) or away from (negative) the item's embedding, in `[0, 1]`;
+    /// 0 (the default) leaves preferences alone.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub learning_rate: f64,
     /// The user-state bitmap an event adds its item to, if any (item signals only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_state: Option<UserState>,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // Reason: serde's `skip_serializing_if` passes a reference.
+fn is_zero(x: &f64) -> bool {
+    x.to_bits() == 0
 }
 
 fn decay_none() -> DecaySpec {
@@ -114,6 +125,7 @@ impl SignalDef {
             velocity: false,
             polarity: Polarity::Positive,
             default_weight: 1.0,
+            learning_rate: 0.0,
             user_state: None,
         }
     }
@@ -158,6 +170,13 @@ impl SignalDef {
         self
     }
 
+    /// Sets the preference learning rate.
+    #[must_use]
+    pub fn with_learning_rate(mut self, rate: f64) -> Self {
+        self.learning_rate = rate;
+        self
+    }
+
     /// Makes each event add its item to the user's `state` bitmap.
     #[must_use]
     pub fn sets(mut self, state: UserState) -> Self {
@@ -184,6 +203,7 @@ impl SignalDef {
             "a finite number in (0, 1e9]",
             problems,
         );
+        check_range(at, "learning rate", self.learning_rate, 0.0, 1.0, "a number in [0, 1]", problems);
         check_len(at, "window", self.windows.len(), MAX_WINDOWS, problems);
         if self.velocity && self.windows.iter().all(|w| w.is_all_time()) {
             problems.push(Problem::OutOfRange {

@@ -4,6 +4,8 @@
 use std::collections::HashSet;
 
 use crate::cohort::CohortDef;
+use crate::decay::{MAX_DECAY_SPAN, MIN_DECAY_SPAN};
+use crate::duration::format_duration;
 use crate::error::{Problem, Subject};
 use crate::field::{FieldDef, FieldType};
 use crate::id::EntityKind;
@@ -112,6 +114,10 @@ impl Ctx<'_> {
 
     /// A rate `signal / per` over `window`: both item signals keeping the window.
     fn rate(&self, at: &str, signal: &str, per: &str, window: Window, p: &mut Problems) {
+        if signal == per {
+            let value = format!("{signal}/{per}");
+            p.push(Problem::OutOfRange { at: at.to_owned(), what: "rate", value, expected: "two different signals" });
+        }
         for name in [signal, per] {
             if let Some(def) = self.item_signal(at, name, p) {
                 Self::window(at, def, window, p);
@@ -153,8 +159,8 @@ impl Ctx<'_> {
                 &at,
                 EntityKind::Item,
                 &rel.via,
-                "reference",
-                |t| matches!(t, FieldType::Reference { .. }),
+                "a reference to an item or creator",
+                |t| matches!(t, FieldType::Reference { target: EntityKind::Item | EntityKind::Creator }),
                 p,
             );
             weight(&at, rel.weight, p);
@@ -170,13 +176,9 @@ impl Ctx<'_> {
                 p,
             );
             weight(&at, recency.weight, p);
-            if recency.half_life.is_zero() {
-                p.push(Problem::OutOfRange {
-                    at,
-                    what: "recency half-life",
-                    value: "0s".to_owned(),
-                    expected: "a positive duration",
-                });
+            if !(MIN_DECAY_SPAN..=MAX_DECAY_SPAN).contains(&recency.half_life) {
+                let value = format_duration(recency.half_life);
+                p.push(Problem::OutOfRange { at, what: "recency half-life", value, expected: "1s..=100 years" });
             }
         }
         for (i, penalty) in profile.penalties.iter().enumerate() {
@@ -195,6 +197,15 @@ impl Ctx<'_> {
                     value: "0".to_owned(),
                     expected: "at least 1",
                 });
+            }
+        }
+        let mut excluded = HashSet::new();
+        for state in &profile.excludes {
+            let at = format!("{at}.excludes");
+            if !excluded.insert(*state) {
+                p.push(Problem::Duplicate { at, what: Subject::UserState, name: state.to_string() });
+            } else if !self.signals.iter().any(|s| s.user_state == Some(*state)) {
+                p.push(Problem::Unknown { at, what: Subject::UserState, name: format!("{state} (no signal sets it)") });
             }
         }
         for (i, rule) in profile.diversity.iter().enumerate() {
@@ -265,7 +276,7 @@ impl Ctx<'_> {
         match penalty {
             Penalty::Signal { signal, measure, weight: w, .. } => {
                 self.measure(at, signal, *measure, p);
-                weight(at, *w, p);
+                check_range(at, "penalty weight", *w, 0.0, MAX_WEIGHT, "a finite number in [0, 1e9]", p);
             }
             Penalty::RateBelow { signal, per, window, threshold, factor, .. }
             | Penalty::RateAbove { signal, per, window, threshold, factor, .. } => {
@@ -278,9 +289,17 @@ impl Ctx<'_> {
 
     fn gate(&self, at: &str, gate: &QualityGate, p: &mut Problems) {
         match gate {
-            QualityGate::MinCount { signal, window, .. } => {
+            QualityGate::MinCount { signal, window, min } => {
                 if let Some(def) = self.item_signal(at, signal, p) {
                     Self::window(at, def, *window, p);
+                }
+                if *min == 0 {
+                    p.push(Problem::OutOfRange {
+                        at: at.to_owned(),
+                        what: "gate minimum",
+                        value: "0".to_owned(),
+                        expected: "at least 1",
+                    });
                 }
             }
             QualityGate::MaxRate { signal, per, window, max, .. } => {
@@ -372,7 +391,8 @@ impl Ctx<'_> {
         let mut names = HashSet::new();
         for (i, segment) in cohort.segments.iter().enumerate() {
             let sat = format!("{at}.segments[{i}]");
-            if check_name(&sat, &segment.name, p) && !names.insert(segment.name.as_str()) {
+            let clash = !names.insert(segment.name.as_str()) || seen.contains(segment.name.as_str());
+            if check_name(&sat, &segment.name, p) && clash {
                 p.push(Problem::Duplicate { at: sat.clone(), what: Subject::Segment, name: segment.name.clone() });
             }
             if let Some(def) = self.item_signal(&sat, &segment.signal, p) {

@@ -33,9 +33,9 @@ const BUCKET_WIDTHS: [u64; 9] =
 ///
 /// A window's count is exact at the granularity of [`Window::bucket_width`]:
 /// the largest of 1 d, 12 h, 6 h, 3 h, 1 h, 30 m, 15 m, 5 m and 1 m that
-/// divides the window and is at most 1/48 of it, or 1 minute when none is.
-/// So `1h` counts in 1-minute buckets, `24h` in 30-minute buckets, `7d` in
-/// 3-hour buckets and `30d` in 12-hour buckets. The window's start edge moves
+/// divides the window and is finer than 1/48 of it, or 1 minute when none
+/// is. So `1h` counts in 1-minute buckets, `24h` in 15-minute buckets, `7d`
+/// in 3-hour buckets and `30d` in 12-hour buckets. The window's start edge moves
 /// in whole buckets, so an event up to one bucket older than `t − W` may still
 /// be counted; events inside a bucket are never lost or double counted.
 ///
@@ -45,7 +45,7 @@ const BUCKET_WIDTHS: [u64; 9] =
 ///
 /// let w: Window = "24h".parse().unwrap();
 /// assert_eq!(w, Window::DAY);
-/// assert_eq!(w.bucket_width(), Some(Duration::from_secs(30 * 60)));
+/// assert_eq!(w.bucket_width(), Some(Duration::from_secs(15 * 60)));
 /// assert!(Window::custom(Duration::from_secs(90)).is_err()); // not whole minutes
 /// assert!(Window::HOUR < Window::ALL_TIME);
 /// ```
@@ -98,7 +98,7 @@ impl Window {
     /// `None` for all time, which needs no buckets.
     pub fn bucket_width(self) -> Option<Duration> {
         let secs = self.secs?;
-        let width = BUCKET_WIDTHS.iter().copied().find(|w| secs % w == 0 && w * 48 <= secs).unwrap_or(MINUTE);
+        let width = BUCKET_WIDTHS.iter().copied().find(|w| secs.is_multiple_of(*w) && w * 48 < secs).unwrap_or(MINUTE);
         Some(Duration::from_secs(width))
     }
 }
@@ -180,7 +180,7 @@ mod tests {
     fn documented_bucket_widths() {
         let minutes = |w: Window| w.bucket_width().unwrap().as_secs() / 60;
         assert_eq!(minutes(Window::HOUR), 1);
-        assert_eq!(minutes(Window::DAY), 30);
+        assert_eq!(minutes(Window::DAY), 15);
         assert_eq!(minutes(Window::WEEK), 180);
         assert_eq!(minutes(Window::MONTH), 720);
         assert_eq!(minutes(Window::YEAR), 1440);
@@ -208,7 +208,7 @@ mod tests {
             let w = Window::custom(Duration::from_secs(minutes * 60)).unwrap();
             let width = w.bucket_width().unwrap().as_secs();
             prop_assert_eq!((minutes * 60) % width, 0);
-            prop_assert!(width == 60 || width * 48 <= minutes * 60);
+            prop_assert!(width == 60 || width * 48 < minutes * 60);
         }
 
         #[test]

@@ -119,6 +119,13 @@ fn each_change_is_classified() {
             Some(Rebuild::Preferences),
         ),
         (
+            "learning rate changed",
+            edit_signal("like", |s| s.learning_rate = 0.5),
+            RebuildRequired,
+            "signals.like.learning_rate",
+            Some(Rebuild::Preferences),
+        ),
+        (
             "user state changed",
             edit_signal("completion", |s| s.user_state = Some(tidal_schema::UserState::Seen)),
             RebuildRequired,
@@ -130,14 +137,14 @@ fn each_change_is_classified() {
             replace_item_field("body", &FieldDef::text("body").with_boost(3.0)),
             RebuildRequired,
             "item.fields.body",
-            Some(Rebuild::TextIndex),
+            Some(Rebuild::TextIndex(EntityKind::Item)),
         ),
         (
             "vector metric changed",
             replace_item_field("embedding", &FieldDef::vector("embedding", 64, Metric::L2)),
             RebuildRequired,
             "item.fields.embedding",
-            Some(Rebuild::VectorIndex("embedding".into())),
+            Some(Rebuild::VectorIndex(EntityKind::Item, "embedding".into())),
         ),
         (
             "new cohort",
@@ -190,6 +197,18 @@ fn same_content_is_an_empty_diff() {
     assert_eq!(diff.compatibility(), Compatibility::Compatible);
     let bumped = a.to_builder().version(9).build().unwrap();
     assert!(Schema::diff(&a, &bumped).is_empty());
+}
+
+#[test]
+fn reordering_is_a_compatible_change_not_an_empty_diff() {
+    let old = content_feed();
+    let view = old.signal("view").unwrap().clone();
+    let new = old.to_builder().version(2).without_signal("view").signal(view).build().unwrap();
+    assert_ne!(old.hash(), new.hash());
+    let diff = Schema::diff(&old, &new);
+    assert!(!diff.is_empty());
+    assert_eq!(diff.compatibility(), Compatibility::Compatible, "{diff}");
+    assert_eq!(new.signal("view").unwrap().id(), old.signal("view").unwrap().id());
 }
 
 #[test]

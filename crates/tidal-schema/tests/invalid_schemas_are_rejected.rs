@@ -242,6 +242,74 @@ fn cases() -> Vec<Case> {
         ),
         ("version 0", base().version(0), Box::new(out_of_range("version"))),
         (
+            "learning rate above 1",
+            base().signal(SignalDef::new("tip", Item).with_learning_rate(1.5)),
+            Box::new(out_of_range("learning rate")),
+        ),
+        (
+            "recency half-life under a second",
+            base().profile(trending().recency("published_at", Duration::from_millis(10), 1.0)),
+            Box::new(out_of_range("recency half-life")),
+        ),
+        (
+            "negative signal penalty",
+            base().profile(trending().penalty(Penalty::Signal {
+                signal: "skip".into(),
+                measure: Measure::Decayed,
+                transform: tidal_schema::Transform::Identity,
+                weight: -1.0,
+            })),
+            Box::new(out_of_range("penalty weight")),
+        ),
+        (
+            "excluding a state twice",
+            base().profile(trending().exclude(UserState::Hidden).exclude(UserState::Hidden)),
+            Box::new(|p| matches!(p, Problem::Duplicate { what: Subject::UserState, .. })),
+        ),
+        (
+            "excluding a state no signal sets",
+            base().without_signal("save").profile(trending().exclude(UserState::Saved)),
+            Box::new(unknown(Subject::UserState)),
+        ),
+        (
+            "relationship boost via a user reference",
+            base()
+                .field(Item, FieldDef::reference("reviewer", User))
+                .profile(trending().relationship_boost("reviewer", 1.0)),
+            Box::new(wrong_type),
+        ),
+        (
+            "gate of a zero minimum",
+            base().profile(trending().gate(QualityGate::MinCount {
+                signal: "view".into(),
+                window: Window::DAY,
+                min: 0,
+            })),
+            Box::new(out_of_range("gate minimum")),
+        ),
+        (
+            "rate of a signal over itself",
+            base().profile(trending().gate(QualityGate::MaxRate {
+                signal: "view".into(),
+                per: "view".into(),
+                window: Window::DAY,
+                max: 1.0,
+                after: 0,
+            })),
+            Box::new(out_of_range("rate")),
+        ),
+        (
+            "segment named like a dimension",
+            base().cohort(CohortDef::new("geo").dimensions(["region"]).segment(SegmentDef {
+                name: "region".into(),
+                signal: "view".into(),
+                window: Window::DAY,
+                min_count: 1,
+                item: None,
+            })),
+            Box::new(|p| matches!(p, Problem::Duplicate { what: Subject::Segment, .. })),
+        ),
+        (
             "text search without text fields",
             Schema::builder().profile(ProfileDef::new("search", CandidateStrategy::TextSearch)),
             Box::new(unknown(Subject::Field)),
@@ -288,6 +356,21 @@ fn malformed_documents_are_parse_errors() {
     assert!(matches!(Schema::from_toml("version = "), Err(SchemaError::Parse { format: "TOML", .. })));
     let typo = r#"{ "version": 1, "signal": [] }"#;
     assert!(matches!(Schema::from_json(typo), Err(SchemaError::Parse { .. })), "unknown top-level keys are rejected");
+    // Misspelled keys anywhere are errors, not silently defaulted.
+    for nested in [
+        "[[signals]]\nname = \"view\"\ntarget = \"item\"\nvelocty = true\n",
+        "[[signals]]\nname = \"view\"\ntarget = \"item\"\ndecay = { kind = \"exponential\", halflife = \"1h\" }\n",
+        "[[profiles]]\nname = \"p\"\ncandidates = { kind = \"all\", extra = 1 }\n",
+        "[[signals]]\nname = \"view\"\ntarget = \"item\"\ndecay = { kind = \"none\", half_life = \"1h\" }\n",
+        "[[profiles]]\nname = \"p\"\ncandidates = { kind = \"all\" }\nexcludse = [\"hidden\"]\n",
+        "[[cohorts]]\nname = \"c\"\ndimension = [\"region\"]\n",
+        "[[item.fields]]\nname = \"t\"\ntype = \"text\"\nbost = 2.0\n",
+        "[[item.fields]]\nname = \"k\"\ntype = \"keyword\"\nboost = 2.0\n",
+        "[[item.fields]]\nname = \"v\"\ntype = \"vector\"\n",
+    ] {
+        let text = format!("version = 1\n{nested}");
+        assert!(matches!(Schema::from_toml(&text), Err(SchemaError::Parse { .. })), "accepted:\n{text}");
+    }
     let bad_window = r#"{ "version": 1, "signals": [ { "name": "view", "target": "item", "windows": ["90s"] } ] }"#;
     let err = Schema::from_json(bad_window).unwrap_err();
     assert!(err.to_string().contains("whole number of minutes"), "{err}");

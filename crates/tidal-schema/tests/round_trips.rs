@@ -190,15 +190,20 @@ fn random_schema(seed: u64) -> SchemaBuilder {
                 profile = profile.boost(SignalTerm::new(s.name.clone(), m, w).with_transform(transform));
                 if g.chance() {
                     let m = measure_for(&mut g, s);
+                    let weight = g.weight();
                     profile =
-                        profile.penalty(Penalty::Signal { signal: s.name.clone(), measure: m, transform, weight: w });
+                        profile.penalty(Penalty::Signal { signal: s.name.clone(), measure: m, transform, weight });
                 }
                 if let Some(window) = s.windows.first().copied() {
-                    profile =
-                        profile.gate(QualityGate::MinCount { signal: s.name.clone(), window, min: g.next() % 100 });
+                    let min = 1 + g.next() % 100;
+                    profile = profile.gate(QualityGate::MinCount { signal: s.name.clone(), window, min });
+                }
+                let window = s.windows.first().copied();
+                let other = item_signals.iter().find(|o| o.name != s.name && window.is_some_and(|w| o.keeps(w)));
+                if let (Some(window), Some(per)) = (window, other) {
                     profile = profile.penalty(Penalty::RateBelow {
                         signal: s.name.clone(),
-                        per: s.name.clone(),
+                        per: per.name.clone(),
                         window,
                         threshold: g.weight().min(1e9),
                         factor: 0.5,
@@ -222,7 +227,10 @@ fn random_schema(seed: u64) -> SchemaBuilder {
             profile = profile.diversify(DiversityRule::Mix { field: k.clone() });
         }
         if g.chance() {
-            profile = profile.explore(*g.pick(&[0.0, 0.1, 0.999]), 1 + g.next() % 50).exclude(UserState::Hidden);
+            profile = profile.explore(*g.pick(&[0.0, 0.1, 0.999]), 1 + g.next() % 50);
+            if let Some(state) = item_signals.iter().find_map(|s| s.user_state) {
+                profile = profile.exclude(state);
+            }
         }
         b = b.profile(profile);
     }
