@@ -1,0 +1,2 @@
+//! WAL benchmarks (in progress).
+fn main() {}

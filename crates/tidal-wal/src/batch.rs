@@ -1,0 +1,286 @@
+//! Batches: the unit of durability. A 64-byte header, then the records.
+//!
+//! ```text
+//! 0..4   magic "TDWL"          4..6   format version (u16)   6..8 reserved, zero
+//! 8..16  first sequence number 16..20 record count (u32)     20..24 payload length (u32)
+//! 24..32 batch timestamp (ns)  32..64 BLAKE3(header[0..32] ‖ payload)
+//! ```
+//!
+//! All integers little-endian. A batch is valid only if its magic, version,
+//! reserved bytes and checksum match and its payload decodes into exactly
+//! `count` records.
+
+use tidal_schema::Timestamp;
+
+use crate::error::{Result, WalError};
+use crate::record::Record;
+
+/// The four bytes every batch starts with.
+pub const BATCH_MAGIC: [u8; 4] = *b"TDWL";
+/// The batch format version this build writes and reads.
+pub const BATCH_VERSION: u16 = 1;
+/// Bytes in a batch header.
+pub const BATCH_HEADER_LEN: usize = 64;
+
+/// A parsed batch header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BatchHeader {
+    /// Sequence number of the first record.
+    pub first_seq: u64,
+    /// Number of records.
+    pub count: u32,
+    /// Bytes of payload after the header.
+    pub payload_len: u32,
+    /// When the batch was written (wall clock).
+    pub timestamp: Timestamp,
+    /// BLAKE3 over the first 32 header bytes and the payload.
+    pub checksum: [u8; 32],
+}
+
+impl BatchHeader {
+    /// Sequence number after the last record.
+    pub const fn end_seq(&self) -> u64 {
+        self.first_seq + self.count as u64
+    }
+
+    /// Header plus payload.
+    pub const fn total_len(&self) -> u64 {
+        BATCH_HEADER_LEN as u64 + self.payload_len as u64
+    }
+}
+
+/// Why a header did not parse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum HeaderError {
+    /// Fewer than 64 bytes left.
+    Short,
+    /// Not a batch header at all (torn or garbage).
+    Garbage(&'static str),
+    /// A well-formed header of a version this build cannot read.
+    Version(u16),
+}
+
+/// Builds the header for `payload`.
+pub(crate) fn encode_header(
+    first_seq: u64,
+    count: u32,
+    timestamp: Timestamp,
+    payload: &[u8],
+) -> [u8; BATCH_HEADER_LEN] {
+    let mut h = [0u8; BATCH_HEADER_LEN];
+    h[0..4].copy_from_slice(&BATCH_MAGIC);
+    h[4..6].copy_from_slice(&BATCH_VERSION.to_le_bytes());
+    h[8..16].copy_from_slice(&first_seq.to_le_bytes());
+    h[16..20].copy_from_slice(&count.to_le_bytes());
+    // Payloads are capped far below 4 GiB by the writer (`MAX_BATCH_PAYLOAD`).
+    h[20..24].copy_from_slice(&u32::try_from(payload.len()).unwrap_or(u32::MAX).to_le_bytes());
+    h[24..32].copy_from_slice(&timestamp.as_nanos().to_le_bytes());
+    let sum = checksum(&h[0..32], payload);
+    h[32..64].copy_from_slice(&sum);
+    h
+}
+
+fn checksum(prefix: &[u8], payload: &[u8]) -> [u8; 32] {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(prefix);
+    hasher.update(payload);
+    *hasher.finalize().as_bytes()
+}
+
+fn le_u64(b: &[u8]) -> u64 {
+    let mut a = [0; 8];
+    a.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(a)
+}
+
+fn le_u32(b: &[u8]) -> u32 {
+    let mut a = [0; 4];
+    a.copy_from_slice(&b[..4]);
+    u32::from_le_bytes(a)
+}
+
+/// Parses the header at the front of `bytes` (structure only, not the checksum).
+pub(crate) fn parse_header(bytes: &[u8]) -> Result<BatchHeader, HeaderError> {
+    if bytes.len() < BATCH_HEADER_LEN {
+        return Err(HeaderError::Short);
+    }
+    let h = &bytes[..BATCH_HEADER_LEN];
+    if h[0..4] != BATCH_MAGIC {
+        return Err(HeaderError::Garbage("bad magic"));
+    }
+    if h[6..8] != [0, 0] {
+        return Err(HeaderError::Garbage("reserved bytes are not zero"));
+    }
+    let version = u16::from_le_bytes([h[4], h[5]]);
+    let mut checksum = [0; 32];
+    checksum.copy_from_slice(&h[32..64]);
+    let header = BatchHeader {
+        first_seq: le_u64(&h[8..16]),
+        count: le_u32(&h[16..20]),
+        payload_len: le_u32(&h[20..24]),
+        timestamp: Timestamp::from_nanos(le_u64(&h[24..32])),
+        checksum,
+    };
+    if header.count == 0 {
+        return Err(HeaderError::Garbage("empty batch"));
+    }
+    if version != BATCH_VERSION {
+        return Err(HeaderError::Version(version));
+    }
+    Ok(header)
+}
+
+/// Whether `payload` matches the header's checksum. `header_bytes` are the
+/// raw 64 header bytes.
+pub(crate) fn checksum_matches(header_bytes: &[u8], header: &BatchHeader, payload: &[u8]) -> bool {
+    checksum(&header_bytes[0..32], payload) == header.checksum
+}
+
+/// Decodes a verified payload into exactly `count` records.
+pub(crate) fn decode_records(payload: &[u8], count: u32) -> Result<Vec<Record>> {
+    let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or(0).min(payload.len() / 14 + 1));
+    let mut at = 0;
+    while at < payload.len() {
+        let (record, used) = Record::decode(&payload[at..])?;
+        out.push(record);
+        at += used;
+    }
+    if out.len() != count as usize {
+        return Err(WalError::malformed(format!("batch header says {count} records, payload holds {}", out.len())));
+    }
+    Ok(out)
+}
+
+/// One batch found by [`scan`]: its header, where it starts, and its payload.
+#[derive(Debug)]
+pub(crate) struct ScannedBatch<'a> {
+    pub(crate) offset: u64,
+    pub(crate) header: BatchHeader,
+    pub(crate) payload: &'a [u8],
+}
+
+/// Why a scan stopped before the end of the bytes.
+#[derive(Debug)]
+pub(crate) struct ScanStop {
+    /// Offset of the first byte not part of a valid batch.
+    pub(crate) offset: u64,
+    /// What is wrong there.
+    pub(crate) reason: String,
+    /// Set when the header is valid but of an unknown version: a newer
+    /// writer, never to be truncated away.
+    pub(crate) version: Option<u16>,
+}
+
+/// Walks valid batches from the start of `bytes`. Returns the batches and,
+/// if the walk did not reach the end exactly, where and why it stopped.
+pub(crate) fn scan(bytes: &[u8]) -> (Vec<ScannedBatch<'_>>, Option<ScanStop>) {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while at < bytes.len() {
+        match verify_at(bytes, at) {
+            Ok((header, payload)) => {
+                out.push(ScannedBatch { offset: at as u64, header, payload });
+                at += BATCH_HEADER_LEN + payload.len();
+            }
+            Err(stop) => return (out, Some(stop)),
+        }
+    }
+    (out, None)
+}
+
+/// Verifies the batch starting at `at`: header, bounds, checksum and records.
+pub(crate) fn verify_at(bytes: &[u8], at: usize) -> Result<(BatchHeader, &[u8]), ScanStop> {
+    let stop = |reason: String, version: Option<u16>| ScanStop { offset: at as u64, reason, version };
+    let rest = &bytes[at..];
+    let header = match parse_header(rest) {
+        Ok(h) => h,
+        Err(HeaderError::Short) => {
+            return Err(stop(format!("{} trailing bytes, shorter than a header", rest.len()), None));
+        }
+        Err(HeaderError::Garbage(why)) => return Err(stop(why.to_owned(), None)),
+        Err(HeaderError::Version(v)) => return Err(stop(format!("batch format version {v}"), Some(v))),
+    };
+    let end = BATCH_HEADER_LEN + header.payload_len as usize;
+    if end > rest.len() {
+        return Err(stop(format!("payload of {} bytes runs past the end of the file", header.payload_len), None));
+    }
+    let payload = &rest[BATCH_HEADER_LEN..end];
+    if !checksum_matches(rest, &header, payload) {
+        return Err(stop("checksum mismatch".to_owned(), None));
+    }
+    if let Err(e) = decode_records(payload, header.count) {
+        return Err(stop(format!("checksummed payload does not decode: {e}"), None));
+    }
+    Ok((header, payload))
+}
+
+/// Whether any valid batch starts anywhere in `bytes` after `from`: the test
+/// that separates a torn tail (nothing valid follows) from damage in the
+/// middle of the log (valid, acknowledged data follows).
+pub(crate) fn any_valid_batch_after(bytes: &[u8], from: usize) -> Option<usize> {
+    let mut at = from + 1;
+    while at + BATCH_HEADER_LEN <= bytes.len() {
+        let next = bytes[at..].windows(4).position(|w| w == BATCH_MAGIC)?;
+        at += next;
+        if verify_at(bytes, at).is_ok() {
+            return Some(at);
+        }
+        at += 1;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tidal_schema::{EntityId, EntityKind};
+
+    fn batch(first_seq: u64, n: u32) -> Vec<u8> {
+        let mut payload = Vec::new();
+        for i in 0..n {
+            Record::entity_delete(EntityKind::Item, EntityId(u64::from(i))).encode(&mut payload);
+        }
+        let mut out = encode_header(first_seq, n, Timestamp::from_secs(1), &payload).to_vec();
+        out.extend_from_slice(&payload);
+        out
+    }
+
+    #[test]
+    fn scan_reads_consecutive_batches() {
+        let mut bytes = batch(1, 3);
+        bytes.extend(batch(4, 2));
+        let (batches, stop) = scan(&bytes);
+        assert!(stop.is_none());
+        assert_eq!(batches.len(), 2);
+        assert_eq!(batches[1].header.first_seq, 4);
+        assert_eq!(batches[1].header.end_seq(), 6);
+    }
+
+    #[test]
+    fn damage_in_the_middle_is_distinguished_from_a_torn_tail() {
+        let first = batch(1, 3);
+        let mut bytes = first.clone();
+        bytes.extend(batch(4, 2));
+        bytes[BATCH_HEADER_LEN + 2] ^= 1;
+        let (batches, stop) = scan(&bytes);
+        assert!(batches.is_empty());
+        assert_eq!(stop.unwrap().offset, 0);
+        assert_eq!(any_valid_batch_after(&bytes, 0), Some(first.len()));
+
+        let mut torn = first.clone();
+        torn.extend(&batch(4, 2)[..70]);
+        let (batches, stop) = scan(&torn);
+        assert_eq!(batches.len(), 1);
+        let stop = stop.unwrap();
+        assert_eq!(stop.offset, first.len() as u64);
+        assert_eq!(any_valid_batch_after(&torn, first.len()), None);
+    }
+
+    #[test]
+    fn a_newer_version_is_reported_as_such() {
+        let mut bytes = batch(1, 1);
+        bytes[4] = 9;
+        let (_, stop) = scan(&bytes);
+        assert_eq!(stop.unwrap().version, Some(9));
+    }
+}
