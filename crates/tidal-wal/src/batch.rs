@@ -8,7 +8,10 @@
 //!
 //! All integers little-endian. A batch is valid only if its magic, version,
 //! reserved bytes and checksum match and its payload decodes into exactly
-//! `count` records.
+//! `count` records. The header layout and checksum rule are the same in
+//! every format version, so a reader can tell a batch written by a newer
+//! version (checksum matches, version unknown: refuse to open) from a
+//! damaged one (checksum fails).
 
 use tidal_schema::Timestamp;
 
@@ -25,6 +28,8 @@ pub const BATCH_HEADER_LEN: usize = 64;
 /// A parsed batch header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BatchHeader {
+    /// Format version of the payload.
+    pub version: u16,
     /// Sequence number of the first record.
     pub first_seq: u64,
     /// Number of records.
@@ -56,8 +61,6 @@ pub(crate) enum HeaderError {
     Short,
     /// Not a batch header at all (torn or garbage).
     Garbage(&'static str),
-    /// A well-formed header of a version this build cannot read.
-    Version(u16),
 }
 
 /// Builds the header for `payload`.
@@ -115,6 +118,7 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<BatchHeader, HeaderError> {
     let mut checksum = [0; 32];
     checksum.copy_from_slice(&h[32..64]);
     let header = BatchHeader {
+        version,
         first_seq: le_u64(&h[8..16]),
         count: le_u32(&h[16..20]),
         payload_len: le_u32(&h[20..24]),
@@ -123,9 +127,6 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<BatchHeader, HeaderError> {
     };
     if header.count == 0 {
         return Err(HeaderError::Garbage("empty batch"));
-    }
-    if version != BATCH_VERSION {
-        return Err(HeaderError::Version(version));
     }
     Ok(header)
 }
@@ -198,7 +199,6 @@ pub(crate) fn verify_at(bytes: &[u8], at: usize) -> Result<(BatchHeader, &[u8]),
             return Err(stop(format!("{} trailing bytes, shorter than a header", rest.len()), None));
         }
         Err(HeaderError::Garbage(why)) => return Err(stop(why.to_owned(), None)),
-        Err(HeaderError::Version(v)) => return Err(stop(format!("batch format version {v}"), Some(v))),
     };
     let end = BATCH_HEADER_LEN + header.payload_len as usize;
     if end > rest.len() {
@@ -207,6 +207,9 @@ pub(crate) fn verify_at(bytes: &[u8], at: usize) -> Result<(BatchHeader, &[u8]),
     let payload = &rest[BATCH_HEADER_LEN..end];
     if !checksum_matches(rest, &header, payload) {
         return Err(stop("checksum mismatch".to_owned(), None));
+    }
+    if header.version != BATCH_VERSION {
+        return Err(stop(format!("batch format version {}", header.version), Some(header.version)));
     }
     if let Err(e) = decode_records(payload, header.count) {
         return Err(stop(format!("checksummed payload does not decode: {e}"), None));
@@ -277,10 +280,19 @@ mod tests {
     }
 
     #[test]
-    fn a_newer_version_is_reported_as_such() {
-        let mut bytes = batch(1, 1);
-        bytes[4] = 9;
-        let (_, stop) = scan(&bytes);
-        assert_eq!(stop.unwrap().version, Some(9));
+    fn a_newer_version_is_told_apart_from_damage() {
+        let mut payload = Vec::new();
+        Record::entity_delete(EntityKind::Item, EntityId(1)).encode(&mut payload);
+        let mut header = encode_header(1, 1, Timestamp::from_secs(1), &payload);
+        header[4] = 9;
+        let sum = checksum(&header[0..32], &payload);
+        header[32..64].copy_from_slice(&sum);
+        let mut newer = header.to_vec();
+        newer.extend_from_slice(&payload);
+        assert_eq!(scan(&newer).1.unwrap().version, Some(9), "checksum matches: a newer writer");
+
+        let mut damaged = batch(1, 1);
+        damaged[4] = 9;
+        assert_eq!(scan(&damaged).1.unwrap().version, None, "checksum fails: damage");
     }
 }

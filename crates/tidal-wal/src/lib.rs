@@ -1,18 +1,41 @@
-//! `tidal-wal`: the durable group-commit log (work in progress, issue 3).
+//! `tidal-wal`: tidalDB's durable group-commit log, usable on its own.
 //!
-//! So far: the record and batch formats, the file-system boundary and its
-//! in-memory, crash-simulating implementation. The writer, recovery, dedup
-//! and checkpoints follow.
-#![allow(dead_code)] // Reason: the writer and recovery that use these land next.
+//! The log is the source of truth of the database: a write is acknowledged
+//! only once its record is durable, and every view is rebuilt from it. The
+//! crate owns the record format ([`Record`]), checksummed batches in
+//! segment files, the group-commit writer thread, recovery (torn tails are
+//! truncated; damage followed by valid data refuses to open), signal-event
+//! deduplication, the checkpoint watermark, truncation and replay.
+//!
+//! **API boundary:** [`Wal`] — `append`, `append_batch`, `submit`, `sync`,
+//! `checkpoint`, `truncate_before`, `replay_from`. All file I/O goes through
+//! the small [`Vfs`] trait; [`MemFs`] simulates power loss and failing disks
+//! for tests. Depends only on `tidal-schema` among tidalDB crates; knows
+//! nothing of materializers, storage engines or queries. The byte layout is
+//! in `docs/wal-format.md`.
 
 mod batch;
+mod checkpoint;
+mod config;
+mod dedup;
 mod error;
 mod memfs;
 mod record;
+mod recovery;
+mod replay;
+mod segment;
 mod vfs;
+mod wal;
+mod writer;
 
 pub use batch::{BATCH_HEADER_LEN, BATCH_MAGIC, BATCH_VERSION, BatchHeader};
+pub use checkpoint::Checkpoint;
+pub use config::{Durability, MAX_BATCH_PAYLOAD, WalConfig};
 pub use error::{Result, WalError};
 pub use memfs::{CrashMode, Faults, MemFs};
 pub use record::{PartitionKey, RECORD_HEADER_LEN, RECORD_VERSION, Record, RecordBody, SignalEvent};
+pub use recovery::{RecoveryReport, Truncation};
+pub use replay::Replay;
 pub use vfs::{StdFs, Vfs, VfsFile};
+pub use wal::{BatchAppended, Ticket, Wal, WalStats};
+pub use writer::Appended;

@@ -1,0 +1,136 @@
+//! The dedup window: a signal event seen again within the window is
+//! reported as a duplicate instead of being logged twice.
+//!
+//! Two events are the same when their signal, item, user and timestamp
+//! truncated to one second are equal. The key is that content itself (28
+//! bytes), so unlike a truncated hash it has no false positives: a distinct
+//! event is never dropped. Entries expire by the wall-clock time their batch
+//! was written, and the window is rebuilt from the log tail on open.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use tidal_schema::Timestamp;
+
+use crate::record::SignalEvent;
+
+/// The identity of a signal event for deduplication.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct DedupKey {
+    signal: u32,
+    item: u64,
+    user: Option<u64>,
+    second: u64,
+}
+
+impl DedupKey {
+    pub(crate) fn of(event: &SignalEvent) -> Self {
+        Self {
+            signal: event.signal.0,
+            item: event.item.0,
+            user: event.user.map(|u| u.0),
+            second: event.timestamp.as_secs(),
+        }
+    }
+}
+
+/// Recently logged signal events and their sequence numbers.
+pub(crate) struct DedupWindow {
+    window: Duration,
+    max_entries: usize,
+    seen: HashMap<DedupKey, u64>,
+    order: VecDeque<(Timestamp, DedupKey)>,
+}
+
+impl DedupWindow {
+    /// A window remembering events for `window`, holding at most
+    /// `max_entries` (the oldest are forgotten early past that).
+    pub(crate) fn new(window: Duration, max_entries: usize) -> Self {
+        Self { window, max_entries, seen: HashMap::new(), order: VecDeque::new() }
+    }
+
+    /// The sequence number of an earlier copy of `key`, if one is remembered.
+    pub(crate) fn original(&self, key: &DedupKey) -> Option<u64> {
+        self.seen.get(key).copied()
+    }
+
+    /// Remembers `key` as logged at `seq` in a batch written at `at`.
+    pub(crate) fn insert(&mut self, key: DedupKey, seq: u64, at: Timestamp) {
+        if self.window.is_zero() || self.max_entries == 0 {
+            return;
+        }
+        if self.seen.insert(key, seq).is_none() {
+            self.order.push_back((at, key));
+        }
+        while self.order.len() > self.max_entries {
+            self.pop_oldest();
+        }
+    }
+
+    /// Forgets entries written before `now − window`.
+    pub(crate) fn expire(&mut self, now: Timestamp) {
+        let horizon = now.saturating_sub(self.window);
+        while self.order.front().is_some_and(|(at, _)| *at < horizon) {
+            self.pop_oldest();
+        }
+    }
+
+    /// The earliest batch time whose events are still remembered at `now`.
+    pub(crate) fn horizon(&self, now: Timestamp) -> Timestamp {
+        now.saturating_sub(self.window)
+    }
+
+    fn pop_oldest(&mut self) {
+        if let Some((_, key)) = self.order.pop_front() {
+            self.seen.remove(&key);
+        }
+    }
+
+    /// Number of remembered events.
+    pub(crate) fn len(&self) -> usize {
+        self.seen.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tidal_schema::{EntityId, SignalId};
+
+    fn event(item: u64, nanos: u64) -> SignalEvent {
+        SignalEvent {
+            signal: SignalId(1),
+            item: EntityId(item),
+            user: Some(EntityId(9)),
+            weight: 1.0,
+            timestamp: Timestamp::from_nanos(nanos),
+        }
+    }
+
+    #[test]
+    fn same_second_is_a_duplicate_next_second_is_not() {
+        let mut w = DedupWindow::new(Duration::from_secs(30), 100);
+        w.insert(DedupKey::of(&event(1, 5_000_000_000)), 7, Timestamp::from_secs(100));
+        assert_eq!(w.original(&DedupKey::of(&event(1, 5_999_999_999))), Some(7));
+        assert_eq!(w.original(&DedupKey::of(&event(1, 6_000_000_000))), None);
+        assert_eq!(w.original(&DedupKey::of(&event(2, 5_000_000_000))), None);
+        let mut anonymous = event(1, 5_000_000_000);
+        anonymous.user = None;
+        assert_eq!(w.original(&DedupKey::of(&anonymous)), None);
+    }
+
+    #[test]
+    fn entries_expire_after_the_window_and_past_the_cap() {
+        let mut w = DedupWindow::new(Duration::from_secs(30), 2);
+        let k = |i| DedupKey::of(&event(i, 0));
+        w.insert(k(1), 1, Timestamp::from_secs(100));
+        w.insert(k(2), 2, Timestamp::from_secs(110));
+        w.expire(Timestamp::from_secs(131));
+        assert_eq!(w.original(&k(1)), None);
+        assert_eq!(w.original(&k(2)), Some(2));
+        w.insert(k(3), 3, Timestamp::from_secs(131));
+        w.insert(k(4), 4, Timestamp::from_secs(131));
+        assert_eq!(w.len(), 2);
+        assert_eq!(w.original(&k(2)), None, "the oldest is forgotten past the cap");
+    }
+}

@@ -1,0 +1,171 @@
+//! Opening a log: scan and verify every batch, truncate a torn tail, refuse
+//! (or, with `repair`, cut out) damage that valid data follows, and rebuild
+//! the dedup window from the tail.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tidal_schema::Timestamp;
+
+use crate::batch::{any_valid_batch_after, decode_records, scan};
+use crate::config::WalConfig;
+use crate::dedup::{DedupKey, DedupWindow};
+use crate::error::{Result, WalError};
+use crate::record::RecordBody;
+use crate::segment::{Segment, list_segments};
+use crate::vfs::Vfs;
+
+/// Bytes cut from the log when it was opened.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Truncation {
+    /// The segment cut.
+    pub segment: PathBuf,
+    /// Where it was cut.
+    pub offset: u64,
+    /// How many bytes were dropped from it.
+    pub bytes_dropped: u64,
+    /// Why.
+    pub reason: String,
+}
+
+/// What opening the log found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecoveryReport {
+    /// Segment files scanned.
+    pub segments: usize,
+    /// Valid batches found.
+    pub batches: u64,
+    /// Records in them.
+    pub records: u64,
+    /// Bytes of valid batches.
+    pub bytes: u64,
+    /// The first sequence number still in the log (older ones were truncated).
+    pub first_seq: u64,
+    /// The sequence number the next record will get.
+    pub next_seq: u64,
+    /// A torn tail cut from the last segment (an interrupted, unacknowledged write).
+    pub torn_tail: Option<Truncation>,
+    /// With `repair`: damage cut out, and everything after it that was dropped.
+    pub repaired: Vec<Truncation>,
+    /// With `repair`, or empty ones after a torn tail: segment files removed.
+    pub removed_segments: Vec<PathBuf>,
+    /// Signal events loaded into the dedup window.
+    pub dedup_entries: usize,
+    /// How long the scan took.
+    pub elapsed: Duration,
+}
+
+/// The state the writer starts from.
+pub(crate) struct Recovered {
+    pub(crate) report: RecoveryReport,
+    pub(crate) segments: Vec<Segment>,
+    pub(crate) active_len: u64,
+    pub(crate) dedup: DedupWindow,
+}
+
+fn corruption(segment: &Path, offset: u64, reason: impl Into<String>) -> WalError {
+    WalError::Corruption { segment: segment.to_path_buf(), offset, reason: reason.into() }
+}
+
+/// Scans the log in `config.dir`, fixing what may be fixed.
+pub(crate) fn recover(vfs: &dyn Vfs, config: &WalConfig, now: Timestamp) -> Result<Recovered> {
+    let started = Instant::now();
+    let dir = &config.dir;
+    let mut segments = list_segments(vfs, dir)?;
+    let mut report = RecoveryReport { segments: segments.len(), ..RecoveryReport::default() };
+    let mut dedup = DedupWindow::new(config.dedup_window, config.max_dedup_entries);
+    let horizon = dedup.horizon(now);
+    let mut next_seq: Option<u64> = None;
+    let mut active_len = 0;
+    let mut idx = 0;
+    while idx < segments.len() {
+        let seg = segments[idx].clone();
+        if let Some(expected) = next_seq
+            && seg.first_seq != expected
+        {
+            return Err(corruption(
+                &seg.path,
+                0,
+                format!("segment starts at {} but the previous one ends at {expected}", seg.first_seq),
+            ));
+        }
+        let bytes = vfs.read(&seg.path).map_err(|e| WalError::io("read segment", &seg.path, e))?;
+        let (batches, stop) = scan(&bytes);
+        let mut seq = seg.first_seq;
+        for batch in &batches {
+            if batch.header.first_seq != seq {
+                return Err(corruption(
+                    &seg.path,
+                    batch.offset,
+                    format!("batch starts at sequence {} where {seq} was expected", batch.header.first_seq),
+                ));
+            }
+            seq = batch.header.end_seq();
+            report.batches += 1;
+            report.records += u64::from(batch.header.count);
+            report.bytes += batch.header.total_len();
+            if batch.header.timestamp >= horizon {
+                // `scan` already decoded this payload once, so it decodes.
+                for (i, record) in decode_records(batch.payload, batch.header.count)?.iter().enumerate() {
+                    if let RecordBody::Signal(event) = &record.body {
+                        dedup.insert(DedupKey::of(event), batch.header.first_seq + i as u64, batch.header.timestamp);
+                    }
+                }
+            }
+        }
+        let mut valid_len = batches.last().map_or(0, |b| b.offset + b.header.total_len());
+        if let Some(stop) = stop {
+            if let Some(version) = stop.version {
+                return Err(WalError::UnsupportedVersion { what: "batch", version });
+            }
+            let later = &segments[idx + 1..];
+            let mut later_hold_data = false;
+            for s in later {
+                let len = vfs.read(&s.path).map_err(|e| WalError::io("read segment", &s.path, e))?.len();
+                later_hold_data |= len > 0;
+            }
+            let valid_after = any_valid_batch_after(&bytes, usize::try_from(stop.offset).unwrap_or(usize::MAX));
+            let dropped = bytes.len() as u64 - stop.offset;
+            let cut = Truncation {
+                segment: seg.path.clone(),
+                offset: stop.offset,
+                bytes_dropped: dropped,
+                reason: stop.reason.clone(),
+            };
+            if (valid_after.is_some() || later_hold_data) && !config.repair {
+                let what = if valid_after.is_some() {
+                    "valid batches follow it in this segment"
+                } else {
+                    "later segments hold data"
+                };
+                return Err(corruption(&seg.path, stop.offset, format!("{}; {what}", stop.reason)));
+            }
+            vfs.truncate(&seg.path, stop.offset).map_err(|e| WalError::io("truncate segment", &seg.path, e))?;
+            for s in later {
+                vfs.remove(&s.path).map_err(|e| WalError::io("remove segment", &s.path, e))?;
+                report.removed_segments.push(s.path.clone());
+            }
+            if !later.is_empty() {
+                vfs.sync_dir(dir).map_err(|e| WalError::io("sync log directory", dir, e))?;
+            }
+            if valid_after.is_some() || later_hold_data {
+                tracing::error!(segment = %seg.path.display(), offset = stop.offset, "repair: cut damaged log and dropped what followed");
+                report.repaired.push(cut);
+            } else {
+                tracing::warn!(segment = %seg.path.display(), offset = stop.offset, bytes = dropped, reason = %stop.reason, "truncated torn log tail");
+                report.torn_tail = Some(cut);
+            }
+            segments.truncate(idx + 1);
+            valid_len = stop.offset;
+        }
+        next_seq = Some(seq);
+        active_len = valid_len;
+        idx += 1;
+    }
+    report.first_seq = segments.first().map_or(1, |s| s.first_seq);
+    report.next_seq = next_seq.unwrap_or(1);
+    report.dedup_entries = dedup.len();
+    report.elapsed = started.elapsed();
+    Ok(Recovered { report, segments, active_len, dedup })
+}
