@@ -38,6 +38,8 @@ pub struct Faults {
     /// Total bytes the "disk" holds; an append past it fails with a short
     /// write and `StorageFull` (a full disk).
     pub capacity: Option<u64>,
+    /// Fail every `sync_dir` after this many succeed.
+    pub fail_dir_syncs_after: Option<u64>,
 }
 
 #[derive(Default)]
@@ -60,6 +62,77 @@ struct State {
     faults: Faults,
     appends: u64,
     syncs: u64,
+    dir_syncs: u64,
+    /// Mutating operations so far, for [`MemFs::crash_at`].
+    ops: u64,
+    crash_at: Option<(u64, CrashMode, u64)>,
+    /// The disk image at the moment of a triggered crash; once set, every
+    /// operation fails, as on a machine that lost power.
+    image: Option<MemFs>,
+}
+
+impl State {
+    /// Counts a mutating operation; triggers a pending crash at its turn,
+    /// and fails every operation after one.
+    fn tick(&mut self) -> io::Result<()> {
+        if self.image.is_some() {
+            return Err(io::Error::other("simulated power loss: the disk is gone"));
+        }
+        self.ops += 1;
+        if let Some((at, mode, seed)) = self.crash_at
+            && self.ops >= at
+        {
+            self.image = Some(MemFs { state: Arc::new(Mutex::new(self.crashed(mode, seed))) });
+            return Err(io::Error::other("simulated power loss"));
+        }
+        Ok(())
+    }
+
+    /// What the disk would hold after power loss now.
+    fn crashed(&self, mode: CrashMode, seed: u64) -> Self {
+        let mut rng = Rng(seed);
+        let mut files = HashMap::new();
+        for (id, file) in &self.files {
+            let mut data = file.data[..file.durable_len].to_vec();
+            let unsynced = &file.data[file.durable_len..];
+            match mode {
+                CrashMode::KeepUnsynced => data.extend_from_slice(unsynced),
+                CrashMode::DropUnsynced => {}
+                CrashMode::Garble => {
+                    let keep = rng.below(unsynced.len() + 1);
+                    let start = data.len();
+                    data.extend_from_slice(&unsynced[..keep]);
+                    if keep > 0 {
+                        for _ in 0..=rng.below(4) {
+                            let at = start + rng.below(keep);
+                            data[at] ^= u8::try_from(1 + rng.below(255)).unwrap_or(1);
+                        }
+                    }
+                }
+            }
+            files.insert(*id, FileData { durable_len: data.len(), data });
+        }
+        let mut dirs = BTreeMap::new();
+        for (path, dir) in &self.dirs {
+            let mut entries = dir.durable.clone();
+            let names: Vec<&String> = dir.current.keys().chain(dir.durable.keys()).collect();
+            for name in names {
+                let keep_current = match mode {
+                    CrashMode::KeepUnsynced => true,
+                    CrashMode::DropUnsynced => false,
+                    CrashMode::Garble => rng.next() & 1 == 1,
+                };
+                if keep_current {
+                    match dir.current.get(name) {
+                        Some(id) => entries.insert(name.clone(), *id),
+                        None => entries.remove(name),
+                    };
+                }
+            }
+            dirs.insert(path.clone(), Dir { current: entries.clone(), durable: entries });
+        }
+        Self { files, dirs, next_id: self.next_id, ..Self::default() }
+    }
 }
 
 /// An in-memory file system with crash simulation; cheap to clone (clones
@@ -115,6 +188,7 @@ impl MemFs {
         s.faults = faults;
         s.appends = 0;
         s.syncs = 0;
+        s.dir_syncs = 0;
     }
 
     /// The current contents of a file, synced or not.
@@ -140,50 +214,21 @@ impl MemFs {
     /// `seed` drives [`CrashMode::Garble`]'s choices.
     #[must_use]
     pub fn crash(&self, mode: CrashMode, seed: u64) -> Self {
-        let s = self.state.lock();
-        let mut rng = Rng(seed);
-        let mut files = HashMap::new();
-        for (id, file) in &s.files {
-            let mut data = file.data[..file.durable_len].to_vec();
-            let unsynced = &file.data[file.durable_len..];
-            match mode {
-                CrashMode::KeepUnsynced => data.extend_from_slice(unsynced),
-                CrashMode::DropUnsynced => {}
-                CrashMode::Garble => {
-                    let keep = rng.below(unsynced.len() + 1);
-                    let start = data.len();
-                    data.extend_from_slice(&unsynced[..keep]);
-                    if keep > 0 {
-                        for _ in 0..=rng.below(4) {
-                            let at = start + rng.below(keep);
-                            data[at] ^= u8::try_from(1 + rng.below(255)).unwrap_or(1);
-                        }
-                    }
-                }
-            }
-            files.insert(*id, FileData { durable_len: data.len(), data });
-        }
-        let mut dirs = BTreeMap::new();
-        for (path, dir) in &s.dirs {
-            let mut entries = dir.durable.clone();
-            let names: Vec<&String> = dir.current.keys().chain(dir.durable.keys()).collect();
-            for name in names {
-                let keep_current = match mode {
-                    CrashMode::KeepUnsynced => true,
-                    CrashMode::DropUnsynced => false,
-                    CrashMode::Garble => rng.next() & 1 == 1,
-                };
-                if keep_current {
-                    match dir.current.get(name) {
-                        Some(id) => entries.insert(name.clone(), *id),
-                        None => entries.remove(name),
-                    };
-                }
-            }
-            dirs.insert(path.clone(), Dir { current: entries.clone(), durable: entries });
-        }
-        let state = State { files, dirs, next_id: s.next_id, ..State::default() };
-        Self { state: Arc::new(Mutex::new(state)) }
+        Self { state: Arc::new(Mutex::new(self.state.lock().crashed(mode, seed))) }
+    }
+
+    /// Arranges a power loss just before the `op`-th mutating operation
+    /// (append, sync, directory sync, create, rename, remove, truncate) from
+    /// now: the disk image is taken as by [`crash`](Self::crash) and every
+    /// operation from then on fails. [`crash_image`](Self::crash_image) returns it.
+    pub fn crash_at(&self, op: u64, mode: CrashMode, seed: u64) {
+        let mut s = self.state.lock();
+        s.crash_at = Some((s.ops + op.max(1), mode, seed));
+    }
+
+    /// The disk image of a crash triggered by [`crash_at`](Self::crash_at), once it happened.
+    pub fn crash_image(&self) -> Option<Self> {
+        self.state.lock().image.clone()
     }
 }
 
@@ -195,6 +240,7 @@ struct MemFile {
 impl VfsFile for MemFile {
     fn append(&mut self, buf: &[u8]) -> io::Result<()> {
         let mut s = self.state.lock();
+        s.tick()?;
         s.appends += 1;
         let used: u64 = s.files.values().map(|f| f.data.len() as u64).sum();
         let over_capacity = s.faults.capacity.is_some_and(|cap| used + buf.len() as u64 > cap);
@@ -214,6 +260,7 @@ impl VfsFile for MemFile {
 
     fn sync_data(&mut self) -> io::Result<()> {
         let mut s = self.state.lock();
+        s.tick()?;
         s.syncs += 1;
         if s.faults.fail_syncs_after.is_some_and(|n| s.syncs > n) {
             return Err(io::Error::other("simulated fsync failure"));
@@ -245,6 +292,7 @@ impl Vfs for MemFs {
 
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn VfsFile>> {
         let mut s = self.state.lock();
+        s.tick()?;
         let (dir, name) = split(path)?;
         let existing = s.dirs.get(&dir).ok_or_else(|| not_found(&dir))?.current.get(&name).copied();
         let id = if let Some(id) = existing {
@@ -261,6 +309,7 @@ impl Vfs for MemFs {
 
     fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
         let mut s = self.state.lock();
+        s.tick()?;
         let (dir, name) = split(path)?;
         let id = *s.dirs.get(&dir).and_then(|d| d.current.get(&name)).ok_or_else(|| not_found(path))?;
         let file = s.files.entry(id).or_default();
@@ -272,6 +321,7 @@ impl Vfs for MemFs {
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         let mut s = self.state.lock();
+        s.tick()?;
         let (from_dir, from_name) = split(from)?;
         let (to_dir, to_name) = split(to)?;
         let id = s.dirs.get_mut(&from_dir).and_then(|d| d.current.remove(&from_name)).ok_or_else(|| not_found(from))?;
@@ -281,12 +331,18 @@ impl Vfs for MemFs {
 
     fn remove(&self, path: &Path) -> io::Result<()> {
         let mut s = self.state.lock();
+        s.tick()?;
         let (dir, name) = split(path)?;
         s.dirs.get_mut(&dir).and_then(|d| d.current.remove(&name)).map(|_| ()).ok_or_else(|| not_found(path))
     }
 
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
         let mut s = self.state.lock();
+        s.tick()?;
+        s.dir_syncs += 1;
+        if s.faults.fail_dir_syncs_after.is_some_and(|n| s.dir_syncs > n) {
+            return Err(io::Error::other("simulated directory fsync failure"));
+        }
         let d = s.dirs.get_mut(dir).ok_or_else(|| not_found(dir))?;
         d.durable = d.current.clone();
         Ok(())

@@ -37,7 +37,7 @@ pub(crate) fn record(thread: u64, i: u64) -> Record {
             item: id,
             user: if i.is_multiple_of(2) { Some(EntityId(thread)) } else { None },
             weight: f64::from(u32::try_from(i % 1000).unwrap()) * 0.5,
-            timestamp: Timestamp::from_nanos(1_700_000_000_000_000_000 + ((thread << 40) | (i << 30))),
+            timestamp: Timestamp::from_nanos(1_700_000_000_000_000_000u64.wrapping_add((thread << 40) | (i << 30))),
         }),
         2 => Record::entity_write(
             EntityKind::Item,
