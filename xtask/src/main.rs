@@ -2,24 +2,28 @@
 //!
 //! * `cargo xtask ci`   — the single gate: fmt, clippy, tidy, tests, doc tests.
 //! * `cargo xtask tidy` — house rules `rustfmt` and `clippy` cannot check.
+//! * `cargo xtask bench [SUITE]` — the benchmark summaries for `docs/benchmarks.md`.
 
+mod bench;
 mod ci;
 mod tidy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <ci | tidy>
+const USAGE: &str = "usage: cargo xtask <ci | tidy | bench [SUITE]>
 
   ci     fmt check, clippy -D warnings, tidy, the whole test suite
          (cargo-nextest when installed, else cargo test) and doc tests
-  tidy   file headers, crate layering (from cargo metadata), file lengths";
+  tidy   file headers, crate layering (from cargo metadata), file lengths
+  bench  release-mode benchmark summaries (suites: wal; default all)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&workspace_root()),
         Some("tidy") => tidy::run(&workspace_root()),
+        Some("bench") => bench::run(&workspace_root(), args.get(1).map(String::as_str)),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

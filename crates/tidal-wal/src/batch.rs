@@ -152,6 +152,36 @@ pub(crate) fn decode_records(payload: &[u8], count: u32) -> Result<Vec<Record>> 
     Ok(out)
 }
 
+/// Checks that a payload holds exactly `count` well-formed records, without
+/// decoding them.
+pub(crate) fn check_records(payload: &[u8], count: u32) -> Result<()> {
+    let mut at = 0;
+    let mut found = 0u64;
+    while at < payload.len() {
+        at += Record::check_encoded(&payload[at..])?;
+        found += 1;
+    }
+    if found != u64::from(count) {
+        return Err(WalError::malformed(format!("batch header says {count} records, payload holds {found}")));
+    }
+    Ok(())
+}
+
+/// The encoded records of a verified payload, one slice each.
+pub(crate) fn record_slices(payload: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        if at >= payload.len() {
+            return None;
+        }
+        // The payload was verified by `check_records`, so this succeeds.
+        let len = Record::check_encoded(&payload[at..]).ok()?;
+        let slice = &payload[at..at + len];
+        at += len;
+        Some(slice)
+    })
+}
+
 /// One batch found by [`scan`]: its header, where it starts, and its payload.
 #[derive(Debug)]
 pub(crate) struct ScannedBatch<'a> {
@@ -211,7 +241,7 @@ pub(crate) fn verify_at(bytes: &[u8], at: usize) -> Result<(BatchHeader, &[u8]),
     if header.version != BATCH_VERSION {
         return Err(stop(format!("batch format version {}", header.version), Some(header.version)));
     }
-    if let Err(e) = decode_records(payload, header.count) {
+    if let Err(e) = check_records(payload, header.count) {
         return Err(stop(format!("checksummed payload does not decode: {e}"), None));
     }
     Ok((header, payload))

@@ -4,15 +4,17 @@
 //! Two events are the same when their signal, item, user and timestamp
 //! truncated to one second are equal. The key is that content itself (28
 //! bytes), so unlike a truncated hash it has no false positives: a distinct
-//! event is never dropped. Entries expire by the wall-clock time their batch
+//! event is never dropped. The map hashes with foldhash, seeded per process. Entries expire by the wall-clock time their batch
 //! was written, and the window is rebuilt from the log tail on open.
 
 use std::collections::{HashMap, VecDeque};
+
+use foldhash::fast::RandomState;
 use std::time::Duration;
 
 use tidal_schema::Timestamp;
 
-use crate::record::SignalEvent;
+use crate::record::{RECORD_HEADER_LEN, SignalEvent};
 
 /// The identity of a signal event for deduplication.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -24,6 +26,29 @@ pub(crate) struct DedupKey {
 }
 
 impl DedupKey {
+    /// The key of an encoded, verified record, if it is a signal event.
+    pub(crate) fn of_encoded(record: &[u8]) -> Option<Self> {
+        // Layout (record.rs): tag, version, partition, body length, then the
+        // signal body: signal u32, item u64, has_user u8, user u64, weight, timestamp.
+        if record.first() != Some(&1) || record.len() != RECORD_HEADER_LEN + 37 {
+            return None;
+        }
+        let body = &record[RECORD_HEADER_LEN..];
+        let u64_at = |at: usize| {
+            let mut b = [0; 8];
+            b.copy_from_slice(&body[at..at + 8]);
+            u64::from_le_bytes(b)
+        };
+        let mut signal = [0; 4];
+        signal.copy_from_slice(&body[0..4]);
+        Some(Self {
+            signal: u32::from_le_bytes(signal),
+            item: u64_at(4),
+            user: (body[12] == 1).then(|| u64_at(13)),
+            second: Timestamp::from_nanos(u64_at(29)).as_secs(),
+        })
+    }
+
     pub(crate) fn of(event: &SignalEvent) -> Self {
         Self {
             signal: event.signal.0,
@@ -38,7 +63,7 @@ impl DedupKey {
 pub(crate) struct DedupWindow {
     window: Duration,
     max_entries: usize,
-    seen: HashMap<DedupKey, u64>,
+    seen: HashMap<DedupKey, u64, RandomState>,
     order: VecDeque<(Timestamp, DedupKey)>,
 }
 
@@ -46,7 +71,7 @@ impl DedupWindow {
     /// A window remembering events for `window`, holding at most
     /// `max_entries` (the oldest are forgotten early past that).
     pub(crate) fn new(window: Duration, max_entries: usize) -> Self {
-        Self { window, max_entries, seen: HashMap::new(), order: VecDeque::new() }
+        Self { window, max_entries, seen: HashMap::default(), order: VecDeque::new() }
     }
 
     /// The sequence number of an earlier copy of `key`, if one is remembered.
@@ -105,6 +130,18 @@ mod tests {
             weight: 1.0,
             timestamp: Timestamp::from_nanos(nanos),
         }
+    }
+
+    #[test]
+    fn keys_from_bytes_equal_keys_from_events() {
+        for user in [None, Some(EntityId(77))] {
+            let mut e = event(123_456, 9_876_543_210_123);
+            e.user = user;
+            let bytes = crate::record::Record::signal(e).encode_to_vec();
+            assert_eq!(DedupKey::of_encoded(&bytes), Some(DedupKey::of(&e)));
+        }
+        let delete = crate::record::Record::entity_delete(tidal_schema::EntityKind::Item, EntityId(1)).encode_to_vec();
+        assert_eq!(DedupKey::of_encoded(&delete), None);
     }
 
     #[test]

@@ -258,6 +258,56 @@ impl Record {
         out
     }
 
+    /// Checks that the front of `bytes` holds one well-formed record, with
+    /// exactly the rules of [`decode`](Self::decode) but without building
+    /// it, and returns its length. Recovery uses this to verify whole logs
+    /// without allocating.
+    pub fn check_encoded(bytes: &[u8]) -> Result<usize> {
+        let mut header = Reader(bytes);
+        let tag = header.u8()?;
+        let version = header.u8()?;
+        header.u64()?;
+        let body_len = usize::try_from(header.u32()?).map_err(|_| WalError::malformed("body length overflows"))?;
+        if !(TAG_SIGNAL..=TAG_SCHEMA).contains(&tag) {
+            return Err(WalError::UnknownRecordType { tag });
+        }
+        if version != RECORD_VERSION {
+            return Err(WalError::UnsupportedVersion { what: "record", version: version.into() });
+        }
+        let body = header.take(body_len)?;
+        let expect = |expected: usize| {
+            if body_len == expected {
+                Ok(())
+            } else {
+                Err(WalError::malformed(format!("record type {tag} has a {body_len}-byte body, expected {expected}")))
+            }
+        };
+        match tag {
+            TAG_SIGNAL => {
+                expect(SIGNAL_BODY)?;
+                let user = &body[13..21];
+                match body[12] {
+                    0 if user == [0; 8] => {}
+                    1 => {}
+                    _ => return Err(WalError::malformed("non-canonical user field")),
+                }
+            }
+            TAG_ENTITY_WRITE | TAG_ENTITY_DELETE => {
+                if tag == TAG_ENTITY_DELETE {
+                    expect(ENTITY_DELETE_BODY)?;
+                }
+                Reader(body).kind()?;
+                Reader(body).take(ENTITY_DELETE_BODY)?;
+            }
+            TAG_EDGE_WRITE => expect(EDGE_WRITE_BODY)?,
+            TAG_EDGE_DELETE => expect(EDGE_DELETE_BODY)?,
+            _ => {
+                Reader(body).u64()?;
+            }
+        }
+        Ok(RECORD_HEADER_LEN + body_len)
+    }
+
     /// Decodes one record from the front of `bytes`, returning it and the
     /// number of bytes it used.
     pub fn decode(bytes: &[u8]) -> Result<(Self, usize)> {

@@ -7,11 +7,10 @@ use std::time::{Duration, Instant};
 
 use tidal_schema::Timestamp;
 
-use crate::batch::{any_valid_batch_after, decode_records, scan};
+use crate::batch::{any_valid_batch_after, record_slices, scan};
 use crate::config::WalConfig;
 use crate::dedup::{DedupKey, DedupWindow};
 use crate::error::{Result, WalError};
-use crate::record::RecordBody;
 use crate::segment::{Segment, list_segments};
 use crate::vfs::Vfs;
 
@@ -106,10 +105,9 @@ pub(crate) fn recover(vfs: &dyn Vfs, config: &WalConfig, now: Timestamp) -> Resu
             report.records += u64::from(batch.header.count);
             report.bytes += batch.header.total_len();
             if batch.header.timestamp >= horizon {
-                // `scan` already decoded this payload once, so it decodes.
-                for (i, record) in decode_records(batch.payload, batch.header.count)?.iter().enumerate() {
-                    if let RecordBody::Signal(event) = &record.body {
-                        dedup.insert(DedupKey::of(event), batch.header.first_seq + i as u64, batch.header.timestamp);
+                for (i, record) in record_slices(batch.payload).enumerate() {
+                    if let Some(key) = DedupKey::of_encoded(record) {
+                        dedup.insert(key, batch.header.first_seq + i as u64, batch.header.timestamp);
                     }
                 }
             }

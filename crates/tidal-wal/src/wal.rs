@@ -77,6 +77,8 @@ pub struct WalStats {
     pub bytes: u64,
     /// `fdatasync` calls on segments.
     pub fsyncs: u64,
+    /// Total time spent in those calls, in nanoseconds.
+    pub fsync_nanos: u64,
     /// Signal events dropped as duplicates.
     pub duplicates: u64,
     /// Segment files in the log.
@@ -319,6 +321,7 @@ impl Wal {
             records: c.records.load(Ordering::Relaxed),
             bytes: c.bytes.load(Ordering::Relaxed),
             fsyncs: c.fsyncs.load(Ordering::Relaxed),
+            fsync_nanos: c.fsync_nanos.load(Ordering::Relaxed),
             duplicates: c.duplicates.load(Ordering::Relaxed),
             segments: self.shared.segments.lock().len(),
         }

@@ -70,6 +70,7 @@ pub(crate) struct Counters {
     pub(crate) records: AtomicU64,
     pub(crate) bytes: AtomicU64,
     pub(crate) fsyncs: AtomicU64,
+    pub(crate) fsync_nanos: AtomicU64,
     pub(crate) duplicates: AtomicU64,
 }
 
@@ -232,7 +233,10 @@ impl Writer {
     }
 
     fn sync_active(&mut self) -> Result<()> {
+        let started = Instant::now();
         self.file.sync_data().map_err(|e| WalError::io("fdatasync", &self.active_path, e))?;
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.shared.counters.fsync_nanos.fetch_add(nanos, Ordering::Relaxed);
         self.shared.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }

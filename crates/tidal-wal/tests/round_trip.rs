@@ -15,6 +15,7 @@ proptest! {
         prop_assert_eq!(bytes.len(), record.encoded_len());
         let (decoded, used) = Record::decode(&bytes).unwrap();
         prop_assert_eq!(used, bytes.len());
+        prop_assert_eq!(Record::check_encoded(&bytes).unwrap(), bytes.len());
         // Compare encodings: NaN-free but -0.0 and subnormals must survive bit for bit.
         prop_assert_eq!(decoded.encode_to_vec(), bytes);
         prop_assert_eq!(decoded, record);
@@ -25,6 +26,7 @@ proptest! {
         let bytes = record.encode_to_vec();
         let cut = cut % bytes.len();
         prop_assert!(Record::decode(&bytes[..cut]).is_err());
+        prop_assert!(Record::check_encoded(&bytes[..cut]).is_err());
     }
 
     #[test]
