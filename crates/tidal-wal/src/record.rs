@@ -311,73 +311,50 @@ impl Record {
     /// Decodes one record from the front of `bytes`, returning it and the
     /// number of bytes it used.
     pub fn decode(bytes: &[u8]) -> Result<(Self, usize)> {
-        let mut header = Reader(bytes);
+        // One set of rules: `check_encoded` validates, then the fields are read.
+        let len = Self::check_encoded(bytes)?;
+        let mut header = Reader(&bytes[..len]);
         let tag = header.u8()?;
-        let version = header.u8()?;
+        header.u8()?;
         let partition = PartitionKey(header.u64()?);
-        let body_len = usize::try_from(header.u32()?).map_err(|_| WalError::malformed("body length overflows"))?;
-        if !(TAG_SIGNAL..=TAG_SCHEMA).contains(&tag) {
-            return Err(WalError::UnknownRecordType { tag });
-        }
-        if version != RECORD_VERSION {
-            return Err(WalError::UnsupportedVersion { what: "record", version: version.into() });
-        }
-        let body = header.take(body_len)?;
-        let fixed = |expected: usize| {
-            if body_len == expected {
-                Ok(())
-            } else {
-                Err(WalError::malformed(format!("record type {tag} has a {body_len}-byte body, expected {expected}")))
-            }
-        };
-        let mut r = Reader(body);
+        header.u32()?;
+        let mut r = header;
         let body = match tag {
             TAG_SIGNAL => {
-                fixed(SIGNAL_BODY)?;
                 let signal = SignalId(r.u32()?);
                 let item = EntityId(r.u64()?);
                 let has_user = r.u8()?;
-                let user = r.u64()?;
-                let user = match (has_user, user) {
-                    (0, 0) => None,
-                    (1, u) => Some(EntityId(u)),
-                    _ => return Err(WalError::malformed("non-canonical user field")),
-                };
-                let weight = r.f64()?;
-                let timestamp = Timestamp::from_nanos(r.u64()?);
-                RecordBody::Signal(SignalEvent { signal, item, user, weight, timestamp })
+                let user = EntityId(r.u64()?);
+                RecordBody::Signal(SignalEvent {
+                    signal,
+                    item,
+                    user: (has_user == 1).then_some(user),
+                    weight: r.f64()?,
+                    timestamp: Timestamp::from_nanos(r.u64()?),
+                })
             }
             TAG_ENTITY_WRITE => {
                 let kind = r.kind()?;
                 let id = EntityId(r.u64()?);
                 RecordBody::EntityWrite { kind, id, fields: r.0.to_vec() }
             }
-            TAG_ENTITY_DELETE => {
-                fixed(ENTITY_DELETE_BODY)?;
-                RecordBody::EntityDelete { kind: r.kind()?, id: EntityId(r.u64()?) }
-            }
-            TAG_EDGE_WRITE => {
-                fixed(EDGE_WRITE_BODY)?;
-                RecordBody::EdgeWrite {
-                    edge: EdgeTypeId(r.u32()?),
-                    from: EntityId(r.u64()?),
-                    to: EntityId(r.u64()?),
-                    weight: r.f64()?,
-                    timestamp: Timestamp::from_nanos(r.u64()?),
-                }
-            }
-            TAG_EDGE_DELETE => {
-                fixed(EDGE_DELETE_BODY)?;
-                RecordBody::EdgeDelete {
-                    edge: EdgeTypeId(r.u32()?),
-                    from: EntityId(r.u64()?),
-                    to: EntityId(r.u64()?),
-                    timestamp: Timestamp::from_nanos(r.u64()?),
-                }
-            }
+            TAG_ENTITY_DELETE => RecordBody::EntityDelete { kind: r.kind()?, id: EntityId(r.u64()?) },
+            TAG_EDGE_WRITE => RecordBody::EdgeWrite {
+                edge: EdgeTypeId(r.u32()?),
+                from: EntityId(r.u64()?),
+                to: EntityId(r.u64()?),
+                weight: r.f64()?,
+                timestamp: Timestamp::from_nanos(r.u64()?),
+            },
+            TAG_EDGE_DELETE => RecordBody::EdgeDelete {
+                edge: EdgeTypeId(r.u32()?),
+                from: EntityId(r.u64()?),
+                to: EntityId(r.u64()?),
+                timestamp: Timestamp::from_nanos(r.u64()?),
+            },
             _ => RecordBody::SchemaChange { version: r.u64()?, schema: r.0.to_vec() },
         };
-        Ok((Self { partition, body }, RECORD_HEADER_LEN + body_len))
+        Ok((Self { partition, body }, len))
     }
 }
 
