@@ -43,6 +43,16 @@ pub enum SchemaError {
         /// The parser's message, with line and column where it has them.
         message: String,
     },
+    /// An entity field value does not fit the schema.
+    #[error("{kind}.{field}: {problem}")]
+    InvalidField {
+        /// The entity kind.
+        kind: EntityKind,
+        /// The field name as given.
+        field: String,
+        /// What is wrong.
+        problem: FieldProblem,
+    },
     /// A schema could not be written in a format.
     #[error("cannot encode schema as {format}: {message}")]
     Encode {
@@ -61,6 +71,37 @@ impl SchemaError {
             _ => &[],
         }
     }
+}
+
+/// What is wrong with one entity field value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FieldProblem {
+    /// The schema declares no such field.
+    #[error("no such field in the schema")]
+    Unknown,
+    /// The value is of another type than the field.
+    #[error("the field is {expected}, the value is {actual}")]
+    WrongType {
+        /// The field's type.
+        expected: &'static str,
+        /// The value's type.
+        actual: &'static str,
+    },
+    /// A vector of the wrong length.
+    #[error("vector of dimension {actual}, the field has {expected}")]
+    WrongDimension {
+        /// The field's dimension.
+        expected: u32,
+        /// The value's length.
+        actual: usize,
+    },
+    /// NaN or an infinity in a float or vector.
+    #[error("not a finite number")]
+    NotFinite,
+    /// A string or tag list over its limit.
+    #[error("value too large")]
+    TooLarge,
 }
 
 /// Every problem found in one schema, in the order they were found.

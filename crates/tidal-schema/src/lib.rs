@@ -40,6 +40,7 @@ mod schema;
 mod signal;
 mod time;
 mod validate;
+mod value;
 mod window;
 
 pub use builder::SchemaBuilder;
@@ -47,7 +48,7 @@ pub use cohort::{CohortDef, ItemFilter, SegmentDef};
 pub use decay::{DecayModel, DecaySpec, MAX_DECAY_SPAN, MIN_DECAY_SPAN};
 pub use diff::{Change, Compatibility, Rebuild, SchemaDiff};
 pub use duration::{format_duration, parse_duration};
-pub use error::{Problem, Problems, Result, SchemaError, Subject};
+pub use error::{FieldProblem, Problem, Problems, Result, SchemaError, Subject};
 pub use field::{EntityDef, FieldDef, FieldType, Language, Metric};
 pub use id::{EdgeTypeId, EntityId, EntityKind, SignalId};
 pub use profile::{
@@ -58,4 +59,5 @@ pub use relationship::RelationshipDef;
 pub use schema::{Schema, SchemaHash};
 pub use signal::{Polarity, SignalDef, UserState};
 pub use time::Timestamp;
+pub use value::{FieldValue, Fields};
 pub use window::{MAX_WINDOW, MIN_WINDOW, Window};

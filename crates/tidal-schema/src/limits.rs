@@ -20,5 +20,9 @@ pub const MAX_COHORTS: usize = 64;
 pub const MAX_COHORT_PARTS: usize = 32;
 /// Largest vector dimension.
 pub const MAX_VECTOR_DIMENSION: u32 = 4096;
+/// Largest text, keyword or single tag value, in bytes.
+pub const MAX_STRING_BYTES: usize = 1 << 20;
+/// Most tags in one tags value.
+pub const MAX_TAGS: usize = 1024;
 /// Largest weight or boost magnitude anywhere in a schema.
 pub const MAX_WEIGHT: f64 = 1e9;

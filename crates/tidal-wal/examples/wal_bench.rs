@@ -126,7 +126,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     rows.push(("fsyncs per batch (64 appenders)".into(), format!("{:.2}", syncs as f64 / batches as f64), "1".into()));
 
     // 4. append_batch of 10,000 records, one thread, then two.
-    for writers in [1u64, 2] {
+    for (pass, writers) in [(0u64, 1u64), (1, 2)] {
         let before = wal.stats();
         let start = Instant::now();
         let threads: Vec<_> = (0..writers)
@@ -134,7 +134,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let wal = Arc::clone(&wal);
                 std::thread::spawn(move || {
                     for b in 0..100u64 {
-                        let base = 10_000_000 * (w + 2) + b * 10_000;
+                        // Distinct items per pass and writer: none is a duplicate.
+                        let base = 10_000_000 * (2 + 4 * pass + w) + b * 10_000;
                         let batch: Vec<Record> = (base..base + 10_000).map(signal).collect();
                         wal.append_batch(&batch).expect("append_batch");
                     }

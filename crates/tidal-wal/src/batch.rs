@@ -24,6 +24,9 @@ pub const BATCH_MAGIC: [u8; 4] = *b"TDWL";
 pub const BATCH_VERSION: u16 = 1;
 /// Bytes in a batch header.
 pub const BATCH_HEADER_LEN: usize = 64;
+/// The largest sequence number a log may reach (half of `u64`, so no
+/// arithmetic on sequence numbers can overflow).
+pub const MAX_SEQ: u64 = u64::MAX / 2;
 
 /// A parsed batch header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -128,6 +131,9 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<BatchHeader, HeaderError> {
     if header.count == 0 {
         return Err(HeaderError::Garbage("empty batch"));
     }
+    if header.first_seq == 0 || header.first_seq > MAX_SEQ - u64::from(header.count) {
+        return Err(HeaderError::Garbage("sequence number out of range"));
+    }
     Ok(header)
 }
 
@@ -197,9 +203,10 @@ pub(crate) struct ScanStop {
     pub(crate) offset: u64,
     /// What is wrong there.
     pub(crate) reason: String,
-    /// Set when the header is valid but of an unknown version: a newer
-    /// writer, never to be truncated away.
-    pub(crate) version: Option<u16>,
+    /// Set when the batch's checksum matches but this build cannot read it
+    /// (a newer batch or record version, an unknown record type): the
+    /// batch was written on purpose, so it is never truncated away.
+    pub(crate) unreadable: Option<WalError>,
 }
 
 /// Walks valid batches from the start of `bytes`. Returns the batches and,
@@ -221,7 +228,7 @@ pub(crate) fn scan(bytes: &[u8]) -> (Vec<ScannedBatch<'_>>, Option<ScanStop>) {
 
 /// Verifies the batch starting at `at`: header, bounds, checksum and records.
 pub(crate) fn verify_at(bytes: &[u8], at: usize) -> Result<(BatchHeader, &[u8]), ScanStop> {
-    let stop = |reason: String, version: Option<u16>| ScanStop { offset: at as u64, reason, version };
+    let stop = |reason: String, unreadable: Option<WalError>| ScanStop { offset: at as u64, reason, unreadable };
     let rest = &bytes[at..];
     let header = match parse_header(rest) {
         Ok(h) => h,
@@ -239,24 +246,36 @@ pub(crate) fn verify_at(bytes: &[u8], at: usize) -> Result<(BatchHeader, &[u8]),
         return Err(stop("checksum mismatch".to_owned(), None));
     }
     if header.version != BATCH_VERSION {
-        return Err(stop(format!("batch format version {}", header.version), Some(header.version)));
+        let version = header.version;
+        return Err(stop(
+            format!("batch format version {version}"),
+            Some(WalError::UnsupportedVersion { what: "batch", version }),
+        ));
     }
     if let Err(e) = check_records(payload, header.count) {
-        return Err(stop(format!("checksummed payload does not decode: {e}"), None));
+        return Err(stop(format!("checksummed payload does not decode: {e}"), Some(e)));
     }
     Ok((header, payload))
 }
 
-/// Whether any valid batch starts anywhere in `bytes` after `from`: the test
-/// that separates a torn tail (nothing valid follows) from damage in the
-/// middle of the log (valid, acknowledged data follows).
-pub(crate) fn any_valid_batch_after(bytes: &[u8], from: usize) -> Option<usize> {
+/// Whether a batch written on purpose starts anywhere in `bytes` after
+/// `from`: the test that separates a torn tail (nothing follows) from damage
+/// in the middle of the log (acknowledged data follows). Only headers whose
+/// sequence number could follow `expected_seq` are checksummed, so data that
+/// merely contains the magic bytes costs little.
+pub(crate) fn any_valid_batch_after(bytes: &[u8], from: usize, expected_seq: u64) -> Option<usize> {
     let mut at = from + 1;
     while at + BATCH_HEADER_LEN <= bytes.len() {
         let next = bytes[at..].windows(4).position(|w| w == BATCH_MAGIC)?;
         at += next;
-        if verify_at(bytes, at).is_ok() {
-            return Some(at);
+        let plausible = parse_header(&bytes[at..])
+            .is_ok_and(|h| h.first_seq > expected_seq && u32::try_from(h.first_seq - expected_seq).is_ok());
+        if plausible {
+            match verify_at(bytes, at) {
+                Ok(_) => return Some(at),
+                Err(stop) if stop.unreadable.is_some() => return Some(at),
+                Err(_) => {}
+            }
         }
         at += 1;
     }
@@ -298,7 +317,7 @@ mod tests {
         let (batches, stop) = scan(&bytes);
         assert!(batches.is_empty());
         assert_eq!(stop.unwrap().offset, 0);
-        assert_eq!(any_valid_batch_after(&bytes, 0), Some(first.len()));
+        assert_eq!(any_valid_batch_after(&bytes, 0, 1), Some(first.len()));
 
         let mut torn = first.clone();
         torn.extend(&batch(4, 2)[..70]);
@@ -306,7 +325,7 @@ mod tests {
         assert_eq!(batches.len(), 1);
         let stop = stop.unwrap();
         assert_eq!(stop.offset, first.len() as u64);
-        assert_eq!(any_valid_batch_after(&torn, first.len()), None);
+        assert_eq!(any_valid_batch_after(&torn, first.len(), 4), None);
     }
 
     #[test]
@@ -319,10 +338,14 @@ mod tests {
         header[32..64].copy_from_slice(&sum);
         let mut newer = header.to_vec();
         newer.extend_from_slice(&payload);
-        assert_eq!(scan(&newer).1.unwrap().version, Some(9), "checksum matches: a newer writer");
+        let stop = scan(&newer).1.unwrap();
+        assert!(
+            matches!(stop.unreadable, Some(WalError::UnsupportedVersion { version: 9, .. })),
+            "checksum matches: a newer writer"
+        );
 
         let mut damaged = batch(1, 1);
         damaged[4] = 9;
-        assert_eq!(scan(&damaged).1.unwrap().version, None, "checksum fails: damage");
+        assert!(scan(&damaged).1.unwrap().unreadable.is_none(), "checksum fails: damage");
     }
 }

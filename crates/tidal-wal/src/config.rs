@@ -37,7 +37,7 @@ pub struct WalConfig {
     /// `append_batch` larger than this still goes in one batch, alone.
     pub max_batch_bytes: usize,
     /// How long the writer waits for more records before closing a batch
-    /// when no more are queued (default zero). With zero, batching is
+    /// when no more are queued (default zero, at most 10 s). With zero, batching is
     /// natural: whatever queued while the previous fsync ran forms the next
     /// batch, so a lone writer pays one fsync and no timer.
     pub max_batch_delay: Duration,
@@ -52,7 +52,7 @@ pub struct WalConfig {
     /// Most events the dedup window remembers; past this the oldest are
     /// forgotten early, so under sustained ingest above `max_dedup_entries /
     /// dedup_window` events per second the effective window shrinks
-    /// (default 1 Mi entries, about 100 MiB at the worst; rebuilding a full
+    /// (default 1 Mi entries, about 110 MiB at the worst; rebuilding a full
     /// window on open costs about 0.25 s).
     pub max_dedup_entries: usize,
     /// On open, truncate the log at the first damaged batch even when valid
@@ -133,6 +133,9 @@ impl WalConfig {
         }
         if self.max_batch_bytes == 0 || self.max_batch_bytes > MAX_BATCH_PAYLOAD {
             return bad("max_batch_bytes must be in 1..=1 GiB");
+        }
+        if self.max_batch_delay > Duration::from_secs(10) {
+            return bad("max_batch_delay must be at most 10 s");
         }
         if self.max_record_size == 0 || self.max_record_size > MAX_BATCH_PAYLOAD {
             return bad("max_record_size must be in 1..=1 GiB");

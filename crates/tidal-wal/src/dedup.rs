@@ -2,8 +2,8 @@
 //! reported as a duplicate instead of being logged twice.
 //!
 //! Two events are the same when their signal, item, user and timestamp
-//! truncated to one second are equal. The key is that content itself (28
-//! bytes), so unlike a truncated hash it has no false positives: a distinct
+//! truncated to one second are equal. The key is that content itself, so
+//! unlike a truncated hash it has no false positives: a distinct
 //! event is never dropped. The map hashes with foldhash, seeded per process. Entries expire by the wall-clock time their batch
 //! was written, and the window is rebuilt from the log tail on open.
 
@@ -64,7 +64,7 @@ pub(crate) struct DedupWindow {
     window: Duration,
     max_entries: usize,
     seen: HashMap<DedupKey, u64, RandomState>,
-    order: VecDeque<(Timestamp, DedupKey)>,
+    order: VecDeque<(Timestamp, DedupKey, u64)>,
 }
 
 impl DedupWindow {
@@ -84,10 +84,12 @@ impl DedupWindow {
         if self.window.is_zero() || self.max_entries == 0 {
             return;
         }
-        if self.seen.insert(key, seq).is_none() {
-            self.order.push_back((at, key));
-        }
-        while self.order.len() > self.max_entries {
+        // A key seen again (possible only when rebuilding from a log written
+        // with another window) takes its newest sequence number and time;
+        // the older order entry no longer matches and is skipped on expiry.
+        self.seen.insert(key, seq);
+        self.order.push_back((at, key, seq));
+        while self.seen.len() > self.max_entries || self.order.len() > 2 * self.max_entries.max(1) {
             self.pop_oldest();
         }
     }
@@ -95,7 +97,7 @@ impl DedupWindow {
     /// Forgets entries written before `now − window`.
     pub(crate) fn expire(&mut self, now: Timestamp) {
         let horizon = now.saturating_sub(self.window);
-        while self.order.front().is_some_and(|(at, _)| *at < horizon) {
+        while self.order.front().is_some_and(|(at, _, _)| *at < horizon) {
             self.pop_oldest();
         }
     }
@@ -106,7 +108,9 @@ impl DedupWindow {
     }
 
     fn pop_oldest(&mut self) {
-        if let Some((_, key)) = self.order.pop_front() {
+        if let Some((_, key, seq)) = self.order.pop_front()
+            && self.seen.get(&key) == Some(&seq)
+        {
             self.seen.remove(&key);
         }
     }

@@ -76,6 +76,22 @@ pub enum WalError {
         /// The last durable one.
         durable: u64,
     },
+    /// `truncate_before` asked to drop records the checkpoint does not cover.
+    #[error("cannot truncate before {requested}: only records up to the checkpoint ({checkpoint:?}) may be dropped")]
+    TruncateAhead {
+        /// The sequence number asked for.
+        requested: u64,
+        /// The current checkpoint, if any.
+        checkpoint: Option<u64>,
+    },
+    /// `replay_from` asked for records that were truncated away.
+    #[error("records before {first_available} were truncated; cannot replay from {requested}")]
+    Truncated {
+        /// The sequence number asked for.
+        requested: u64,
+        /// The oldest record still in the log.
+        first_available: u64,
+    },
     /// The log was closed.
     #[error("the log is closed")]
     Closed,

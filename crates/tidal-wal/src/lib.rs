@@ -28,7 +28,7 @@ mod vfs;
 mod wal;
 mod writer;
 
-pub use batch::{BATCH_HEADER_LEN, BATCH_MAGIC, BATCH_VERSION, BatchHeader};
+pub use batch::{BATCH_HEADER_LEN, BATCH_MAGIC, BATCH_VERSION, BatchHeader, MAX_SEQ};
 pub use checkpoint::Checkpoint;
 pub use config::{Durability, MAX_BATCH_PAYLOAD, WalConfig};
 pub use error::{Result, WalError};

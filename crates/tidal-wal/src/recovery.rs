@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use tidal_schema::Timestamp;
 
-use crate::batch::{any_valid_batch_after, record_slices, scan};
+use crate::batch::{MAX_SEQ, ScanStop, any_valid_batch_after, record_slices, scan};
 use crate::config::WalConfig;
 use crate::dedup::{DedupKey, DedupWindow};
 use crate::error::{Result, WalError};
@@ -67,7 +67,27 @@ fn corruption(segment: &Path, offset: u64, reason: impl Into<String>) -> WalErro
     WalError::Corruption { segment: segment.to_path_buf(), offset, reason: reason.into() }
 }
 
+/// The byte length of every segment in `segments`.
+fn lengths(vfs: &dyn Vfs, segments: &[Segment]) -> Result<Vec<usize>> {
+    segments
+        .iter()
+        .map(|s| vfs.read(&s.path).map(|b| b.len()).map_err(|e| WalError::io("read segment", &s.path, e)))
+        .collect()
+}
+
+/// Removes `segments`, newest first, syncing the directory after each, so a
+/// crash part-way never leaves a hole in the middle of the log.
+fn remove_newest_first(vfs: &dyn Vfs, dir: &Path, segments: &[Segment], report: &mut RecoveryReport) -> Result<()> {
+    for s in segments.iter().rev() {
+        vfs.remove(&s.path).map_err(|e| WalError::io("remove segment", &s.path, e))?;
+        vfs.sync_dir(dir).map_err(|e| WalError::io("sync log directory", dir, e))?;
+        report.removed_segments.push(s.path.clone());
+    }
+    Ok(())
+}
+
 /// Scans the log in `config.dir`, fixing what may be fixed.
+#[allow(clippy::too_many_lines)] // Reason: one pass over the segments; the cases read best side by side.
 pub(crate) fn recover(vfs: &dyn Vfs, config: &WalConfig, now: Timestamp) -> Result<Recovered> {
     let started = Instant::now();
     let dir = &config.dir;
@@ -80,27 +100,47 @@ pub(crate) fn recover(vfs: &dyn Vfs, config: &WalConfig, now: Timestamp) -> Resu
     let mut idx = 0;
     while idx < segments.len() {
         let seg = segments[idx].clone();
+        if seg.first_seq == 0 || seg.first_seq > MAX_SEQ {
+            return Err(corruption(&seg.path, 0, format!("segment name {} is out of range", seg.first_seq)));
+        }
         if let Some(expected) = next_seq
             && seg.first_seq != expected
         {
-            return Err(corruption(
-                &seg.path,
-                0,
-                format!("segment starts at {} but the previous one ends at {expected}", seg.first_seq),
-            ));
+            // Empty segments at the end are leftovers of an interrupted
+            // rotation or recovery; anything else is a hole in the log.
+            let rest = &segments[idx..];
+            if lengths(vfs, rest)?.iter().all(|len| *len == 0) {
+                remove_newest_first(vfs, dir, rest, &mut report)?;
+                segments.truncate(idx);
+                break;
+            }
+            let reason = format!("segment starts at {} but the previous one ends at {expected}", seg.first_seq);
+            if !config.repair {
+                return Err(corruption(&seg.path, 0, reason));
+            }
+            remove_newest_first(vfs, dir, rest, &mut report)?;
+            report.repaired.push(Truncation { segment: seg.path.clone(), offset: 0, bytes_dropped: 0, reason });
+            segments.truncate(idx);
+            break;
         }
         let bytes = vfs.read(&seg.path).map_err(|e| WalError::io("read segment", &seg.path, e))?;
         let (batches, stop) = scan(&bytes);
         let mut seq = seg.first_seq;
+        let mut valid_len = 0;
+        let mut stop = stop;
         for batch in &batches {
             if batch.header.first_seq != seq {
-                return Err(corruption(
-                    &seg.path,
-                    batch.offset,
-                    format!("batch starts at sequence {} where {seq} was expected", batch.header.first_seq),
-                ));
+                // A checksummed batch out of sequence: damage that the
+                // same rules as a bad checksum apply to.
+                stop = Some(ScanStop {
+                    offset: batch.offset,
+                    reason: format!("batch starts at sequence {} where {seq} was expected", batch.header.first_seq),
+                    unreadable: None,
+                });
+                break;
             }
             seq = batch.header.end_seq();
+            valid_len = batch.offset + batch.header.total_len();
             report.batches += 1;
             report.records += u64::from(batch.header.count);
             report.bytes += batch.header.total_len();
@@ -112,18 +152,16 @@ pub(crate) fn recover(vfs: &dyn Vfs, config: &WalConfig, now: Timestamp) -> Resu
                 }
             }
         }
-        let mut valid_len = batches.last().map_or(0, |b| b.offset + b.header.total_len());
         if let Some(stop) = stop {
-            if let Some(version) = stop.version {
-                return Err(WalError::UnsupportedVersion { what: "batch", version });
+            if let Some(error) = stop.unreadable {
+                // Checksummed, so written on purpose: never cut it away.
+                tracing::error!(segment = %seg.path.display(), offset = stop.offset, %error, "log holds a batch this build cannot read");
+                return Err(error);
             }
             let later = &segments[idx + 1..];
-            let mut later_hold_data = false;
-            for s in later {
-                let len = vfs.read(&s.path).map_err(|e| WalError::io("read segment", &s.path, e))?.len();
-                later_hold_data |= len > 0;
-            }
-            let valid_after = any_valid_batch_after(&bytes, usize::try_from(stop.offset).unwrap_or(usize::MAX));
+            let later_hold_data = lengths(vfs, later)?.iter().any(|len| *len > 0);
+            let valid_after = any_valid_batch_after(&bytes, usize::try_from(stop.offset).unwrap_or(usize::MAX), seq);
+            let damaged_mid_log = valid_after.is_some() || later_hold_data;
             let dropped = bytes.len() as u64 - stop.offset;
             let cut = Truncation {
                 segment: seg.path.clone(),
@@ -131,7 +169,7 @@ pub(crate) fn recover(vfs: &dyn Vfs, config: &WalConfig, now: Timestamp) -> Resu
                 bytes_dropped: dropped,
                 reason: stop.reason.clone(),
             };
-            if (valid_after.is_some() || later_hold_data) && !config.repair {
+            if damaged_mid_log && !config.repair {
                 let what = if valid_after.is_some() {
                     "valid batches follow it in this segment"
                 } else {
@@ -139,15 +177,11 @@ pub(crate) fn recover(vfs: &dyn Vfs, config: &WalConfig, now: Timestamp) -> Resu
                 };
                 return Err(corruption(&seg.path, stop.offset, format!("{}; {what}", stop.reason)));
             }
+            // Later segments go first, so a crash part-way leaves at worst
+            // a torn tail that the next open truncates again.
+            remove_newest_first(vfs, dir, later, &mut report)?;
             vfs.truncate(&seg.path, stop.offset).map_err(|e| WalError::io("truncate segment", &seg.path, e))?;
-            for s in later {
-                vfs.remove(&s.path).map_err(|e| WalError::io("remove segment", &s.path, e))?;
-                report.removed_segments.push(s.path.clone());
-            }
-            if !later.is_empty() {
-                vfs.sync_dir(dir).map_err(|e| WalError::io("sync log directory", dir, e))?;
-            }
-            if valid_after.is_some() || later_hold_data {
+            if damaged_mid_log {
                 tracing::error!(segment = %seg.path.display(), offset = stop.offset, "repair: cut damaged log and dropped what followed");
                 report.repaired.push(cut);
             } else {

@@ -92,7 +92,9 @@ pub struct WalStats {
 /// or [`submit`](Wal::submit) is one request; the writer packs every request
 /// queued at that moment into one batch, writes it, syncs once (with
 /// [`Durability::Immediate`](crate::Durability)), and only then acknowledges
-/// them. Sequence numbers start at 1 and strictly increase across restarts.
+/// them. Sequence numbers start at 1 and strictly increase across restarts
+/// (in buffered mode, a power loss can lose acknowledged records, whose
+/// numbers are then given out again).
 ///
 /// A failed write or fsync poisons the log: the failed batch is never
 /// acknowledged and every later call fails with [`WalError::Poisoned`].
@@ -168,7 +170,8 @@ impl Wal {
         let active = segments.last().cloned().ok_or(WalError::Closed)?;
         let file = vfs.open_append(&active.path).map_err(|e| WalError::io("open segment", &active.path, e))?;
         let shared = Arc::new(Shared {
-            durable_seq: AtomicU64::new(next_seq - 1),
+            acked_seq: AtomicU64::new(next_seq - 1),
+            synced_seq: AtomicU64::new(next_seq - 1),
             poisoned: AtomicBool::new(false),
             poison_cause: Mutex::new(None),
             segments: Mutex::new(segments),
@@ -182,6 +185,7 @@ impl Wal {
             file,
             active_path: active.path,
             active_len: recovered.active_len,
+            acked_len: recovered.active_len,
             next_seq,
             dedup: recovered.dedup,
             buf: Vec::new(),
@@ -268,17 +272,38 @@ impl Wal {
         rx.recv().map_err(|_| WalError::Closed)?
     }
 
-    /// The last durable sequence number (0 before the first record).
+    /// The last acknowledged sequence number (0 before the first record).
+    /// With [`Durability::Immediate`](crate::Durability) it is also durable.
     pub fn last_seq(&self) -> u64 {
-        self.shared.durable_seq.load(Ordering::Acquire)
+        self.shared.acked_seq.load(Ordering::Acquire)
+    }
+
+    /// The last sequence number known to be synced to disk (survives power
+    /// loss). Lags [`last_seq`](Self::last_seq) only in buffered mode.
+    pub fn synced_seq(&self) -> u64 {
+        self.shared.synced_seq.load(Ordering::Acquire)
+    }
+
+    /// The oldest sequence number still in the log (older ones were truncated).
+    pub fn first_seq(&self) -> u64 {
+        self.shared.segments.lock().first().map_or(1, |s| s.first_seq)
     }
 
     /// Persists `seq` as the checkpoint watermark, atomically and durably.
-    /// `seq` must be durable already.
+    /// `seq` must be acknowledged already; in buffered mode the log is
+    /// synced first, so a checkpoint never runs ahead of what a power loss
+    /// leaves on disk.
     pub fn checkpoint(&self, seq: u64) -> Result<()> {
-        let durable = self.last_seq();
-        if seq > durable {
-            return Err(WalError::CheckpointAhead { requested: seq, durable });
+        let acked = self.last_seq();
+        if seq > acked {
+            return Err(WalError::CheckpointAhead { requested: seq, durable: acked });
+        }
+        if seq > self.synced_seq() {
+            self.sync()?;
+        }
+        let synced = self.synced_seq();
+        if seq > synced {
+            return Err(WalError::CheckpointAhead { requested: seq, durable: synced });
         }
         let mut current = self.checkpoint.lock();
         let cp = Checkpoint { seq, written_at: Timestamp::now() };
@@ -295,21 +320,34 @@ impl Wal {
     /// Removes whole segments all of whose records have sequence numbers
     /// below `seq`, returning how many. Runs on the writer thread, so it is
     /// ordered with respect to appends. The active segment is never removed,
-    /// so records at or after `seq` always stay.
+    /// so records at or after `seq` always stay. Only checkpointed records
+    /// may go: `seq` must be at most the checkpoint plus one.
     pub fn truncate_before(&self, seq: u64) -> Result<usize> {
+        let checkpoint = self.last_checkpoint().map(|c| c.seq);
+        if checkpoint.is_none_or(|cp| seq > cp + 1) {
+            return Err(WalError::TruncateAhead { requested: seq, checkpoint });
+        }
         let (reply, rx) = bounded(1);
         self.tx.send(Command::TruncateBefore(seq, reply)).map_err(|_| WalError::Closed)?;
         rx.recv().map_err(|_| WalError::Closed)?
     }
 
     /// Every record with a sequence number at or after `seq`, in order, up
-    /// to the last one durable when this is called. Batches are verified as
-    /// they are read; damage is an error, never skipped. Replaying while a
-    /// [`truncate_before`](Self::truncate_before) above `seq` runs may fail
-    /// with a not-found I/O error; it never silently skips records.
+    /// to the last one acknowledged when this is called. Batches are
+    /// verified as they are read; damage is an error, never skipped. Asking
+    /// for records already truncated is [`WalError::Truncated`]; a
+    /// [`truncate_before`](Self::truncate_before) running during the replay
+    /// can make it fail with a not-found I/O error. It never skips records.
     pub fn replay_from(&self, seq: u64) -> Result<Replay> {
+        // Read the bound first: every segment holding records up to it is
+        // then in the list taken next.
+        let until = self.last_seq();
         let segments = self.shared.segments.lock().clone();
-        Ok(Replay::new(Arc::clone(&self.vfs), segments, seq, self.last_seq()))
+        let first_available = segments.first().map_or(1, |s| s.first_seq);
+        if seq < first_available && seq <= until {
+            return Err(WalError::Truncated { requested: seq, first_available });
+        }
+        Ok(Replay::new(Arc::clone(&self.vfs), segments, seq, until))
     }
 
     /// Counters since the log was opened.

@@ -76,8 +76,11 @@ pub(crate) struct Counters {
 
 /// State shared between the writer thread and the handle.
 pub(crate) struct Shared {
-    /// Last durable sequence number (0 before the first record).
-    pub(crate) durable_seq: AtomicU64,
+    /// Last acknowledged sequence number (0 before the first record).
+    pub(crate) acked_seq: AtomicU64,
+    /// Last sequence number known synced to disk. Equal to `acked_seq` with
+    /// `Durability::Immediate`; may lag it with `Durability::Buffered`.
+    pub(crate) synced_seq: AtomicU64,
     pub(crate) poisoned: AtomicBool,
     pub(crate) poison_cause: Mutex<Option<String>>,
     /// The segments on disk, oldest first; the last is the active one.
@@ -103,6 +106,9 @@ pub(crate) struct Writer {
     pub(crate) file: Box<dyn VfsFile>,
     pub(crate) active_path: PathBuf,
     pub(crate) active_len: u64,
+    /// Length of the active segment after the last acknowledged batch: what
+    /// a failed batch is cut back to.
+    pub(crate) acked_len: u64,
     pub(crate) next_seq: u64,
     pub(crate) dedup: DedupWindow,
     pub(crate) buf: Vec<u8>,
@@ -133,7 +139,9 @@ impl Writer {
     /// queue is empty (and any configured delay has passed), or a control
     /// command arrives, which is returned to run after the batch.
     fn gather(&self, first: Command, rx: &Receiver<Command>, pending: &mut Vec<AppendRequest>) -> Option<Command> {
-        let deadline = Instant::now() + self.config.max_batch_delay;
+        // `max_batch_delay` is at most 10 s (validated), so this cannot overflow.
+        let now = Instant::now();
+        let deadline = now.checked_add(self.config.max_batch_delay).unwrap_or(now);
         let (mut records, mut bytes) = (0usize, 0usize);
         let mut next = Some(first);
         loop {
@@ -201,6 +209,7 @@ impl Writer {
             self.buf[..BATCH_HEADER_LEN].copy_from_slice(&header);
             if let Err(e) = self.write_batch() {
                 self.poison(&e);
+                self.cut_back_failed_batch();
                 for req in pending.drain(..) {
                     let _ = req.reply.send(Err(self.shared.poison_error()));
                 }
@@ -210,7 +219,11 @@ impl Writer {
             c.batches.fetch_add(1, Ordering::Relaxed);
             c.records.fetch_add(count, Ordering::Relaxed);
             c.bytes.fetch_add(self.buf.len() as u64, Ordering::Relaxed);
-            self.shared.durable_seq.store(self.next_seq - 1, Ordering::Release);
+            self.acked_len = self.active_len;
+            self.shared.acked_seq.store(self.next_seq - 1, Ordering::Release);
+            if self.config.durability == Durability::Immediate {
+                self.shared.synced_seq.store(self.next_seq - 1, Ordering::Release);
+            }
         }
         self.shared.counters.duplicates.fetch_add(duplicates, Ordering::Relaxed);
         for (req, outs) in pending.drain(..).zip(outcomes) {
@@ -232,9 +245,24 @@ impl Writer {
         Ok(())
     }
 
+    /// After a failed write or fsync, removes the failed batch's bytes from
+    /// the segment so that reopening in this process (whose page cache still
+    /// holds them) does not resurrect records their callers were told
+    /// failed. This is not an fsync retry: nothing after the failure is
+    /// acknowledged either way. Best effort: if it fails too, a power loss
+    /// or the kernel may still drop or keep those bytes.
+    fn cut_back_failed_batch(&mut self) {
+        if let Err(e) = self.vfs.truncate(&self.active_path, self.acked_len) {
+            tracing::error!(error = %e, "could not cut the failed batch from the log");
+        }
+        self.active_len = self.acked_len;
+    }
+
     fn sync_active(&mut self) -> Result<()> {
         let started = Instant::now();
+        let acked = self.shared.acked_seq.load(Ordering::Acquire);
         self.file.sync_data().map_err(|e| WalError::io("fdatasync", &self.active_path, e))?;
+        self.shared.synced_seq.fetch_max(acked, Ordering::AcqRel);
         let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.shared.counters.fsync_nanos.fetch_add(nanos, Ordering::Relaxed);
         self.shared.counters.fsyncs.fetch_add(1, Ordering::Relaxed);
@@ -254,6 +282,7 @@ impl Writer {
         self.file = file;
         self.active_path = path;
         self.active_len = 0;
+        self.acked_len = 0;
         Ok(())
     }
 
@@ -273,17 +302,17 @@ impl Writer {
         }
     }
 
-    /// Removes whole segments all of whose records are below `seq`. The
-    /// active segment is never removed.
+    /// Removes whole segments all of whose records are below `seq`, oldest
+    /// first, syncing the directory after each, so a crash part-way never
+    /// leaves a hole in the log. The active segment is never removed.
     fn truncate_before(&self, seq: u64) -> Result<usize> {
         let mut segments = self.shared.segments.lock();
         let mut removed = 0;
         while segments.len() >= 2 && segments[1].first_seq <= seq {
-            let old = segments.remove(0);
-            self.vfs.remove(&old.path).map_err(|e| WalError::io("remove segment", &old.path, e))?;
+            let path = segments[0].path.clone();
+            self.vfs.remove(&path).map_err(|e| WalError::io("remove segment", &path, e))?;
+            segments.remove(0);
             removed += 1;
-        }
-        if removed > 0 {
             self.vfs.sync_dir(&self.config.dir).map_err(|e| WalError::io("sync log directory", &self.config.dir, e))?;
         }
         Ok(removed)

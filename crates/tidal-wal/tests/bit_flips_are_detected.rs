@@ -82,3 +82,37 @@ fn damage_in_an_earlier_segment_refuses_to_open() {
     assert!(!kept.is_empty() && kept.len() < 200);
     assert_eq!(kept.last().unwrap().0 + 1, repaired.append(&common::record(999, 2)).unwrap().seq().unwrap());
 }
+
+#[test]
+fn a_checksummed_batch_of_an_unknown_record_type_is_refused_not_truncated() {
+    // A newer writer's record type: the batch checksums fine, so it was
+    // written on purpose; cutting it away would destroy acknowledged data.
+    let mut record = common::record(1, 3).encode_to_vec();
+    record[0] = 99;
+    let mut header = [0u8; 64];
+    header[0..4].copy_from_slice(b"TDWL");
+    header[4..6].copy_from_slice(&1u16.to_le_bytes());
+    header[8..16].copy_from_slice(&1u64.to_le_bytes());
+    header[16..20].copy_from_slice(&1u32.to_le_bytes());
+    header[20..24].copy_from_slice(&u32::try_from(record.len()).unwrap().to_le_bytes());
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&header[0..32]);
+    hasher.update(&record);
+    header[32..64].copy_from_slice(hasher.finalize().as_bytes());
+    let mut bytes = header.to_vec();
+    bytes.extend_from_slice(&record);
+
+    let fs = MemFs::new();
+    let path = Path::new(common::DIR).join("00000000000000000001.wal");
+    {
+        use tidal_wal::Vfs;
+        fs.create_dir_all(Path::new(common::DIR)).unwrap();
+        drop(fs.open_append(&path).unwrap());
+    }
+    fs.set_contents(&path, bytes.clone()).unwrap();
+    for repair in [false, true] {
+        let err = Wal::open_with(WalConfig::new(common::DIR).repair(repair), Arc::new(fs.clone())).unwrap_err();
+        assert!(matches!(err, WalError::UnknownRecordType { tag: 99 }), "{err}");
+    }
+    assert_eq!(fs.contents(&path).unwrap(), bytes, "the batch must be left alone");
+}

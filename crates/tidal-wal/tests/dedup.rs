@@ -81,3 +81,15 @@ fn a_zero_window_turns_dedup_off() {
     assert_eq!(wal.append(&view(1, T, 1.0)).unwrap(), Appended::Written(1));
     assert_eq!(wal.append(&view(1, T, 1.0)).unwrap(), Appended::Written(2));
 }
+
+#[test]
+fn the_window_survives_a_power_loss() {
+    let fs = MemFs::new();
+    let wal = common::open(&fs, common::config());
+    for i in 0..20 {
+        wal.append(&view(i, T, 1.0)).unwrap();
+    }
+    let crashed = fs.crash(tidal_wal::CrashMode::DropUnsynced, 1);
+    let wal = tidal_wal::Wal::open_with(common::config(), std::sync::Arc::new(crashed)).unwrap();
+    assert_eq!(wal.append(&view(7, T, 1.0)).unwrap(), Appended::Duplicate { original: 8 });
+}
