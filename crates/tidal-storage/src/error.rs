@@ -1,0 +1,65 @@
+//! [`StorageError`]: everything that can go wrong in `tidal-storage`.
+
+/// `Result` with [`StorageError`].
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in `tidal-storage`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StorageError {
+    /// A key is empty or longer than [`MAX_KEY_LEN`](crate::MAX_KEY_LEN).
+    #[error("invalid key of {len} bytes (keys must be 1..={max} bytes)")]
+    InvalidKey {
+        /// The key's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A value is longer than [`MAX_VALUE_LEN`](crate::MAX_VALUE_LEN).
+    #[error("value of {len} bytes exceeds the limit of {max}")]
+    ValueTooLarge {
+        /// The value's length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Stored bytes do not decode: where and what.
+    #[error("corrupt {what} at key {key}: {reason}")]
+    Corruption {
+        /// What was being decoded (`entity`, `edge`, `counter`).
+        what: &'static str,
+        /// The key, hex-encoded.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// An entity does not fit the schema.
+    #[error(transparent)]
+    Schema(#[from] tidal_schema::SchemaError),
+    /// An argument is out of range (e.g. a NaN edge weight).
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// The schema declares no relationship type of this name or id.
+    #[error("unknown relationship type {0}")]
+    UnknownRelationship(String),
+    /// The fjall engine failed.
+    #[error("fjall: {0}")]
+    Fjall(String),
+    /// The redb engine failed.
+    #[error("redb: {0}")]
+    Redb(String),
+    /// A file-system operation failed.
+    #[error("I/O: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl StorageError {
+    pub(crate) fn corrupt(what: &'static str, key: &[u8], reason: impl Into<String>) -> Self {
+        use std::fmt::Write as _;
+        let mut hex = String::with_capacity(key.len() * 2);
+        for b in key.iter().take(64) {
+            let _ = write!(hex, "{b:02x}");
+        }
+        Self::Corruption { what, key: hex, reason: reason.into() }
+    }
+}

@@ -1,0 +1,124 @@
+//! The relationship store: edges indexed both ways, in id order, with exact
+//! degrees — from following 1,000 creators to 100,000 followers.
+
+#![allow(clippy::unwrap_used)] // Reason: test helpers fail the test by panicking, with the error shown.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use proptest::prelude::*;
+use tidal_schema::{EdgeTypeId, EntityId, Timestamp, presets};
+use tidal_storage::{Direction, Edge, MemoryEngine, RedbEngine, RelationshipStore, StorageEngine, StorageError};
+
+fn follows() -> EdgeTypeId {
+    EdgeTypeId::for_name("follows")
+}
+
+fn store(engine: Arc<dyn StorageEngine>) -> RelationshipStore {
+    RelationshipStore::new(engine, Arc::new(presets::content_feed()))
+}
+
+fn ids(store: &RelationshipStore, entity: u64, dir: Direction) -> Vec<u64> {
+    store
+        .edges(follows(), EntityId(entity), dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            match dir {
+                Direction::Out => e.to.0,
+                Direction::In => e.from.0,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_user_follows_a_thousand_creators() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = store(Arc::new(RedbEngine::open(dir.path().join("rel.redb")).unwrap()));
+    for c in (0..1000u64).rev() {
+        assert!(s.add(follows(), EntityId(7), EntityId(c * 3), 1.0, Timestamp::from_secs(c)).unwrap());
+    }
+    assert_eq!(s.degree(follows(), EntityId(7), Direction::Out).unwrap(), 1000);
+    assert_eq!(ids(&s, 7, Direction::Out), (0..1000).map(|c| c * 3).collect::<Vec<_>>(), "ordered by creator id");
+    assert_eq!(ids(&s, 27, Direction::In), vec![7]);
+    assert_eq!(s.degree(follows(), EntityId(27), Direction::In).unwrap(), 1);
+}
+
+#[test]
+fn a_creator_with_a_hundred_thousand_followers() {
+    let s = store(Arc::new(MemoryEngine::new()));
+    for u in 0..100_000u64 {
+        s.add(follows(), EntityId(u), EntityId(42), 1.0, Timestamp::from_secs(u)).unwrap();
+    }
+    assert_eq!(s.degree(follows(), EntityId(42), Direction::In).unwrap(), 100_000);
+    let followers = ids(&s, 42, Direction::In);
+    assert_eq!(followers.len(), 100_000);
+    assert!(followers.windows(2).all(|w| w[0] < w[1]));
+}
+
+#[test]
+fn re_adding_updates_and_removing_decrements() {
+    let s = store(Arc::new(MemoryEngine::new()));
+    assert!(s.add(follows(), EntityId(1), EntityId(2), 1.0, Timestamp::from_secs(1)).unwrap());
+    assert!(!s.add(follows(), EntityId(1), EntityId(2), 3.0, Timestamp::from_secs(2)).unwrap(), "not new");
+    assert_eq!(s.degree(follows(), EntityId(1), Direction::Out).unwrap(), 1, "re-adding does not double count");
+    assert!(s.update_weight(follows(), EntityId(1), EntityId(2), 0.5).unwrap());
+    let edge = s.get(follows(), EntityId(1), EntityId(2)).unwrap().unwrap();
+    assert_eq!(
+        edge,
+        Edge { edge: follows(), from: EntityId(1), to: EntityId(2), weight: 0.5, timestamp: Timestamp::from_secs(2) }
+    );
+    let incoming: Vec<Edge> = s.edges(follows(), EntityId(2), Direction::In).unwrap().map(Result::unwrap).collect();
+    assert_eq!(incoming, vec![edge], "both directions carry the same weight");
+    assert!(s.remove(follows(), EntityId(1), EntityId(2)).unwrap());
+    assert!(!s.remove(follows(), EntityId(1), EntityId(2)).unwrap());
+    assert!(!s.update_weight(follows(), EntityId(1), EntityId(2), 1.0).unwrap());
+    assert_eq!(s.degree(follows(), EntityId(1), Direction::Out).unwrap(), 0);
+    assert_eq!(s.degree(follows(), EntityId(2), Direction::In).unwrap(), 0);
+    assert!(ids(&s, 2, Direction::In).is_empty());
+}
+
+#[test]
+fn edge_types_are_separate_and_bad_input_is_refused() {
+    let s = store(Arc::new(MemoryEngine::new()));
+    let blocks = EdgeTypeId::for_name("blocks");
+    s.add(follows(), EntityId(1), EntityId(2), 1.0, Timestamp::EPOCH).unwrap();
+    s.add(blocks, EntityId(1), EntityId(3), 1.0, Timestamp::EPOCH).unwrap();
+    assert_eq!(ids(&s, 1, Direction::Out), vec![2]);
+    assert_eq!(s.degree(blocks, EntityId(1), Direction::Out).unwrap(), 1);
+    assert!(matches!(
+        s.add(follows(), EntityId(1), EntityId(9), f64::NAN, Timestamp::EPOCH),
+        Err(StorageError::InvalidInput(_))
+    ));
+    assert!(matches!(
+        s.add(EdgeTypeId(12345), EntityId(1), EntityId(9), 1.0, Timestamp::EPOCH),
+        Err(StorageError::UnknownRelationship(_))
+    ));
+    assert_eq!(s.degree(follows(), EntityId(1), Direction::Out).unwrap(), 1, "refused writes change nothing");
+}
+
+proptest! {
+    #[test]
+    fn edges_and_degrees_match_a_model(ops in prop::collection::vec((0u64..6, 0u64..6, any::<bool>()), 1..80)) {
+        let s = store(Arc::new(MemoryEngine::new()));
+        let mut model: BTreeSet<(u64, u64)> = BTreeSet::new();
+        for (from, to, add) in ops {
+            if add {
+                s.add(follows(), EntityId(from), EntityId(to), 1.0, Timestamp::EPOCH).unwrap();
+                model.insert((from, to));
+            } else {
+                s.remove(follows(), EntityId(from), EntityId(to)).unwrap();
+                model.remove(&(from, to));
+            }
+        }
+        for e in 0..6 {
+            let outs: Vec<u64> = model.iter().filter(|(f, _)| *f == e).map(|(_, t)| *t).collect();
+            let ins: Vec<u64> = model.iter().filter(|(_, t)| *t == e).map(|(f, _)| *f).collect();
+            prop_assert_eq!(&ids(&s, e, Direction::Out), &outs);
+            prop_assert_eq!(&ids(&s, e, Direction::In), &ins);
+            prop_assert_eq!(s.degree(follows(), EntityId(e), Direction::Out).unwrap(), outs.len() as u64);
+            prop_assert_eq!(s.degree(follows(), EntityId(e), Direction::In).unwrap(), ins.len() as u64);
+        }
+    }
+}
