@@ -104,6 +104,24 @@ pub fn prefix_and_space_isolation(e: &dyn StorageEngine) {
     );
     assert_eq!(prefix(e, Space::Creators, &[0xfe]), vec![vec![0xfe, 0xff]]);
     assert!(prefix(e, Space::Creators, b"c").is_empty());
+    let mut visited = Vec::new();
+    e.visit_prefix(Space::Creators, &[0xff], &mut |k, _| {
+        visited.push(k.to_vec());
+        visited.len() < 2
+    })
+    .unwrap();
+    assert_eq!(visited, vec![vec![0xff], vec![0xff, 0xff]], "visit_prefix walks in order and stops when asked");
+    let mut all = Vec::new();
+    e.visit_range(Space::Creators, Bound::Excluded(b"a"), Bound::Included(b"b"), &mut |k, v| {
+        all.push((k.to_vec(), v.to_vec()));
+        true
+    })
+    .unwrap();
+    assert_eq!(
+        all,
+        collect(e, Space::Creators, Bound::Excluded(b"a"), Bound::Included(b"b")),
+        "visit_range agrees with scan_range"
+    );
     for space in Space::ALL {
         e.put(space, b"shared", space.name().as_bytes()).unwrap();
     }

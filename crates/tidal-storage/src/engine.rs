@@ -197,6 +197,34 @@ pub trait StorageEngine: Send + Sync {
         let end_bound = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
         self.scan_range(space, Bound::Included(prefix), end_bound)
     }
+
+    /// Calls `visit` on each pair in the range, ascending, from a snapshot,
+    /// stopping early when it returns `false`. Engines override this to
+    /// lend their own buffers instead of copying each key and value, which
+    /// is what hot scans (a user's follows, a candidate's rollups) want.
+    /// `visit` must not write to this engine.
+    fn visit_range(
+        &self,
+        space: Space,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        for item in self.scan_range(space, start, end)? {
+            let (k, v) = item?;
+            if !visit(&k, &v) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`visit_range`](Self::visit_range) over every key starting with `prefix`.
+    fn visit_prefix(&self, space: Space, prefix: &[u8], visit: &mut dyn FnMut(&[u8], &[u8]) -> bool) -> Result<()> {
+        let end = crate::keys::prefix_end(prefix);
+        let end_bound = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        self.visit_range(space, Bound::Included(prefix), end_bound, visit)
+    }
 }
 
 /// Whether the bounds select no key at all (start after end, or equal with

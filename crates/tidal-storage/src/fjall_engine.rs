@@ -74,6 +74,26 @@ impl StorageEngine for FjallEngine {
         })))
     }
 
+    fn visit_range(
+        &self,
+        space: Space,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        if is_empty_range(start, end) {
+            return Ok(());
+        }
+        let snapshot = self.db.snapshot();
+        for guard in snapshot.range::<&[u8], _>(self.space(space), (start, end)) {
+            let (k, v) = guard.into_inner().map_err(err)?;
+            if !visit(&k, &v) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn flush(&self, mode: FlushMode) -> Result<()> {
         let mode = match mode {
             FlushMode::Buffered => PersistMode::Buffer,

@@ -103,6 +103,27 @@ impl StorageEngine for RedbEngine {
         })))
     }
 
+    fn visit_range(
+        &self,
+        space: Space,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+        visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        if is_empty_range(start, end) {
+            return Ok(());
+        }
+        let tx = self.db.begin_read().map_err(err)?;
+        let t = tx.open_table(table(space)).map_err(err)?;
+        for item in t.range::<&[u8]>((start, end)).map_err(err)? {
+            let (k, v) = item.map_err(err)?;
+            if !visit(k.value(), v.value()) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn flush(&self, _mode: FlushMode) -> Result<()> {
         // redb has no buffered-but-unsynced state that survives a process
         // crash: both modes commit an empty transaction with Immediate

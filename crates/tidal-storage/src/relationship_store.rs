@@ -6,7 +6,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tidal_schema::{EdgeTypeId, EntityId, EntityKind, RelationshipDef, Schema, Timestamp};
 
-use crate::engine::{KvIter, Space, StorageEngine, WriteBatch};
+use crate::engine::{Space, StorageEngine, WriteBatch};
 use crate::error::{Result, StorageError};
 use crate::keys::{ENTITY_TAG_PREFIX_LEN, Tag, encode_key, entity_tag_prefix};
 
@@ -231,28 +231,55 @@ impl RelationshipStore {
         entity: EntityId,
         dir: Direction,
     ) -> Result<impl Iterator<Item = Result<Edge>> + '_> {
+        let mut out = Vec::new();
+        let mut failure = None;
+        self.visit_edges(edge, entity, dir, &mut |e| match e {
+            Ok(e) => {
+                out.push(e);
+                true
+            }
+            Err(e) => {
+                failure = Some(e);
+                false
+            }
+        })?;
+        let tail = failure.map(Err);
+        Ok(out.into_iter().map(Ok).chain(tail))
+    }
+
+    /// Calls `visit` on each of an entity's edges of one type and direction,
+    /// in the other end's id order, without copying keys or values; stops
+    /// when it returns `false`. The allocation-free path for hot reads.
+    pub fn visit_edges(
+        &self,
+        edge: EdgeTypeId,
+        entity: EntityId,
+        dir: Direction,
+        visit: &mut dyn FnMut(Result<Edge>) -> bool,
+    ) -> Result<()> {
         let def = self.def(edge)?;
         let kind = match dir {
             Direction::Out => def.from,
             Direction::In => def.to,
         };
-        let mut prefix = entity_tag_prefix(entity, dir.tag()).to_vec();
-        prefix.extend_from_slice(&edge.0.to_be_bytes());
-        let iter: KvIter<'_> = self.engine.scan_prefix(Space::of(kind), &prefix)?;
-        Ok(iter.map(move |item| {
-            let (key, value) = item?;
-            let other = key
+        let mut prefix = [0u8; ENTITY_TAG_PREFIX_LEN + 4];
+        prefix[..ENTITY_TAG_PREFIX_LEN].copy_from_slice(&entity_tag_prefix(entity, dir.tag()));
+        prefix[ENTITY_TAG_PREFIX_LEN..].copy_from_slice(&edge.0.to_be_bytes());
+        self.engine.visit_prefix(Space::of(kind), &prefix, &mut |key, value| {
+            let decoded = key
                 .get(ENTITY_TAG_PREFIX_LEN + 4..ENTITY_TAG_PREFIX_LEN + 12)
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .map(EntityId::from_be_bytes)
-                .ok_or_else(|| StorageError::corrupt("edge", &key, "short key"))?;
-            let (weight, timestamp) = decode_value(&value, &key)?;
-            let (from, to) = match dir {
-                Direction::Out => (entity, other),
-                Direction::In => (other, entity),
-            };
-            Ok(Edge { edge, from, to, weight, timestamp })
-        }))
+                .ok_or_else(|| StorageError::corrupt("edge", key, "short key"))
+                .and_then(|other| decode_value(value, key).map(|wt| (other, wt)));
+            visit(decoded.map(|(other, (weight, timestamp))| {
+                let (from, to) = match dir {
+                    Direction::Out => (entity, other),
+                    Direction::In => (other, entity),
+                };
+                Edge { edge, from, to, weight, timestamp }
+            }))
+        })
     }
 
     /// How many edges of one type and direction an entity has (O(1)).

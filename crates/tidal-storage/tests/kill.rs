@@ -71,13 +71,24 @@ fn verify(engine: &str, dir: &Path, flushed: &[u64], round: u64) -> usize {
     batches.len()
 }
 
+/// Rounds share a directory in blocks of 20: long enough to pile crashes on
+/// crashes, short enough that fjall's journal replay on open (one journal per
+/// crashed child, replayed whole) does not dominate the suite.
+const ROUNDS_PER_DIR: u64 = 20;
+
 fn kill_rounds(engine: &str, rounds: u64) {
-    let dir = tempfile::tempdir().unwrap();
     let exe = std::env::current_exe().unwrap();
-    let mut flushed = Vec::new();
     let mut rng = 0x853C_49E6_748F_EA9Bu64;
+    let mut dir = tempfile::tempdir().unwrap();
+    let mut flushed = Vec::new();
     let mut present = 0;
+    let mut durable_seen = false;
     for round in 0..rounds {
+        if round > 0 && round % ROUNDS_PER_DIR == 0 {
+            durable_seen |= present > 0 && !flushed.is_empty();
+            dir = tempfile::tempdir().unwrap();
+            flushed.clear();
+        }
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
@@ -117,7 +128,8 @@ fn kill_rounds(engine: &str, rounds: u64) {
         flushed.dedup();
         present = verify(engine, dir.path(), &flushed, round);
     }
-    assert!(present > 0 && !flushed.is_empty(), "{engine}: nothing was ever durable; the test proved nothing");
+    durable_seen |= present > 0 && !flushed.is_empty();
+    assert!(durable_seen, "{engine}: nothing was ever durable; the test proved nothing");
 }
 
 #[test]
