@@ -61,6 +61,7 @@ pub struct Schema {
     profiles: Vec<ProfileDef>,
     cohorts: Vec<CohortDef>,
     signal_index: HashMap<SignalId, usize>,
+    edge_index: HashMap<EdgeTypeId, usize>,
     hash: SchemaHash,
 }
 
@@ -74,6 +75,7 @@ impl Schema {
     pub(crate) fn from_checked(b: SchemaBuilder) -> Result<Self> {
         let [items, users, creators] = b.fields;
         let signal_index = b.signals.iter().enumerate().map(|(i, s)| (s.id(), i)).collect();
+        let edge_index = b.relationships.iter().enumerate().map(|(i, r)| (r.id(), i)).collect();
         let mut schema = Self {
             version: b.version,
             entities: [
@@ -86,6 +88,7 @@ impl Schema {
             profiles: b.profiles,
             cohorts: b.cohorts,
             signal_index,
+            edge_index,
             hash: SchemaHash([0; 32]),
         };
         let mut content = schema.to_doc();
@@ -148,7 +151,7 @@ impl Schema {
 
     /// A relationship type by its stable id.
     pub fn relationship_by_id(&self, id: EdgeTypeId) -> Option<&RelationshipDef> {
-        self.relationships.iter().find(|r| r.id() == id)
+        self.edge_index.get(&id).map(|&i| &self.relationships[i])
     }
 
     /// Every profile.

@@ -45,12 +45,58 @@ fn bench(c: &mut Criterion) {
             });
         });
         group.finish();
-        c.bench_function(&format!("{name}/scan_prefix_256"), |b| {
-            // The 7-byte prefix of key 512 covers keys 512..768: 256 keys.
-            b.iter(|| black_box(e.scan_prefix(Space::Items, &512u64.to_be_bytes()[..7]).expect("scan").count()));
+        let mut scan = WriteBatch::new();
+        for i in 0..1000u32 {
+            let mut key = b"scan".to_vec();
+            key.extend_from_slice(&i.to_be_bytes());
+            scan.put(Space::Users, key, [3u8; 64]);
+        }
+        e.write_batch(&scan).expect("scan keys");
+        c.bench_function(&format!("{name}/scan_prefix_1000"), |b| {
+            b.iter(|| black_box(e.scan_prefix(Space::Users, b"scan").expect("scan").count()));
         });
     }
 }
 
-criterion_group!(benches, bench);
+fn typed_stores(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let schema = Arc::new(tidal_schema::presets::content_feed());
+    for (name, e) in engines(dir.path()) {
+        let entities = tidal_storage::EntityStore::new(Arc::clone(&e), Arc::clone(&schema));
+        let mut fields = tidal_schema::Fields::new();
+        fields.insert("title".into(), tidal_schema::FieldValue::Text("A reasonably long title for an item".into()));
+        fields.insert("embedding".into(), tidal_schema::FieldValue::Vector(vec![0.1; 64]));
+        for i in 0..10_000 {
+            entities.put(tidal_schema::EntityKind::Item, tidal_schema::EntityId(i), &fields).expect("put");
+        }
+        let mut n = 0u64;
+        c.bench_function(&format!("{name}/entity_get"), |b| {
+            b.iter(|| {
+                n = (n + 31) % 10_000;
+                entities.get(tidal_schema::EntityKind::Item, tidal_schema::EntityId(n)).expect("get")
+            });
+        });
+        let edges = tidal_storage::RelationshipStore::new(Arc::clone(&e), Arc::clone(&schema));
+        let follows = tidal_schema::EdgeTypeId::for_name("follows");
+        for c in 0..1000u64 {
+            edges
+                .add(follows, tidal_schema::EntityId(1), tidal_schema::EntityId(c), 1.0, tidal_schema::Timestamp::EPOCH)
+                .expect("add");
+        }
+        c.bench_function(&format!("{name}/out_edges_1000"), |b| {
+            b.iter(|| {
+                let mut sum = 0.0;
+                edges
+                    .visit_edges(follows, tidal_schema::EntityId(1), tidal_storage::Direction::Out, &mut |e| {
+                        sum += e.map_or(0.0, |e| e.weight);
+                        true
+                    })
+                    .expect("edges");
+                black_box(sum)
+            });
+        });
+    }
+}
+
+criterion_group!(benches, bench, typed_stores);
 criterion_main!(benches);

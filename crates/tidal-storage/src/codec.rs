@@ -19,23 +19,29 @@ use crate::error::{Result, StorageError};
 
 const VERSION: u8 = 1;
 
-/// Encodes fields (already checked against the schema).
-pub fn encode_fields(fields: &Fields) -> Vec<u8> {
+/// Encodes fields. Lengths past what the format holds (more than 65,535
+/// fields or tags, names over 255 bytes, strings or vectors over 4 Gi) are
+/// [`StorageError::InvalidInput`]; fields checked against a schema never are.
+pub fn encode_fields(fields: &Fields) -> Result<Vec<u8>> {
+    let too_long = |what: &str| StorageError::InvalidInput(format!("{what} too long for the entity encoding"));
+    let len8 = |n: usize| u8::try_from(n).map_err(|_| too_long("field name"));
+    let len16 = |n: usize| u16::try_from(n).map_err(|_| too_long("field or tag list"));
+    let len32 = |n: usize| u32::try_from(n).map_err(|_| too_long("string or vector"));
     let mut out = Vec::with_capacity(64);
     out.push(VERSION);
     // Entities have at most 256 fields (schema limit), names at most 64 bytes.
-    out.extend_from_slice(&u16::try_from(fields.len()).unwrap_or(u16::MAX).to_le_bytes());
+    out.extend_from_slice(&len16(fields.len())?.to_le_bytes());
     for (name, value) in fields {
-        out.push(u8::try_from(name.len()).unwrap_or(u8::MAX));
+        out.push(len8(name.len())?);
         out.extend_from_slice(name.as_bytes());
         match value {
-            FieldValue::Text(s) => put_str(&mut out, 1, s),
-            FieldValue::Keyword(s) => put_str(&mut out, 2, s),
+            FieldValue::Text(s) => put_str(&mut out, 1, s, len32(s.len())?),
+            FieldValue::Keyword(s) => put_str(&mut out, 2, s, len32(s.len())?),
             FieldValue::Tags(tags) => {
                 out.push(3);
-                out.extend_from_slice(&u16::try_from(tags.len()).unwrap_or(u16::MAX).to_le_bytes());
+                out.extend_from_slice(&len16(tags.len())?.to_le_bytes());
                 for t in tags {
-                    out.extend_from_slice(&u32::try_from(t.len()).unwrap_or(u32::MAX).to_le_bytes());
+                    out.extend_from_slice(&len32(t.len())?.to_le_bytes());
                     out.extend_from_slice(t.as_bytes());
                 }
             }
@@ -57,7 +63,7 @@ pub fn encode_fields(fields: &Fields) -> Vec<u8> {
             }
             FieldValue::Vector(v) => {
                 out.push(8);
-                out.extend_from_slice(&u32::try_from(v.len()).unwrap_or(u32::MAX).to_le_bytes());
+                out.extend_from_slice(&len32(v.len())?.to_le_bytes());
                 for x in v {
                     out.extend_from_slice(&x.to_le_bytes());
                 }
@@ -68,12 +74,12 @@ pub fn encode_fields(fields: &Fields) -> Vec<u8> {
             }
         }
     }
-    out
+    Ok(out)
 }
 
-fn put_str(out: &mut Vec<u8>, tag: u8, s: &str) {
+fn put_str(out: &mut Vec<u8>, tag: u8, s: &str, len: u32) {
     out.push(tag);
-    out.extend_from_slice(&u32::try_from(s.len()).unwrap_or(u32::MAX).to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
     out.extend_from_slice(s.as_bytes());
 }
 

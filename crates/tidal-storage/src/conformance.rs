@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::engine::{FlushMode, MAX_KEY_LEN, MAX_VALUE_LEN, Space, StorageEngine, WriteBatch};
 use crate::error::StorageError;
@@ -37,6 +37,7 @@ pub fn run(make: impl Fn() -> Engine) {
     large_values_and_limits(&*make());
     snapshots(&*make());
     concurrent_readers_see_whole_batches(&make());
+    point_reads_never_see_half_a_batch(&make());
 }
 
 /// Get, put, overwrite, delete.
@@ -162,6 +163,19 @@ pub fn large_values_and_limits(e: &dyn StorageEngine) {
     assert!(matches!(e.put(Space::Items, &[7u8; MAX_KEY_LEN + 1], b"v"), Err(StorageError::InvalidKey { .. })));
     assert!(matches!(e.put(Space::Items, b"", b"v"), Err(StorageError::InvalidKey { .. })));
     assert!(matches!(e.get(Space::Items, b""), Err(StorageError::InvalidKey { .. })));
+    let long_bound = vec![0u8; MAX_KEY_LEN + 1];
+    assert!(
+        matches!(e.scan_prefix(Space::Items, &long_bound), Err(StorageError::InvalidKey { .. })),
+        "over-long scan bounds are refused"
+    );
+    assert!(matches!(
+        e.scan_range(Space::Items, Bound::Unbounded, Bound::Excluded(&long_bound)),
+        Err(StorageError::InvalidKey { .. })
+    ));
+    assert!(matches!(
+        e.visit_prefix(Space::Items, &long_bound, &mut |_, _| true),
+        Err(StorageError::InvalidKey { .. })
+    ));
     let too_big = vec![0u8; MAX_VALUE_LEN + 1];
     assert!(matches!(e.put(Space::Items, b"huge", &too_big), Err(StorageError::ValueTooLarge { .. })));
     assert_eq!(e.get(Space::Items, b"huge").unwrap(), None);
@@ -183,31 +197,39 @@ pub fn snapshots(e: &dyn StorageEngine) {
 }
 
 /// Readers scanning while a writer commits batches always see whole batches.
+/// The writer keeps going until the readers have seen several batches (or a
+/// generous cap), so the check cannot pass without real overlap.
 pub fn concurrent_readers_see_whole_batches(e: &Engine) {
     let done = Arc::new(AtomicBool::new(false));
+    let overlaps = Arc::new(AtomicU64::new(0));
     let writer = {
-        let (e, done) = (Arc::clone(e), Arc::clone(&done));
+        let (e, done, overlaps) = (Arc::clone(e), Arc::clone(&done), Arc::clone(&overlaps));
         std::thread::spawn(move || {
-            for round in 0u32..300 {
+            let mut round = 0u32;
+            while round < 300 || (overlaps.load(Ordering::Acquire) < 20 && round < 1_000_000) {
                 let mut b = WriteBatch::new();
                 for k in 0u8..8 {
                     b.put(Space::Items, [b'c', k], round.to_le_bytes());
                 }
                 e.write_batch(&b).unwrap();
+                round += 1;
             }
             done.store(true, Ordering::Release);
         })
     };
     let readers: Vec<_> = (0..2)
         .map(|_| {
-            let (e, done) = (Arc::clone(e), Arc::clone(&done));
+            let (e, done, overlaps) = (Arc::clone(e), Arc::clone(&done), Arc::clone(&overlaps));
             std::thread::spawn(move || {
-                let mut scans = 0;
-                while !done.load(Ordering::Acquire) || scans == 0 {
+                let mut last = None;
+                while !done.load(Ordering::Acquire) {
                     let values: Vec<_> = e.scan_prefix(Space::Items, b"c").unwrap().map(|r| r.unwrap().1).collect();
                     assert!(values.is_empty() || values.len() == 8, "saw {} of 8 keys of a batch", values.len());
                     assert!(values.windows(2).all(|w| w[0] == w[1]), "saw two batches mixed in one scan");
-                    scans += 1;
+                    if !values.is_empty() && values.first() != last.as_ref() {
+                        overlaps.fetch_add(1, Ordering::AcqRel);
+                        last = values.first().cloned();
+                    }
                 }
             })
         })
@@ -216,6 +238,41 @@ pub fn concurrent_readers_see_whole_batches(e: &Engine) {
     for r in readers {
         r.join().unwrap();
     }
+    assert!(overlaps.load(Ordering::Acquire) >= 2, "the readers never overlapped the writer; the check proved nothing");
+}
+
+/// Two point reads in a row never see a batch half applied: the writer sets
+/// `a` then `b` to the round number in one batch, so a reader that sees
+/// round `r` in `a` must see at least `r` in `b` read after it. The writer
+/// runs until the reader has made many overlapping checks.
+pub fn point_reads_never_see_half_a_batch(e: &Engine) {
+    let done = Arc::new(AtomicBool::new(false));
+    let checks = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (e, done, checks) = (Arc::clone(e), Arc::clone(&done), Arc::clone(&checks));
+        std::thread::spawn(move || {
+            let mut round = 1u64;
+            while round < 2000 || (checks.load(Ordering::Acquire) < 2000 && round < 10_000_000) {
+                let mut b = WriteBatch::new();
+                b.put(Space::Users, b"a", round.to_be_bytes()).put(Space::Users, b"b", round.to_be_bytes());
+                e.write_batch(&b).unwrap();
+                round += 1;
+            }
+            done.store(true, Ordering::Release);
+        })
+    };
+    let read =
+        |e: &Engine, k: &[u8]| e.get(Space::Users, k).unwrap().map_or(0, |v| u64::from_be_bytes(v.try_into().unwrap()));
+    while !done.load(Ordering::Acquire) {
+        let a = read(e, b"a");
+        let b = read(e, b"b");
+        assert!(b >= a, "read a = {a} then b = {b}: a batch was visible in part");
+        if a > 0 {
+            checks.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+    writer.join().unwrap();
+    assert!(checks.load(Ordering::Acquire) > 0, "no read overlapped the writer");
 }
 
 /// Data survives close and reopen once flushed. `open` opens the engine at

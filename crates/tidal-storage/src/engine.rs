@@ -143,8 +143,9 @@ pub enum FlushMode {
 pub type KeyValue = (Vec<u8>, Vec<u8>);
 
 /// An ordered iterator over key-value pairs. It reads a consistent snapshot
-/// taken when it was created: writes after that are not seen, and it never
-/// blocks writers.
+/// taken when it was created: writes after that are not seen. On the disk
+/// engines it never blocks writers; the memory engine copies the range out
+/// under a shared lock, so writers wait for the copy, never for the caller.
 pub type KvIter<'a> = Box<dyn Iterator<Item = Result<KeyValue>> + Send + 'a>;
 
 /// An ordered key-value store with atomic batches over the four [`Space`]s.
@@ -163,7 +164,13 @@ pub type KvIter<'a> = Box<dyn Iterator<Item = Result<KeyValue>> + Send + 'a>;
 /// * **Limits:** keys are 1..=[`MAX_KEY_LEN`] bytes, values at most
 ///   [`MAX_VALUE_LEN`]; anything else is [`StorageError::InvalidKey`] or
 ///   [`StorageError::ValueTooLarge`], and nothing is written.
-/// * **Errors:** an `Err` from a write means nothing of it is visible.
+/// * **Errors:** a write refused by validation (bad key or value) writes
+///   nothing. A write that fails inside the engine (I/O) has an undetermined
+///   outcome — fjall, for one, journals a batch before the step that can
+///   fail, so it may reappear on reopen. Treat such an error as fatal for
+///   the engine: stop writing, reopen, and let replay from the log decide.
+/// * **Scans:** bounds follow the key limit too; an over-long bound is
+///   [`StorageError::InvalidKey`].
 pub trait StorageEngine: Send + Sync {
     /// The value of `key`, if any.
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>>;
@@ -225,6 +232,20 @@ pub trait StorageEngine: Send + Sync {
         let end_bound = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
         self.visit_range(space, Bound::Included(prefix), end_bound, visit)
     }
+}
+
+/// Checks scan bounds against the key limit (an over-long bound is
+/// [`StorageError::InvalidKey`], as a key would be; an empty bound is allowed
+/// and sorts before every key).
+pub fn check_bounds(start: Bound<&[u8]>, end: Bound<&[u8]>) -> Result<()> {
+    for bound in [start, end] {
+        if let Bound::Included(k) | Bound::Excluded(k) = bound
+            && k.len() > MAX_KEY_LEN
+        {
+            return Err(StorageError::InvalidKey { len: k.len(), max: MAX_KEY_LEN });
+        }
+    }
+    Ok(())
 }
 
 /// Whether the bounds select no key at all (start after end, or equal with

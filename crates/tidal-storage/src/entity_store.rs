@@ -27,7 +27,12 @@ fn decode_count(bytes: &[u8], key: &[u8]) -> Result<u64> {
 /// a write is atomic across all its fields. Writes are checked against the
 /// schema first (unknown field, wrong type, wrong dimension → error, nothing
 /// written). Counts are kept in the system space, updated in the same batch
-/// as the entity; writes are serialized so the count stays exact.
+/// as the entity.
+///
+/// Writes through one store are serialized, which keeps the counts exact;
+/// keep one `EntityStore` per engine and share it (it is `Sync`) — two
+/// stores writing one engine could lose count updates. In tidalDB the
+/// entity materializer is that one writer.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -59,6 +64,12 @@ impl EntityStore {
         Self { engine, schema, write: Mutex::new(()) }
     }
 
+    /// A store on its default engine: fjall, whose LSM tree takes entity
+    /// writes fastest, in the directory `dir`.
+    pub fn open_default(dir: impl AsRef<std::path::Path>, schema: Arc<Schema>) -> Result<Self> {
+        Ok(Self::new(Arc::new(crate::FjallEngine::open(dir)?), schema))
+    }
+
     /// The engine underneath.
     pub fn engine(&self) -> &Arc<dyn StorageEngine> {
         &self.engine
@@ -67,7 +78,7 @@ impl EntityStore {
     /// Writes (or replaces) an entity's fields, atomically.
     pub fn put(&self, kind: EntityKind, id: EntityId, fields: &Fields) -> Result<()> {
         self.schema.entity(kind).check(fields)?;
-        self.put_encoded(kind, id, &encode_fields(fields))
+        self.put_encoded(kind, id, &encode_fields(fields)?)
     }
 
     /// Writes fields already encoded by [`encode_fields`] (as the log carries
@@ -114,7 +125,9 @@ impl EntityStore {
     }
 
     /// Every entity of `kind`, in id order, from a snapshot. The scan walks
-    /// the kind's whole space (other tags of each entity are skipped).
+    /// the kind's whole space — every key of every entity of the kind, edges
+    /// and rollups included — and skips all but the entity records: O(all
+    /// keys of the kind), meant for rebuilds and exports, not hot paths.
     pub fn scan(&self, kind: EntityKind) -> Result<impl Iterator<Item = Result<(EntityId, Fields)>> + '_> {
         let all = self.engine.scan_range(Space::of(kind), std::ops::Bound::Unbounded, std::ops::Bound::Unbounded)?;
         Ok(all.filter_map(|item| match item {

@@ -6,7 +6,9 @@ use std::path::Path;
 
 use fjall::{Database, Keyspace, KeyspaceCreateOptions, PersistMode, Readable};
 
-use crate::engine::{BatchOp, FlushMode, KvIter, Space, StorageEngine, WriteBatch, check_key, is_empty_range};
+use crate::engine::{
+    BatchOp, FlushMode, KvIter, Space, StorageEngine, WriteBatch, check_bounds, check_key, is_empty_range,
+};
 use crate::error::{Result, StorageError};
 
 fn err(e: impl std::fmt::Display) -> StorageError {
@@ -45,7 +47,9 @@ impl FjallEngine {
 impl StorageEngine for FjallEngine {
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>> {
         check_key(key)?;
-        Ok(self.space(space).get(key).map_err(err)?.map(|v| v.to_vec()))
+        // Through a snapshot: a plain keyspace read sees a batch's keys as
+        // they are inserted, before the batch is published whole.
+        Ok(self.db.snapshot().get(self.space(space), key).map_err(err)?.map(|v| v.to_vec()))
     }
 
     fn write_batch(&self, batch: &WriteBatch) -> Result<()> {
@@ -63,6 +67,7 @@ impl StorageEngine for FjallEngine {
     }
 
     fn scan_range(&self, space: Space, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Result<KvIter<'_>> {
+        check_bounds(start, end)?;
         if is_empty_range(start, end) {
             return Ok(Box::new(std::iter::empty()));
         }
@@ -81,6 +86,7 @@ impl StorageEngine for FjallEngine {
         end: Bound<&[u8]>,
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<()> {
+        check_bounds(start, end)?;
         if is_empty_range(start, end) {
             return Ok(());
         }

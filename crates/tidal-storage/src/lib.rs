@@ -25,8 +25,8 @@ mod relationship_store;
 
 pub use codec::{decode_fields, encode_fields};
 pub use engine::{
-    BatchOp, FlushMode, KeyValue, KvIter, MAX_KEY_LEN, MAX_VALUE_LEN, Space, StorageEngine, WriteBatch, check_key,
-    check_value, is_empty_range,
+    BatchOp, FlushMode, KeyValue, KvIter, MAX_KEY_LEN, MAX_VALUE_LEN, Space, StorageEngine, WriteBatch, check_bounds,
+    check_key, check_value, is_empty_range,
 };
 pub use entity_store::EntityStore;
 pub use error::{Result, StorageError};

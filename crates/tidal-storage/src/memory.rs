@@ -5,7 +5,9 @@ use std::ops::Bound;
 
 use parking_lot::RwLock;
 
-use crate::engine::{BatchOp, FlushMode, KvIter, Space, StorageEngine, WriteBatch, check_key, is_empty_range};
+use crate::engine::{
+    BatchOp, FlushMode, KvIter, Space, StorageEngine, WriteBatch, check_bounds, check_key, is_empty_range,
+};
 use crate::error::Result;
 
 type Map = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -48,6 +50,7 @@ impl StorageEngine for MemoryEngine {
     }
 
     fn scan_range(&self, space: Space, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Result<KvIter<'_>> {
+        check_bounds(start, end)?;
         if is_empty_range(start, end) {
             return Ok(Box::new(std::iter::empty()));
         }

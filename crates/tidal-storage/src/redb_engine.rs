@@ -5,7 +5,9 @@ use std::path::Path;
 
 use redb::{Database, Durability, ReadableDatabase, TableDefinition};
 
-use crate::engine::{BatchOp, FlushMode, KvIter, Space, StorageEngine, WriteBatch, check_key, is_empty_range};
+use crate::engine::{
+    BatchOp, FlushMode, KvIter, Space, StorageEngine, WriteBatch, check_bounds, check_key, is_empty_range,
+};
 use crate::error::{Result, StorageError};
 
 fn err(e: impl std::fmt::Display) -> StorageError {
@@ -20,7 +22,9 @@ const fn table(space: Space) -> TableDefinition<'static, &'static [u8], &'static
 /// fsync (`Durability::None`): atomic and immediately visible, durable once
 /// a later [`flush`](StorageEngine::flush) commits with
 /// `Durability::Immediate`. After a crash the file holds the state of the
-/// last flush — whole batches only. Scans read a snapshot (a read
+/// last flush — whole batches only. Flush regularly (the checkpointer
+/// does): redb keeps the pages freed by non-durable commits until the next
+/// durable one, so the file grows between flushes. Scans read a snapshot (a read
 /// transaction) that never blocks the writer.
 pub struct RedbEngine {
     db: Database,
@@ -90,6 +94,7 @@ impl StorageEngine for RedbEngine {
     }
 
     fn scan_range(&self, space: Space, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Result<KvIter<'_>> {
+        check_bounds(start, end)?;
         if is_empty_range(start, end) {
             return Ok(Box::new(std::iter::empty()));
         }
@@ -110,6 +115,7 @@ impl StorageEngine for RedbEngine {
         end: Bound<&[u8]>,
         visit: &mut dyn FnMut(&[u8], &[u8]) -> bool,
     ) -> Result<()> {
+        check_bounds(start, end)?;
         if is_empty_range(start, end) {
             return Ok(());
         }

@@ -79,8 +79,12 @@ fn suffix(edge: EdgeTypeId, other: EntityId) -> [u8; 12] {
 /// Each edge is stored twice, atomically in one batch: `[from][0][EdgeOut]
 /// [type][to]` in the source kind's space and `[to][0][EdgeIn][type][from]`
 /// in the target kind's space, so both directions are one ordered prefix
-/// scan. Degree counters sit beside them, updated in the same batch; writes
-/// are serialized so they stay exact.
+/// scan. Degree counters sit beside them, updated in the same batch.
+///
+/// Writes through one store are serialized, which keeps the degrees exact;
+/// keep one `RelationshipStore` per engine and share it (it is `Sync`) —
+/// two stores writing one engine could lose counter updates. In tidalDB the
+/// relationship materializer is that one writer.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -111,6 +115,12 @@ impl RelationshipStore {
     /// A store over `engine` for the relationship types of `schema`.
     pub fn new(engine: Arc<dyn StorageEngine>, schema: Arc<Schema>) -> Self {
         Self { engine, schema, write: Mutex::new(()) }
+    }
+
+    /// A store on its default engine: redb, whose B-tree scans edges
+    /// fastest (see `docs/benchmarks.md`), in the file at `path`.
+    pub fn open_default(path: impl AsRef<std::path::Path>, schema: Arc<Schema>) -> Result<Self> {
+        Ok(Self::new(Arc::new(crate::RedbEngine::open(path)?), schema))
     }
 
     fn def(&self, edge: EdgeTypeId) -> Result<&RelationshipDef> {
@@ -157,14 +167,26 @@ impl RelationshipStore {
         weight: f64,
         timestamp: Timestamp,
     ) -> Result<bool> {
+        let def = self.def(edge)?;
+        let _guard = self.write.lock();
+        self.write_edge(def, from, to, weight, timestamp)
+    }
+
+    /// The write behind `add`; the caller holds the write lock.
+    fn write_edge(
+        &self,
+        def: &RelationshipDef,
+        from: EntityId,
+        to: EntityId,
+        weight: f64,
+        timestamp: Timestamp,
+    ) -> Result<bool> {
         if !weight.is_finite() {
             return Err(StorageError::InvalidInput(format!("edge weight {weight} is not finite")));
         }
-        let def = self.def(edge)?;
         let (out_space, out_key) = Self::locate(def, Direction::Out, from, to);
         let (in_space, in_key) = Self::locate(def, Direction::In, to, from);
         let value = encode_value(weight, timestamp);
-        let _guard = self.write.lock();
         let is_new = self.engine.get(out_space, &out_key)?.is_none();
         let mut batch = WriteBatch::new();
         batch.put(out_space, out_key, value);
@@ -202,11 +224,14 @@ impl RelationshipStore {
     }
 
     /// Changes an existing edge's weight (keeping its timestamp); returns
-    /// whether the edge exists.
+    /// whether the edge exists. Read and write happen under the write lock,
+    /// so a concurrent `remove` cannot be undone by it.
     pub fn update_weight(&self, edge: EdgeTypeId, from: EntityId, to: EntityId, weight: f64) -> Result<bool> {
+        let def = self.def(edge)?;
+        let _guard = self.write.lock();
         match self.get(edge, from, to)? {
             None => Ok(false),
-            Some(e) => self.add(edge, from, to, weight, e.timestamp).map(|_| true),
+            Some(e) => self.write_edge(def, from, to, weight, e.timestamp).map(|_| true),
         }
     }
 
@@ -266,11 +291,12 @@ impl RelationshipStore {
         prefix[..ENTITY_TAG_PREFIX_LEN].copy_from_slice(&entity_tag_prefix(entity, dir.tag()));
         prefix[ENTITY_TAG_PREFIX_LEN..].copy_from_slice(&edge.0.to_be_bytes());
         self.engine.visit_prefix(Space::of(kind), &prefix, &mut |key, value| {
-            let decoded = key
-                .get(ENTITY_TAG_PREFIX_LEN + 4..ENTITY_TAG_PREFIX_LEN + 12)
+            let decoded = (key.len() == ENTITY_TAG_PREFIX_LEN + 12)
+                .then(|| key.get(ENTITY_TAG_PREFIX_LEN + 4..))
+                .flatten()
                 .and_then(|b| <[u8; 8]>::try_from(b).ok())
                 .map(EntityId::from_be_bytes)
-                .ok_or_else(|| StorageError::corrupt("edge", key, "short key"))
+                .ok_or_else(|| StorageError::corrupt("edge", key, "edge key of the wrong length"))
                 .and_then(|other| decode_value(value, key).map(|wt| (other, wt)));
             visit(decoded.map(|(other, (weight, timestamp))| {
                 let (from, to) = match dir {

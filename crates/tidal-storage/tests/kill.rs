@@ -41,6 +41,8 @@ fn child(engine: &str, dir: &Path, first: u64) -> ! {
         for k in 0..KEYS {
             b.put(Space::Items, batch_key(batch, k), batch.to_le_bytes());
         }
+        // One more key in another space: batches are atomic across spaces.
+        b.put(Space::System, batch_key(batch, 0), batch.to_le_bytes());
         e.write_batch(&b).unwrap();
         writeln!(out, "WROTE {batch}").unwrap();
         if batch % 7 == 0 {
@@ -65,6 +67,16 @@ fn verify(engine: &str, dir: &Path, flushed: &[u64], round: u64) -> usize {
     for (batch, keys) in &batches {
         assert_eq!(keys.len(), usize::from(KEYS), "{engine} round {round}: batch {batch} is partly present");
     }
+    let system: Vec<u64> = e
+        .scan_range(Space::System, Bound::Unbounded, Bound::Unbounded)
+        .unwrap()
+        .map(|item| u64::from_be_bytes(item.unwrap().0[..8].try_into().unwrap()))
+        .collect();
+    assert_eq!(
+        system,
+        batches.keys().copied().collect::<Vec<_>>(),
+        "{engine} round {round}: a batch is present in one space only"
+    );
     for batch in flushed {
         assert!(batches.contains_key(batch), "{engine} round {round}: flushed batch {batch} is missing");
     }

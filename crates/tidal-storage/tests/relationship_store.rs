@@ -99,17 +99,32 @@ fn edge_types_are_separate_and_bad_input_is_refused() {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
     #[test]
-    fn edges_and_degrees_match_a_model(ops in prop::collection::vec((0u64..6, 0u64..6, any::<bool>()), 1..80)) {
-        let s = store(Arc::new(MemoryEngine::new()));
+    fn edges_and_degrees_match_a_model(engine in 0..3usize, ops in prop::collection::vec((0u64..6, 0u64..6, 0u8..3), 1..80)) {
+        let dir = tempfile::tempdir().unwrap();
+        let e: Arc<dyn StorageEngine> = match engine {
+            0 => Arc::new(MemoryEngine::new()),
+            1 => Arc::new(tidal_storage::FjallEngine::open(dir.path()).unwrap()),
+            _ => Arc::new(RedbEngine::open(dir.path().join("r.redb")).unwrap()),
+        };
+        let s = store(e);
         let mut model: BTreeSet<(u64, u64)> = BTreeSet::new();
-        for (from, to, add) in ops {
-            if add {
-                s.add(follows(), EntityId(from), EntityId(to), 1.0, Timestamp::EPOCH).unwrap();
-                model.insert((from, to));
-            } else {
-                s.remove(follows(), EntityId(from), EntityId(to)).unwrap();
-                model.remove(&(from, to));
+        for (from, to, op) in ops {
+            match op {
+                0 => {
+                    s.add(follows(), EntityId(from), EntityId(to), 1.0, Timestamp::EPOCH).unwrap();
+                    model.insert((from, to));
+                }
+                1 => {
+                    s.remove(follows(), EntityId(from), EntityId(to)).unwrap();
+                    model.remove(&(from, to));
+                }
+                _ => {
+                    let existed = s.update_weight(follows(), EntityId(from), EntityId(to), 2.0).unwrap();
+                    prop_assert_eq!(existed, model.contains(&(from, to)), "update_weight never creates edges");
+                }
             }
         }
         for e in 0..6 {
@@ -120,5 +135,23 @@ proptest! {
             prop_assert_eq!(s.degree(follows(), EntityId(e), Direction::Out).unwrap(), outs.len() as u64);
             prop_assert_eq!(s.degree(follows(), EntityId(e), Direction::In).unwrap(), ins.len() as u64);
         }
+    }
+}
+
+#[test]
+fn update_weight_never_resurrects_a_removed_edge() {
+    // Racing removals against re-weightings: degrees must stay exact and a
+    // removed edge must stay removed.
+    let s = Arc::new(store(Arc::new(MemoryEngine::new())));
+    for round in 0..200u64 {
+        s.add(follows(), EntityId(1), EntityId(round), 1.0, Timestamp::EPOCH).unwrap();
+        let updater = {
+            let s = Arc::clone(&s);
+            std::thread::spawn(move || s.update_weight(follows(), EntityId(1), EntityId(round), 5.0).unwrap())
+        };
+        assert!(s.remove(follows(), EntityId(1), EntityId(round)).unwrap());
+        updater.join().unwrap();
+        assert_eq!(s.get(follows(), EntityId(1), EntityId(round)).unwrap(), None, "round {round}");
+        assert_eq!(s.degree(follows(), EntityId(1), Direction::Out).unwrap(), 0, "round {round}");
     }
 }
