@@ -9,8 +9,11 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 
 /// Each suite: its name, the package, and the example that prints its summary.
-const SUITES: &[(&str, &str, &str)] =
-    &[("wal", "tidal-wal", "wal_bench"), ("storage", "tidal-storage", "storage_bench")];
+const SUITES: &[(&str, &str, &str)] = &[
+    ("wal", "tidal-wal", "wal_bench"),
+    ("storage", "tidal-storage", "storage_bench"),
+    ("signals", "tidal-signals", "signals_bench"),
+];
 
 pub(crate) fn run(root: &Path, suite: Option<&str>) -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());

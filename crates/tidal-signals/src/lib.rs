@@ -5,8 +5,9 @@
 //! [`LinearDecay`] for linear decay), sparse time buckets for window counts
 //! ([`BucketSeries`]), and the per-(entity, signal) [`SignalState`] with its
 //! views — decayed score, window count and sum, velocity, acceleration,
-//! all-time — each checked against a brute-force oracle. The concurrent
-//! ledger, cold tier, archive and checkpoints come next.
+//! all-time — each checked against a brute-force oracle — and the
+//! concurrent [`SignalLedger`] with bulk reads and top-K over active
+//! entities. The cold tier, event archive and checkpoints come next.
 //!
 //! **API boundary:** depends on `tidal-schema` (and, for the cold tier,
 //! `tidal-storage`); knows nothing of the log or of queries.
@@ -16,11 +17,15 @@
 #![allow(clippy::cast_precision_loss)]
 
 mod decay;
+mod error;
+mod ledger;
 mod linear;
 mod series;
 mod state;
 
 pub use decay::DecayedSum;
+pub use error::{Result, SignalError};
+pub use ledger::SignalLedger;
 pub use linear::{LINEAR_BUCKETS, LinearDecay};
 pub use series::{Bucket, BucketSeries, Tally};
 pub use state::{SignalLayout, SignalState};

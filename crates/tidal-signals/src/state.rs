@@ -56,6 +56,16 @@ impl SignalLayout {
         &self.decay
     }
 
+    /// Whether `window` can be read (all-time always can).
+    pub fn keeps(&self, window: Window) -> bool {
+        window.is_all_time() || self.slot(window).is_some()
+    }
+
+    /// Whether velocity and acceleration are tracked.
+    pub const fn tracks_velocity(&self) -> bool {
+        self.velocity
+    }
+
     fn slot(&self, window: Window) -> Option<&WindowSlot> {
         self.windows.iter().find(|w| w.window == window)
     }

@@ -1,0 +1,40 @@
+//! [`SignalError`]: everything that can go wrong in `tidal-signals`.
+
+use tidal_schema::{EntityKind, SignalId, Window};
+
+/// `Result` with [`SignalError`].
+pub type Result<T, E = SignalError> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in `tidal-signals`. Every error leaves the
+/// state unchanged.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SignalError {
+    /// The schema declares no signal with this id.
+    #[error("unknown signal {0}")]
+    UnknownSignal(SignalId),
+    /// An event for an entity of a kind the signal does not target.
+    #[error("signal {signal} targets {expected}, not {actual}")]
+    WrongKind {
+        /// The signal.
+        signal: SignalId,
+        /// The kind it targets.
+        expected: EntityKind,
+        /// The kind given.
+        actual: EntityKind,
+    },
+    /// A weight that is NaN, infinite or negative.
+    #[error("invalid weight {0}: weights must be finite and non-negative")]
+    InvalidWeight(f64),
+    /// A view of a window the signal does not keep.
+    #[error("signal {signal} does not keep window {window}")]
+    WindowNotKept {
+        /// The signal.
+        signal: SignalId,
+        /// The window asked for.
+        window: Window,
+    },
+    /// Velocity or acceleration of a signal that does not track it.
+    #[error("signal {0} does not track velocity")]
+    VelocityNotTracked(SignalId),
+}
