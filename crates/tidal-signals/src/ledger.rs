@@ -2,10 +2,9 @@
 //! concurrent writers and readers, with bulk reads and top-K.
 
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use parking_lot::{Mutex, RwLock};
+use foldhash::fast::RandomState;
+use parking_lot::RwLock;
 use tidal_schema::{DecayModel, EntityId, EntityKind, Measure, Schema, SignalId, Timestamp, Window};
 
 use crate::error::{Result, SignalError};
@@ -17,19 +16,28 @@ const SHARDS: usize = 64;
 /// for decayed scores: by then its score is below 2^-64 of its weight.
 const DECAY_HORIZON_HALF_LIVES: u32 = 64;
 
-struct Entry {
-    state: RwLock<SignalState>,
-    last_event: AtomicU64,
-    /// Whether the entity is in its shard's active list for this signal.
-    listed: AtomicBool,
+/// One pair's state and bookkeeping, in its shard's slab.
+struct Pair {
+    entity: u64,
+    state: SignalState,
+    /// Latest event time, nanoseconds.
+    last_event: u64,
+    /// Whether the pair is in its signal's active list.
+    listed: bool,
+}
+
+#[derive(Default)]
+struct Slab {
+    /// (entity, signal position) → index into `pairs`.
+    index: HashMap<(u64, u16), u32, RandomState>,
+    pairs: Vec<Pair>,
+    /// Per signal position: pairs that may be active, for top-K, each at most
+    /// once (`Pair::listed`); `prune` drops the ones past their horizon.
+    active: Vec<Vec<u32>>,
 }
 
 struct Shard {
-    entries: RwLock<HashMap<(EntityId, u16), Arc<Entry>>>,
-    /// Per signal position: entities that may be active, for top-K, each at
-    /// most once (`Entry::listed`). Top-K prunes the ones whose horizon has
-    /// passed; the next event lists them again.
-    active: Vec<Mutex<Vec<EntityId>>>,
+    slab: RwLock<Slab>,
 }
 
 struct SignalInfo {
@@ -43,10 +51,10 @@ struct SignalInfo {
 
 /// The state of every (entity, signal) pair (see [`SignalState`]).
 ///
-/// Sharded by entity; each pair's state sits behind its own reader-writer
-/// lock, so writers to different pairs never contend, and a reader holds a
-/// pair only for the few hundred nanoseconds a view takes. Errors leave the
-/// ledger unchanged.
+/// Sharded by entity into 64 slabs, each behind one reader-writer lock:
+/// pairs are plain structs in a `Vec` (no per-pair allocation or lock), a
+/// write holds its shard for the ~100 ns an event takes, and a reader holds
+/// it for one view. Errors leave the ledger unchanged.
 ///
 /// ```
 /// use tidal_schema::{presets, EntityId, EntityKind, Measure, SignalId, Timestamp, Window};
@@ -110,8 +118,7 @@ impl SignalLedger {
         let positions = signals.iter().enumerate().map(|(i, s)| (s.id, u16::try_from(i).unwrap_or(u16::MAX))).collect();
         let shards = (0..SHARDS)
             .map(|_| Shard {
-                entries: RwLock::new(HashMap::new()),
-                active: signals.iter().map(|_| Mutex::new(Vec::new())).collect(),
+                slab: RwLock::new(Slab { active: signals.iter().map(|_| Vec::new()).collect(), ..Slab::default() }),
             })
             .collect();
         Self { signals, positions, shards }
@@ -120,10 +127,6 @@ impl SignalLedger {
     fn info(&self, signal: SignalId) -> Result<(u16, &SignalInfo)> {
         let pos = *self.positions.get(&signal).ok_or(SignalError::UnknownSignal(signal))?;
         Ok((pos, &self.signals[usize::from(pos)]))
-    }
-
-    fn entry(&self, pos: u16, entity: EntityId) -> Option<Arc<Entry>> {
-        self.shards[shard_of(entity)].entries.read().get(&(entity, pos)).cloned()
     }
 
     /// Applies one event: `signal` happened to `entity` (of `kind`) at `at`
@@ -143,35 +146,24 @@ impl SignalLedger {
         if !weight.is_finite() || weight < 0.0 {
             return Err(SignalError::InvalidWeight(weight));
         }
-        let shard = &self.shards[shard_of(entity)];
-        let existing = shard.entries.read().get(&(entity, pos)).cloned();
-        let entry = if let Some(entry) = existing {
-            entry
-        } else {
-            let mut entries = shard.entries.write();
-            let entry = entries
-                .entry((entity, pos))
-                .or_insert_with(|| {
-                    Arc::new(Entry {
-                        state: RwLock::new(SignalState::new(&info.layout)),
-                        last_event: AtomicU64::new(0),
-                        listed: AtomicBool::new(false),
-                    })
-                })
-                .clone();
-            drop(entries);
-            entry
-        };
-        entry.state.write().apply(&info.layout, at, weight);
-        entry.last_event.fetch_max(at.as_nanos(), Ordering::SeqCst);
-        // Join the active list if not on it. Pruning clears `listed` before
-        // it reads `last_event`, so either it sees this event and keeps the
-        // entity, or this load sees `false` and lists it again.
-        if !entry.listed.load(Ordering::SeqCst) {
-            let mut active = shard.active[usize::from(pos)].lock();
-            if !entry.listed.swap(true, Ordering::SeqCst) {
-                active.push(entity);
-            }
+        let mut slab = self.shards[shard_of(entity)].slab.write();
+        let slab = &mut *slab;
+        let next = u32::try_from(slab.pairs.len()).unwrap_or(u32::MAX);
+        let slot = *slab.index.entry((entity.0, pos)).or_insert(next);
+        if slot == next {
+            slab.pairs.push(Pair {
+                entity: entity.0,
+                state: SignalState::new(&info.layout),
+                last_event: 0,
+                listed: false,
+            });
+        }
+        let pair = &mut slab.pairs[slot as usize];
+        pair.state.apply(&info.layout, at, weight);
+        pair.last_event = pair.last_event.max(at.as_nanos());
+        if !pair.listed {
+            pair.listed = true;
+            slab.active[usize::from(pos)].push(slot);
         }
         Ok(())
     }
@@ -181,10 +173,15 @@ impl SignalLedger {
     pub fn read(&self, signal: SignalId, entity: EntityId, measure: Measure, now: Timestamp) -> Result<f64> {
         let (pos, info) = self.info(signal)?;
         Self::check_measure(info, measure)?;
-        Ok(self.entry(pos, entity).map_or(0.0, |e| Self::measure_of(info, &e.state.read(), measure, now)))
+        let slab = self.shards[shard_of(entity)].slab.read();
+        Ok(slab
+            .index
+            .get(&(entity.0, pos))
+            .map_or(0.0, |&i| Self::measure_of(info, &slab.pairs[i as usize].state, measure, now)))
     }
 
-    /// [`read`](Self::read) for a candidate set, in order.
+    /// [`read`](Self::read) for a candidate set, in order. Candidates are
+    /// grouped by shard, so each shard is locked once.
     pub fn read_bulk(
         &self,
         signal: SignalId,
@@ -194,10 +191,18 @@ impl SignalLedger {
     ) -> Result<Vec<f64>> {
         let (pos, info) = self.info(signal)?;
         Self::check_measure(info, measure)?;
-        Ok(entities
-            .iter()
-            .map(|e| self.entry(pos, *e).map_or(0.0, |e| Self::measure_of(info, &e.state.read(), measure, now)))
-            .collect())
+        let mut order: Vec<(usize, usize)> = entities.iter().enumerate().map(|(i, e)| (shard_of(*e), i)).collect();
+        order.sort_unstable();
+        let mut out = vec![0.0; entities.len()];
+        for run in order.chunk_by(|a, b| a.0 == b.0) {
+            let slab = self.shards[run[0].0].slab.read();
+            for &(_, i) in run {
+                if let Some(&slot) = slab.index.get(&(entities[i].0, pos)) {
+                    out[i] = Self::measure_of(info, &slab.pairs[slot as usize].state, measure, now);
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn check_measure(info: &SignalInfo, measure: Measure) -> Result<()> {
@@ -236,13 +241,12 @@ impl SignalLedger {
         Self::check_measure(info, measure)?;
         let mut scored: Vec<(EntityId, f64)> = Vec::new();
         for shard in &*self.shards {
-            let active = shard.active[usize::from(pos)].lock();
-            let entries = shard.entries.read();
-            for entity in active.iter() {
-                let Some(entry) = entries.get(&(*entity, pos)) else { continue };
-                let value = Self::measure_of(info, &entry.state.read(), measure, now);
+            let slab = shard.slab.read();
+            for &slot in &slab.active[usize::from(pos)] {
+                let pair = &slab.pairs[slot as usize];
+                let value = Self::measure_of(info, &pair.state, measure, now);
                 if value > 0.0 {
-                    scored.push((*entity, value));
+                    scored.push((EntityId(pair.entity), value));
                 }
             }
         }
@@ -263,24 +267,17 @@ impl SignalLedger {
     pub fn prune(&self, now: Timestamp) -> usize {
         let mut dropped = 0;
         for shard in &*self.shards {
-            let entries = shard.entries.read();
-            for (pos, list) in shard.active.iter().enumerate() {
+            let mut slab = shard.slab.write();
+            let Slab { pairs, active, .. } = &mut *slab;
+            for (pos, list) in active.iter_mut().enumerate() {
                 let Some(horizon) = self.signals[pos].horizon_ns else { continue };
-                let pos = u16::try_from(pos).unwrap_or(u16::MAX);
-                let mut active = list.lock();
-                let before = active.len();
-                active.retain(|entity| {
-                    let Some(entry) = entries.get(&(*entity, pos)) else { return false };
-                    // Clear first, then read: a concurrent event either is
-                    // seen here or sees `false` and lists the entity again.
-                    entry.listed.store(false, Ordering::SeqCst);
-                    let alive = entry.last_event.load(Ordering::SeqCst).saturating_add(horizon) >= now.as_nanos();
-                    if alive {
-                        entry.listed.store(true, Ordering::SeqCst);
-                    }
-                    alive
+                let before = list.len();
+                list.retain(|&slot| {
+                    let pair = &mut pairs[slot as usize];
+                    pair.listed = pair.last_event.saturating_add(horizon) >= now.as_nanos();
+                    pair.listed
                 });
-                dropped += before - active.len();
+                dropped += before - list.len();
             }
         }
         dropped
@@ -289,12 +286,12 @@ impl SignalLedger {
     /// How many entities `top_k` would look at for `signal`.
     pub fn active_candidates(&self, signal: SignalId) -> Result<usize> {
         let (pos, _) = self.info(signal)?;
-        Ok(self.shards.iter().map(|s| s.active[usize::from(pos)].lock().len()).sum())
+        Ok(self.shards.iter().map(|s| s.slab.read().active[usize::from(pos)].len()).sum())
     }
 
     /// Number of (entity, signal) pairs with state.
     pub fn len(&self) -> usize {
-        self.shards.iter().map(|s| s.entries.read().len()).sum()
+        self.shards.iter().map(|s| s.slab.read().pairs.len()).sum()
     }
 
     /// Whether no pair has state.
@@ -302,16 +299,23 @@ impl SignalLedger {
         self.len() == 0
     }
 
-    /// Approximate bytes held by the pairs' state, map entries included.
+    /// Approximate bytes held by the pairs' state: slab entries, their heap
+    /// data, the index and the active lists.
     pub fn memory_bytes(&self) -> usize {
-        let per_entry_overhead = std::mem::size_of::<(EntityId, u16)>()
-            + std::mem::size_of::<Arc<Entry>>()
-            + std::mem::size_of::<Entry>()
-            + 16;
+        // A hashbrown entry: key and value, plus one control byte, at up to 7/8 load.
+        let index_entry = (std::mem::size_of::<((u64, u16), u32)>() + 1) * 8 / 7;
         self.shards
             .iter()
             .map(|s| {
-                s.entries.read().values().map(|e| per_entry_overhead + e.state.read().memory_bytes()).sum::<usize>()
+                let slab = s.slab.read();
+                let pairs: usize = slab
+                    .pairs
+                    .iter()
+                    .map(|p| std::mem::size_of::<Pair>() - std::mem::size_of::<SignalState>() + p.state.memory_bytes())
+                    .sum();
+                let slack = (slab.pairs.capacity() - slab.pairs.len()) * std::mem::size_of::<Pair>();
+                let lists: usize = slab.active.iter().map(|l| l.capacity() * 4).sum();
+                pairs + slack + slab.index.capacity() * index_entry + lists
             })
             .sum()
     }

@@ -27,5 +27,5 @@ pub use decay::DecayedSum;
 pub use error::{Result, SignalError};
 pub use ledger::SignalLedger;
 pub use linear::{LINEAR_BUCKETS, LinearDecay};
-pub use series::{Bucket, BucketSeries, Tally};
-pub use state::{SignalLayout, SignalState};
+pub use series::{Bucket, BucketSeries, SeriesShape, Tally};
+pub use state::{FEW_EVENTS, SignalLayout, SignalState};

@@ -1,54 +1,40 @@
 //! [`SignalState`]: everything kept for one (entity, signal) pair, and the
 //! [`SignalLayout`] that says how, derived once from a [`SignalDef`].
 
-use std::time::Duration;
-
 use tidal_schema::{DecayModel, DecaySpec, SignalDef, Timestamp, Window};
 
 use crate::decay::DecayedSum;
 use crate::linear::LinearDecay;
-use crate::series::{BucketSeries, Tally};
+use crate::series::{Bucket, BucketSeries, SeriesShape, Tally};
 
-/// Where one window's counts live.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct WindowSlot {
-    window: Window,
-    series: usize,
-    buckets: u64,
-}
+/// Pairs with at most this many events keep them raw instead of in buckets:
+/// most pairs are quiet, and four events cost less than one bucket series.
+pub const FEW_EVENTS: usize = 4;
 
-/// How a signal's state is laid out: its decay, and one bucket series per
-/// distinct bucket width among its finite windows, each keeping enough
-/// buckets for its longest window (twice that when velocity is tracked, for
-/// acceleration's previous window).
+/// How a signal's state is laid out: its decay, and one bucket series shape
+/// per finite window, keeping enough buckets for it (twice that when
+/// velocity is tracked, for acceleration's previous window).
 #[derive(Clone, Debug, PartialEq)]
 pub struct SignalLayout {
     decay: DecaySpec,
     velocity: bool,
-    windows: Vec<WindowSlot>,
-    series: Vec<(Duration, u64)>,
+    windows: Vec<(Window, usize)>,
+    shapes: Vec<SeriesShape>,
 }
 
 impl SignalLayout {
     /// The layout for a signal definition.
     pub fn new(def: &SignalDef) -> Self {
-        let mut series: Vec<(Duration, u64)> = Vec::new();
+        let mut shapes = Vec::new();
         let mut windows = Vec::new();
         for window in def.windows.iter().copied() {
             let (Some(span), Some(width)) = (window.duration(), window.bucket_width()) else { continue };
-            let buckets = (span.as_nanos() / width.as_nanos()).max(1);
-            let buckets = u64::try_from(buckets).unwrap_or(u64::MAX);
-            let keep = if def.velocity { buckets * 2 } else { buckets };
-            let idx = if let Some(i) = series.iter().position(|(w, _)| *w == width) {
-                series[i].1 = series[i].1.max(keep);
-                i
-            } else {
-                series.push((width, keep));
-                series.len() - 1
-            };
-            windows.push(WindowSlot { window, series: idx, buckets });
+            let n = u64::try_from((span.as_nanos() / width.as_nanos()).max(1)).unwrap_or(u64::MAX);
+            let keep = if def.velocity { n * 2 } else { n };
+            shapes.push(SeriesShape::new(width, n, keep));
+            windows.push((window, shapes.len() - 1));
         }
-        Self { decay: def.decay, velocity: def.velocity, windows, series }
+        Self { decay: def.decay, velocity: def.velocity, windows, shapes }
     }
 
     /// The signal's decay.
@@ -58,7 +44,7 @@ impl SignalLayout {
 
     /// Whether `window` can be read (all-time always can).
     pub fn keeps(&self, window: Window) -> bool {
-        window.is_all_time() || self.slot(window).is_some()
+        window.is_all_time() || self.shape_of(window).is_some()
     }
 
     /// Whether velocity and acceleration are tracked.
@@ -66,9 +52,16 @@ impl SignalLayout {
         self.velocity
     }
 
-    fn slot(&self, window: Window) -> Option<&WindowSlot> {
-        self.windows.iter().find(|w| w.window == window)
+    fn shape_of(&self, window: Window) -> Option<usize> {
+        self.windows.iter().find(|(w, _)| *w == window).map(|(_, i)| *i)
     }
+}
+
+/// Window state: a few raw events, or one bucket series per window.
+#[derive(Clone, Debug, PartialEq)]
+enum Warm {
+    Few { len: u8, events: [(Timestamp, f64); FEW_EVENTS] },
+    Series(Box<[BucketSeries]>),
 }
 
 /// The state of one (entity, signal) pair: its decayed score, all-time
@@ -76,17 +69,17 @@ impl SignalLayout {
 #[derive(Clone, Debug, PartialEq)]
 pub struct SignalState {
     decayed: DecayedSum,
-    linear: Option<LinearDecay>,
+    linear: Option<Box<LinearDecay>>,
     count: u64,
     sum: f64,
-    series: Vec<BucketSeries>,
+    warm: Warm,
 }
 
 impl SignalState {
     /// The empty state for `layout`.
     pub fn new(layout: &SignalLayout) -> Self {
         let linear = match layout.decay.model() {
-            DecayModel::Linear { lifetime } => Some(LinearDecay::new(lifetime)),
+            DecayModel::Linear { lifetime } => Some(Box::new(LinearDecay::new(lifetime))),
             _ => None,
         };
         Self {
@@ -94,7 +87,7 @@ impl SignalState {
             linear,
             count: 0,
             sum: 0.0,
-            series: layout.series.iter().map(|(width, keep)| BucketSeries::new(*width, *keep)).collect(),
+            warm: Warm::Few { len: 0, events: [(Timestamp::EPOCH, 0.0); FEW_EVENTS] },
         }
     }
 
@@ -106,8 +99,28 @@ impl SignalState {
         }
         self.count += 1;
         self.sum += weight;
-        for s in &mut self.series {
-            s.add(at, weight);
+        if layout.shapes.is_empty() {
+            return;
+        }
+        match &mut self.warm {
+            Warm::Few { len, events } if usize::from(*len) < FEW_EVENTS => {
+                events[usize::from(*len)] = (at, weight);
+                *len += 1;
+            }
+            Warm::Few { len, events } => {
+                let mut series: Box<[BucketSeries]> = layout.shapes.iter().map(|_| BucketSeries::new()).collect();
+                for (t, w) in events[..usize::from(*len)].iter().copied().chain(std::iter::once((at, weight))) {
+                    for (s, shape) in series.iter_mut().zip(&layout.shapes) {
+                        s.add(shape, t, w);
+                    }
+                }
+                self.warm = Warm::Series(series);
+            }
+            Warm::Series(series) => {
+                for (s, shape) in series.iter_mut().zip(&layout.shapes) {
+                    s.add(shape, at, weight);
+                }
+            }
         }
     }
 
@@ -124,14 +137,31 @@ impl SignalState {
         Tally { count: self.count, sum: self.sum }
     }
 
+    /// The current (`back` 0) or previous (`back` 1) window of shape `i` at `now`.
+    fn tally(&self, layout: &SignalLayout, i: usize, now: Timestamp, back: u8) -> Tally {
+        let shape = &layout.shapes[i];
+        match &self.warm {
+            Warm::Series(series) => series[i].window(shape, now, back),
+            Warm::Few { len, events } => {
+                let hi = shape.index_of(now);
+                let mut total = Tally::default();
+                for (t, w) in &events[..usize::from(*len)] {
+                    if shape.slot(shape.index_of(*t), hi) == Some(back) {
+                        total.add(&Bucket { index: 0, count: 1, sum: *w });
+                    }
+                }
+                total
+            }
+        }
+    }
+
     /// Count and weight sum over `window` at `now`, or `None` if the signal
     /// does not keep that window. All-time is always kept.
     pub fn window(&self, layout: &SignalLayout, window: Window, now: Timestamp) -> Option<Tally> {
         if window.is_all_time() {
             return Some(self.all_time());
         }
-        let slot = layout.slot(window)?;
-        Some(self.series[slot.series].window(now, slot.buckets, 0))
+        Some(self.tally(layout, layout.shape_of(window)?, now, 0))
     }
 
     /// Events per second over `window` at `now` (`None` unless the signal
@@ -141,8 +171,7 @@ impl SignalState {
         if !layout.velocity {
             return None;
         }
-        let tally = self.window(layout, window, now)?;
-        Some(tally.count as f64 / secs)
+        Some(self.tally(layout, layout.shape_of(window)?, now, 0).count as f64 / secs)
     }
 
     /// Velocity of the current window minus that of the previous one.
@@ -151,18 +180,23 @@ impl SignalState {
         if !layout.velocity {
             return None;
         }
-        let slot = layout.slot(window)?;
-        let series = &self.series[slot.series];
-        let current = series.window(now, slot.buckets, 0).count as f64;
-        let previous = series.window(now, slot.buckets, 1).count as f64;
+        let i = layout.shape_of(window)?;
+        let current = self.tally(layout, i, now, 0).count as f64;
+        let previous = self.tally(layout, i, now, 1).count as f64;
         Some((current - previous) / secs)
     }
 
     /// Bytes this state holds, inline and on the heap (memory accounting).
     pub fn memory_bytes(&self) -> usize {
+        let warm = match &self.warm {
+            Warm::Few { .. } => 0,
+            Warm::Series(series) => {
+                series.len() * std::mem::size_of::<BucketSeries>()
+                    + series.iter().map(BucketSeries::heap_bytes).sum::<usize>()
+            }
+        };
         std::mem::size_of::<Self>()
-            + self.series.capacity() * std::mem::size_of::<BucketSeries>()
-            + self.series.iter().map(BucketSeries::heap_bytes).sum::<usize>()
-            + self.linear.as_ref().map_or(0, LinearDecay::heap_bytes)
+            + warm
+            + self.linear.as_ref().map_or(0, |l| std::mem::size_of::<LinearDecay>() + l.heap_bytes())
     }
 }

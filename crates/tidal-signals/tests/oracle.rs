@@ -100,7 +100,9 @@ proptest! {
         let all = state.all_time();
         prop_assert_eq!(all.count, events.len() as u64);
         assert_close(all.sum, events.iter().map(|(_, w)| w).sum(), "all-time sum");
-        for dt in later {
+        // Always include the newest event's own time: reads there use the
+        // running totals, reads later recount.
+        for dt in std::iter::once(0).chain(later) {
             let now = newest + dt;
             for window in [Window::HOUR, Window::DAY, Window::WEEK, Window::MONTH] {
                 let width = u64::try_from(window.bucket_width().unwrap().as_nanos()).unwrap();
