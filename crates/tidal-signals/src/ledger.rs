@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use foldhash::fast::RandomState;
 use parking_lot::RwLock;
+use tidal_schema::limits::MAX_WINDOWS;
 use tidal_schema::{DecayModel, EntityId, EntityKind, Measure, Schema, SignalId, Timestamp, Window};
 
 use crate::error::{Result, SignalError};
@@ -19,11 +20,26 @@ const DECAY_HORIZON_HALF_LIVES: u32 = 64;
 /// One pair's state and bookkeeping, in its shard's slab.
 struct Pair {
     entity: u64,
+    /// The signal's position in the ledger.
+    signal: u16,
     state: SignalState,
     /// Latest event time, nanoseconds.
     last_event: u64,
     /// Whether the pair is in its signal's active list.
     listed: bool,
+    /// Per window: the level (⌊log₂ count⌋ of the window as of the latest
+    /// event, or [`NO_LEVEL`]) under which the pair is filed for top-K.
+    levels: [u8; MAX_WINDOWS],
+}
+
+/// Level of a pair not filed in a window's level lists.
+const NO_LEVEL: u8 = u8::MAX;
+/// Levels: ⌊log₂ count⌋ of a `u64` count.
+const LEVELS: usize = 64;
+
+/// `⌊log₂ count⌋` for a non-zero count, in `0..=63`.
+fn level_of(count: u64) -> u8 {
+    u8::try_from(count.max(1).ilog2()).unwrap_or(NO_LEVEL)
 }
 
 #[derive(Default)]
@@ -34,6 +50,13 @@ struct Slab {
     /// Per signal position: pairs that may be active, for top-K, each at most
     /// once (`Pair::listed`); `prune` drops the ones past their horizon.
     active: Vec<Vec<u32>>,
+    /// Per signal position and window: pairs filed by level, for the
+    /// threshold top-K. A pair may sit in a list below its current level
+    /// (stale, skipped) until `prune` rebuilds the lists.
+    levels: Vec<Vec<Vec<Vec<u32>>>>,
+    /// The latest event time in this shard: top-K's bounds hold for a `now`
+    /// at or after it.
+    newest: u64,
 }
 
 struct Shard {
@@ -118,7 +141,11 @@ impl SignalLedger {
         let positions = signals.iter().enumerate().map(|(i, s)| (s.id, u16::try_from(i).unwrap_or(u16::MAX))).collect();
         let shards = (0..SHARDS)
             .map(|_| Shard {
-                slab: RwLock::new(Slab { active: signals.iter().map(|_| Vec::new()).collect(), ..Slab::default() }),
+                slab: RwLock::new(Slab {
+                    active: signals.iter().map(|_| Vec::new()).collect(),
+                    levels: signals.iter().map(|s| vec![vec![Vec::new(); LEVELS]; s.layout.window_count()]).collect(),
+                    ..Slab::default()
+                }),
             })
             .collect();
         Self { signals, positions, shards }
@@ -153,17 +180,32 @@ impl SignalLedger {
         if slot == next {
             slab.pairs.push(Pair {
                 entity: entity.0,
+                signal: pos,
                 state: SignalState::new(&info.layout),
                 last_event: 0,
                 listed: false,
+                levels: [NO_LEVEL; MAX_WINDOWS],
             });
         }
         let pair = &mut slab.pairs[slot as usize];
         pair.state.apply(&info.layout, at, weight);
         pair.last_event = pair.last_event.max(at.as_nanos());
+        slab.newest = slab.newest.max(at.as_nanos());
         if !pair.listed {
             pair.listed = true;
             slab.active[usize::from(pos)].push(slot);
+        }
+        // File the pair one level up when a window's count crosses a power
+        // of two: O(1) per event, amortized.
+        for (i, lists) in slab.levels[usize::from(pos)].iter_mut().enumerate() {
+            let count = pair.state.stale_count(&info.layout, i);
+            if count > 0 {
+                let level = level_of(count);
+                if pair.levels[i] == NO_LEVEL || level > pair.levels[i] {
+                    pair.levels[i] = level;
+                    lists[usize::from(level)].push(slot);
+                }
+            }
         }
         Ok(())
     }
@@ -239,7 +281,27 @@ impl SignalLedger {
     pub fn top_k(&self, signal: SignalId, measure: Measure, k: usize, now: Timestamp) -> Result<Vec<(EntityId, f64)>> {
         let (pos, info) = self.info(signal)?;
         Self::check_measure(info, measure)?;
-        let mut scored: Vec<(EntityId, f64)> = Vec::new();
+        let threshold_window = match measure {
+            Measure::Count(w) | Measure::Velocity(w) => info.layout.window_index(w),
+            _ => None,
+        };
+        let bounds_hold = self.shards.iter().all(|s| s.slab.read().newest <= now.as_nanos());
+        let mut scored = match threshold_window {
+            Some(i) if bounds_hold && k > 0 => self.threshold_candidates(pos, info, i, measure, k, now),
+            _ => self.scan_candidates(pos, info, measure, now),
+        };
+        let by_rank = |a: &(EntityId, f64), b: &(EntityId, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+        if scored.len() > k {
+            scored.select_nth_unstable_by(k, by_rank);
+            scored.truncate(k);
+        }
+        scored.sort_by(by_rank);
+        Ok(scored)
+    }
+
+    /// Every active pair's value (the fallback top-K path).
+    fn scan_candidates(&self, pos: u16, info: &SignalInfo, measure: Measure, now: Timestamp) -> Vec<(EntityId, f64)> {
+        let mut scored = Vec::new();
         for shard in &*self.shards {
             let slab = shard.slab.read();
             for &slot in &slab.active[usize::from(pos)] {
@@ -250,13 +312,49 @@ impl SignalLedger {
                 }
             }
         }
-        let by_rank = |a: &(EntityId, f64), b: &(EntityId, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-        if scored.len() > k {
-            scored.select_nth_unstable_by(k, by_rank);
-            scored.truncate(k);
+        scored
+    }
+
+    /// The threshold algorithm over window `i`'s level lists: levels from
+    /// the top; after each, stop once the k-th best exact count is at least
+    /// `2^level`, which no pair filed lower can reach (its count as of its
+    /// latest event is below that, and counts only fall until the next one).
+    fn threshold_candidates(
+        &self,
+        pos: u16,
+        info: &SignalInfo,
+        i: usize,
+        measure: Measure,
+        k: usize,
+        now: Timestamp,
+    ) -> Vec<(EntityId, f64)> {
+        let mut found: Vec<(EntityId, f64, u64)> = Vec::new();
+        for level in (0..LEVELS).rev() {
+            for shard in &*self.shards {
+                let slab = shard.slab.read();
+                for &slot in &slab.levels[usize::from(pos)][i][level] {
+                    let pair = &slab.pairs[slot as usize];
+                    if usize::from(pair.levels[i]) != level {
+                        continue; // filed higher since; counted there
+                    }
+                    let count = pair
+                        .state
+                        .window(&info.layout, measure.window().unwrap_or(Window::ALL_TIME), now)
+                        .map_or(0, |t| t.count);
+                    if count > 0 {
+                        found.push((EntityId(pair.entity), Self::measure_of(info, &pair.state, measure, now), count));
+                    }
+                }
+            }
+            if found.len() >= k {
+                let mut counts: Vec<u64> = found.iter().map(|f| f.2).collect();
+                let (_, kth, _) = counts.select_nth_unstable_by(k - 1, |a, b| b.cmp(a));
+                if *kth >= 1u64 << level {
+                    break;
+                }
+            }
         }
-        scored.sort_by(by_rank);
-        Ok(scored)
+        found.into_iter().map(|(e, v, _)| (e, v)).collect()
     }
 
     /// Drops from the active lists every entity whose last event is more
@@ -268,7 +366,7 @@ impl SignalLedger {
         let mut dropped = 0;
         for shard in &*self.shards {
             let mut slab = shard.slab.write();
-            let Slab { pairs, active, .. } = &mut *slab;
+            let Slab { pairs, active, levels, .. } = &mut *slab;
             for (pos, list) in active.iter_mut().enumerate() {
                 let Some(horizon) = self.signals[pos].horizon_ns else { continue };
                 let before = list.len();
@@ -278,6 +376,27 @@ impl SignalLedger {
                     pair.listed
                 });
                 dropped += before - list.len();
+            }
+            // Refile the surviving pairs at their level as of their latest
+            // event, dropping stale entries and pruned pairs.
+            for (pos, windows) in levels.iter_mut().enumerate() {
+                let layout = &self.signals[pos].layout;
+                for (i, lists) in windows.iter_mut().enumerate() {
+                    for list in lists.iter_mut() {
+                        list.clear();
+                    }
+                    for pair in pairs.iter_mut().filter(|p| usize::from(p.signal) == pos) {
+                        pair.levels[i] = NO_LEVEL;
+                    }
+                    for &slot in &active[pos] {
+                        let pair = &mut pairs[slot as usize];
+                        let count = pair.state.stale_count(layout, i);
+                        if count > 0 {
+                            pair.levels[i] = level_of(count);
+                            lists[usize::from(pair.levels[i])].push(slot);
+                        }
+                    }
+                }
             }
         }
         dropped

@@ -52,6 +52,16 @@ impl SignalLayout {
         self.velocity
     }
 
+    /// The position of a finite window among the signal's windows.
+    pub fn window_index(&self, window: Window) -> Option<usize> {
+        self.shape_of(window)
+    }
+
+    /// How many finite windows the signal keeps.
+    pub fn window_count(&self) -> usize {
+        self.windows.len()
+    }
+
     fn shape_of(&self, window: Window) -> Option<usize> {
         self.windows.iter().find(|(w, _)| *w == window).map(|(_, i)| *i)
     }
@@ -153,6 +163,13 @@ impl SignalState {
                 total
             }
         }
+    }
+
+    /// The count in window `i` (a [`SignalLayout::window_index`]) as of the
+    /// pair's latest event. Until the next event a window count only falls,
+    /// so this bounds the count at any later time from above.
+    pub fn stale_count(&self, layout: &SignalLayout, i: usize) -> u64 {
+        self.tally(layout, i, self.decayed.anchor(), 0).count
     }
 
     /// Count and weight sum over `window` at `now`, or `None` if the signal

@@ -65,9 +65,14 @@ proptest! {
     }
 
     #[test]
-    fn top_k_equals_a_brute_force_sort(events in stream(), k in 1usize..15, at in 0u64..(4 * 86_400)) {
+    fn top_k_equals_a_brute_force_sort(events in stream(), k in 1usize..15, at in 0u64..(4 * 86_400), prune_at in 0u64..(3 * 86_400)) {
         let ledger = SignalLedger::new(&presets::content_feed());
-        apply_all(&ledger, &events);
+        // Half the events, a prune (which refiles every pair's top-K level),
+        // then the rest: the index must stay exact across both.
+        let (first, second) = events.split_at(events.len() / 2);
+        apply_all(&ledger, first);
+        ledger.prune(Timestamp::from_secs(T0 + prune_at));
+        apply_all(&ledger, second);
         let now = Timestamp::from_secs(T0 + at);
         for m in measures() {
             let mut brute: Vec<(EntityId, f64)> = (0..40)
