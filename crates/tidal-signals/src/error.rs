@@ -37,4 +37,20 @@ pub enum SignalError {
     /// Velocity or acceleration of a signal that does not track it.
     #[error("signal {0} does not track velocity")]
     VelocityNotTracked(SignalId),
+    /// A checkpoint does not decode: damaged, truncated or hostile.
+    #[error("corrupt ledger checkpoint at byte {offset}: {reason}")]
+    CorruptCheckpoint {
+        /// Where decoding stopped.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A checkpoint of a format version this build does not read.
+    #[error("unsupported ledger checkpoint version {0}")]
+    UnsupportedCheckpoint(u16),
+    /// A checkpoint made for a signal whose definition (decay, windows or
+    /// velocity) has changed since, or that the schema no longer has: the
+    /// ledger must be rebuilt from the log instead.
+    #[error("checkpoint state of signal {0} does not match the schema; rebuild from the log")]
+    CheckpointMismatch(SignalId),
 }

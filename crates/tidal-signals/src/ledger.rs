@@ -8,6 +8,7 @@ use parking_lot::RwLock;
 use tidal_schema::limits::MAX_WINDOWS;
 use tidal_schema::{DecayModel, EntityId, EntityKind, Measure, Schema, SignalId, Timestamp, Window};
 
+use crate::codec::{Reader, Writer};
 use crate::error::{Result, SignalError};
 use crate::state::{SignalLayout, SignalState};
 
@@ -65,6 +66,7 @@ struct Shard {
 
 struct SignalInfo {
     id: SignalId,
+    fingerprint: u64,
     target: EntityKind,
     layout: SignalLayout,
     /// How long after its last event an entity can still rank, or `None`
@@ -132,6 +134,7 @@ impl SignalLedger {
                 };
                 SignalInfo {
                     id: def.id(),
+                    fingerprint: fingerprint(def),
                     target: def.target,
                     layout: SignalLayout::new(def),
                     horizon_ns: horizon.map(|h| u64::try_from(h.as_nanos()).unwrap_or(u64::MAX)),
@@ -438,4 +441,125 @@ impl SignalLedger {
             })
             .sum()
     }
+
+    /// Encodes every pair's state: a versioned, checksummed checkpoint.
+    ///
+    /// Take it while no events are being applied (the materializer pauses
+    /// its apply loop), or it mixes shards captured at different moments.
+    ///
+    /// ```text
+    /// "TDSL" | version u16 | 0u16 | signals u32 | (signal id u32, fingerprint u64)*
+    ///        | pairs u64 | (entity u64, signal id u32, last event u64, state)* | BLAKE3 of all before
+    /// ```
+    pub fn checkpoint(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut w = Writer(&mut out);
+        w.0.extend_from_slice(&CHECKPOINT_MAGIC);
+        w.0.extend_from_slice(&CHECKPOINT_VERSION.to_le_bytes());
+        w.0.extend_from_slice(&[0, 0]);
+        w.len(self.signals.len());
+        for info in &self.signals {
+            w.u32(info.id.0);
+            w.u64(info.fingerprint);
+        }
+        let count_at = w.0.len();
+        w.u64(0);
+        let mut pairs = 0u64;
+        for shard in &*self.shards {
+            let slab = shard.slab.read();
+            for pair in &slab.pairs {
+                w.u64(pair.entity);
+                w.u32(self.signals[usize::from(pair.signal)].id.0);
+                w.u64(pair.last_event);
+                pair.state.encode(&mut w);
+                pairs += 1;
+            }
+        }
+        out[count_at..count_at + 8].copy_from_slice(&pairs.to_le_bytes());
+        let sum = blake3::hash(&out);
+        out.extend_from_slice(sum.as_bytes());
+        out
+    }
+
+    /// Rebuilds a ledger from [`checkpoint`](Self::checkpoint) bytes for
+    /// `schema`. A damaged, truncated or hostile checkpoint is an error
+    /// (allocations are bounded by its size); one made under a different
+    /// definition of a signal (decay, windows, velocity) is
+    /// [`SignalError::CheckpointMismatch`]: rebuild from the log instead.
+    pub fn restore(schema: &Schema, bytes: &[u8]) -> Result<Self> {
+        if bytes.len() < 8 + 32 {
+            return Err(SignalError::CorruptCheckpoint { offset: 0, reason: "too short".to_owned() });
+        }
+        let (body, sum) = bytes.split_at(bytes.len() - 32);
+        if blake3::hash(body).as_bytes() != sum {
+            return Err(SignalError::CorruptCheckpoint {
+                offset: body.len() as u64,
+                reason: "checksum mismatch".to_owned(),
+            });
+        }
+        if body[0..4] != CHECKPOINT_MAGIC {
+            return Err(SignalError::CorruptCheckpoint { offset: 0, reason: "bad magic".to_owned() });
+        }
+        let version = u16::from_le_bytes([body[4], body[5]]);
+        if version != CHECKPOINT_VERSION {
+            return Err(SignalError::UnsupportedCheckpoint(version));
+        }
+        // Verified: only now build the (empty) ledger to fill.
+        let ledger = Self::new(schema);
+        let mut r = Reader::new(&body[8..]);
+        let n = r.len(12)?;
+        for _ in 0..n {
+            let id = SignalId(r.u32()?);
+            let fingerprint = r.u64()?;
+            match ledger.positions.get(&id) {
+                Some(&pos) if ledger.signals[usize::from(pos)].fingerprint == fingerprint => {}
+                _ => return Err(SignalError::CheckpointMismatch(id)),
+            }
+        }
+        let pairs = r.u64()?;
+        for _ in 0..pairs {
+            let entity = r.u64()?;
+            let id = SignalId(r.u32()?);
+            let last_event = r.u64()?;
+            let pos = *ledger.positions.get(&id).ok_or(SignalError::CheckpointMismatch(id))?;
+            let info = &ledger.signals[usize::from(pos)];
+            let state = SignalState::decode(&info.layout, &mut r)?;
+            let mut slab = ledger.shards[shard_of(EntityId(entity))].slab.write();
+            let slot = u32::try_from(slab.pairs.len()).unwrap_or(u32::MAX);
+            if slab.index.insert((entity, pos), slot).is_some() {
+                return Err(r.corrupt("a pair appears twice"));
+            }
+            let mut pair =
+                Pair { entity, signal: pos, state, last_event, listed: true, levels: [NO_LEVEL; MAX_WINDOWS] };
+            slab.active[usize::from(pos)].push(slot);
+            for (i, lists) in slab.levels[usize::from(pos)].iter_mut().enumerate() {
+                let count = pair.state.stale_count(&info.layout, i);
+                if count > 0 {
+                    pair.levels[i] = level_of(count);
+                    lists[usize::from(pair.levels[i])].push(slot);
+                }
+            }
+            slab.newest = slab.newest.max(last_event);
+            slab.pairs.push(pair);
+        }
+        if !r.is_done() {
+            return Err(r.corrupt("trailing bytes"));
+        }
+        Ok(ledger)
+    }
+}
+
+/// The first bytes of a ledger checkpoint.
+const CHECKPOINT_MAGIC: [u8; 4] = *b"TDSL";
+/// The checkpoint format version this build writes and reads.
+const CHECKPOINT_VERSION: u16 = 1;
+
+/// A fingerprint of what a signal's state depends on (decay, windows,
+/// velocity): a checkpoint only restores under the same.
+fn fingerprint(def: &tidal_schema::SignalDef) -> u64 {
+    let text = format!("{:?}|{:?}|{}", def.decay.model(), def.windows, def.velocity);
+    let hash = blake3::hash(text.as_bytes());
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&hash.as_bytes()[..8]);
+    u64::from_le_bytes(b)
 }

@@ -16,6 +16,7 @@
 // past 2^53 that loses one part in 2^53, far inside the 1e-9 error budget.
 #![allow(clippy::cast_precision_loss)]
 
+mod codec;
 mod decay;
 mod error;
 mod ledger;

@@ -77,6 +77,28 @@ impl LinearDecay {
         total
     }
 
+    pub(crate) fn encode(&self, w: &mut crate::codec::Writer<'_>) {
+        w.len(self.slots.len());
+        for s in &self.slots {
+            w.u64(s.index);
+            w.f64(s.weight);
+            w.f64(s.weighted_offset);
+        }
+    }
+
+    pub(crate) fn decode(lifetime: Duration, r: &mut crate::codec::Reader<'_>) -> crate::Result<Self> {
+        let mut out = Self::new(lifetime);
+        let n = r.len(24)?;
+        for _ in 0..n {
+            let slot = Slot { index: r.u64()?, weight: r.f64()?, weighted_offset: r.f64()? };
+            if out.slots.back().is_some_and(|b| b.index >= slot.index) {
+                return Err(r.corrupt("linear buckets out of order"));
+            }
+            out.slots.push_back(slot);
+        }
+        Ok(out)
+    }
+
     /// Bytes of heap held (for memory accounting).
     pub fn heap_bytes(&self) -> usize {
         self.slots.capacity() * std::mem::size_of::<Slot>()

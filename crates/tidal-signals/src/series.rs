@@ -251,6 +251,44 @@ impl BucketSeries {
         if back == 0 { current } else { previous }
     }
 
+    pub(crate) fn encode(&self, w: &mut crate::codec::Writer<'_>) {
+        w.len(self.store.len());
+        for b in self.store.iter() {
+            w.u32(b.index);
+            w.u32(b.count);
+            w.f64(b.sum);
+        }
+    }
+
+    /// Rebuilds a series from its buckets, recomputing the running totals.
+    pub(crate) fn decode(shape: &SeriesShape, r: &mut crate::codec::Reader<'_>) -> crate::Result<Self> {
+        let n = r.len(16)?;
+        let mut buckets: VecDeque<Bucket> = VecDeque::with_capacity(n);
+        for _ in 0..n {
+            let b = Bucket { index: r.u32()?, count: r.u32()?, sum: r.f64()? };
+            if buckets.back().is_some_and(|last| last.index >= b.index) {
+                return Err(r.corrupt("buckets out of order"));
+            }
+            buckets.push_back(b);
+        }
+        let store = if buckets.len() <= 2 {
+            let mut inline = [Bucket::default(); 2];
+            for (slot, b) in inline.iter_mut().zip(&buckets) {
+                *slot = *b;
+            }
+            Store::Inline { len: u8::try_from(buckets.len()).unwrap_or(0), buckets: inline }
+        } else {
+            Store::Heap(buckets)
+        };
+        let mut series = Self { store, current: Tally::default(), previous: Tally::default() };
+        if let Some(top) = series.top() {
+            let (current, previous) = series.tallies_at(shape, top);
+            series.current = current;
+            series.previous = previous;
+        }
+        Ok(series)
+    }
+
     /// The buckets held, oldest first.
     pub fn buckets(&self) -> impl Iterator<Item = &Bucket> {
         self.store.iter()

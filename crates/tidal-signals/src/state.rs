@@ -203,6 +203,74 @@ impl SignalState {
         Some((current - previous) / secs)
     }
 
+    pub(crate) fn encode(&self, w: &mut crate::codec::Writer<'_>) {
+        w.u64(self.decayed.anchor().as_nanos());
+        w.f64(self.decayed.raw());
+        w.u64(self.count);
+        w.f64(self.sum);
+        match &self.linear {
+            None => w.u8(0),
+            Some(l) => {
+                w.u8(1);
+                l.encode(w);
+            }
+        }
+        match &self.warm {
+            Warm::Few { len, events } => {
+                w.u8(0);
+                w.u8(*len);
+                for (t, weight) in &events[..usize::from(*len)] {
+                    w.u64(t.as_nanos());
+                    w.f64(*weight);
+                }
+            }
+            Warm::Series(series) => {
+                w.u8(1);
+                w.len(series.len());
+                for s in series {
+                    s.encode(w);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn decode(layout: &SignalLayout, r: &mut crate::codec::Reader<'_>) -> crate::Result<Self> {
+        let decayed = DecayedSum::from_raw(Timestamp::from_nanos(r.u64()?), r.f64()?);
+        let (count, sum) = (r.u64()?, r.f64()?);
+        let linear = match (r.u8()?, layout.decay.model()) {
+            (0, DecayModel::Linear { .. }) | (1, DecayModel::Exponential { .. } | DecayModel::None) => {
+                return Err(r.corrupt("decay state does not match the signal"));
+            }
+            (0, _) => None,
+            (1, DecayModel::Linear { lifetime }) => Some(Box::new(LinearDecay::decode(lifetime, r)?)),
+            (t, _) => return Err(r.corrupt(format!("unknown decay tag {t}"))),
+        };
+        let warm = match r.u8()? {
+            0 => {
+                let len = r.u8()?;
+                if usize::from(len) > FEW_EVENTS {
+                    return Err(r.corrupt("too many raw events"));
+                }
+                let mut events = [(Timestamp::EPOCH, 0.0); FEW_EVENTS];
+                for e in events.iter_mut().take(usize::from(len)) {
+                    *e = (Timestamp::from_nanos(r.u64()?), r.f64()?);
+                }
+                Warm::Few { len, events }
+            }
+            1 => {
+                let n = r.len(4)?;
+                if n != layout.shapes.len() {
+                    return Err(r.corrupt("series count does not match the signal's windows"));
+                }
+                let series: crate::Result<Box<[BucketSeries]>> =
+                    layout.shapes.iter().map(|shape| BucketSeries::decode(shape, r)).collect();
+                Warm::Series(series?)
+            }
+            t => return Err(r.corrupt(format!("unknown window state tag {t}"))),
+        };
+        Ok(Self { decayed, linear, count, sum, warm })
+    }
+
     /// Bytes this state holds, inline and on the heap (memory accounting).
     pub fn memory_bytes(&self) -> usize {
         let warm = match &self.warm {
