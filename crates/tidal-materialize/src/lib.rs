@@ -1,0 +1,30 @@
+//! `tidal-materialize`: views over the log.
+//!
+//! It owns the [`Materializer`] trait and [`Scope`], the
+//! [`MaterializerRegistry`] that fans each durable record out to every view,
+//! keeps their applied-sequence watermarks (so replay is idempotent) and
+//! coordinates checkpoints (one consistent sequence number, saved atomically
+//! in a [`CheckpointStore`], then the log truncated below), and the core
+//! views: [`GlobalSignals`] (the signal ledger), [`Entities`] and
+//! [`Relationships`] (the typed stores), and [`UserStates`] (per-user
+//! roaring bitmaps).
+//!
+//! **API boundary:** reads the log through `tidal-wal`'s `Wal` (replay,
+//! checkpoint, truncate) and writes derived state through `tidal-signals`
+//! and `tidal-storage`. It never ranks or parses queries.
+
+mod checkpoint_store;
+mod error;
+mod materializer;
+mod registry;
+mod signals;
+mod stores;
+mod user_state;
+
+pub use checkpoint_store::CheckpointStore;
+pub use error::{MaterializeError, Result};
+pub use materializer::{Materializer, Scope};
+pub use registry::{MaterializerRegistry, RecoveryStats};
+pub use signals::GlobalSignals;
+pub use stores::{Entities, Relationships};
+pub use user_state::{ALL_STATES, UserStates};

@@ -1,0 +1,62 @@
+//! The [`Materializer`] trait and [`Scope`]: what a view over the log is.
+
+use tidal_wal::{Record, RecordBody};
+
+use crate::error::Result;
+
+/// Which records a materializer consumes; the registry hands it no others.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// Every record.
+    All,
+    /// Signal events.
+    Signals,
+    /// Entity writes and deletes.
+    Entities,
+    /// Relationship edge writes and deletes.
+    Relationships,
+}
+
+impl Scope {
+    /// Whether a record is in this scope.
+    pub const fn wants(self, body: &RecordBody) -> bool {
+        match self {
+            Self::All => true,
+            Self::Signals => matches!(body, RecordBody::Signal(_)),
+            Self::Entities => matches!(body, RecordBody::EntityWrite { .. } | RecordBody::EntityDelete { .. }),
+            Self::Relationships => matches!(body, RecordBody::EdgeWrite { .. } | RecordBody::EdgeDelete { .. }),
+        }
+    }
+}
+
+/// A view over the log: derived state kept current by applying each durable
+/// record, in sequence order, and rebuilt by restoring a checkpoint and
+/// replaying the log after it.
+///
+/// Contract:
+/// * `on_event` is called once per record in scope, in increasing `seq`,
+///   from one thread at a time; a record may be offered again after a crash
+///   (replay), and applying the log in order must converge to the same state
+///   (last writer by sequence number wins).
+/// * `checkpoint` is called while no `on_event` runs; it returns bytes that
+///   `restore` turns back into the same state, or makes its state durable
+///   elsewhere (a storage engine) and returns a marker.
+/// * An error from `on_event` stops the registry: the view must not be
+///   half-updated by a record it rejected.
+pub trait Materializer: Send + Sync {
+    /// A stable, unique name (checkpoints are stored under it).
+    fn name(&self) -> &str;
+
+    /// The records it consumes.
+    fn scope(&self) -> Scope;
+
+    /// Applies one durable record.
+    fn on_event(&self, seq: u64, record: &Record) -> Result<()>;
+
+    /// The state as bytes for [`restore`](Self::restore), taken while no
+    /// record is being applied.
+    fn checkpoint(&self) -> Result<Vec<u8>>;
+
+    /// Replaces the state with one from [`checkpoint`](Self::checkpoint).
+    fn restore(&self, bytes: &[u8]) -> Result<()>;
+}

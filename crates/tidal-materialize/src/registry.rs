@@ -1,0 +1,156 @@
+//! [`MaterializerRegistry`]: fans each durable record out to every view in
+//! scope, keeps each view's applied-sequence watermark, and coordinates
+//! checkpoints and recovery.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tidal_wal::{Record, Wal};
+
+use crate::checkpoint_store::CheckpointStore;
+use crate::error::{MaterializeError, Result};
+use crate::materializer::Materializer;
+
+struct View {
+    materializer: Arc<dyn Materializer>,
+    /// The last sequence number applied (0: none).
+    watermark: u64,
+}
+
+/// What recovery did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecoveryStats {
+    /// Views restored from a checkpoint.
+    pub restored: usize,
+    /// The sequence number replay started after.
+    pub replayed_from: u64,
+    /// Records replayed from the log.
+    pub replayed: u64,
+}
+
+/// The views over one log (see the module docs).
+///
+/// Applying is serialized (one record at a time, in sequence order), which
+/// is what makes every view converge to the state of the log in order,
+/// whatever the interleaving of the writers that appended it. Replay is
+/// idempotent: a record at or below a view's watermark is not applied to it.
+pub struct MaterializerRegistry {
+    views: Mutex<Vec<View>>,
+}
+
+impl std::fmt::Debug for MaterializerRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MaterializerRegistry").field("views", &self.views.lock().len()).finish()
+    }
+}
+
+impl Default for MaterializerRegistry {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MaterializerRegistry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self { views: Mutex::new(Vec::new()) }
+    }
+
+    /// Adds a view; names must be unique.
+    pub fn register(&self, materializer: Arc<dyn Materializer>) -> Result<()> {
+        let mut views = self.views.lock();
+        if views.iter().any(|v| v.materializer.name() == materializer.name()) {
+            return Err(MaterializeError::DuplicateName(materializer.name().to_owned()));
+        }
+        views.push(View { materializer, watermark: 0 });
+        Ok(())
+    }
+
+    /// Applies one durable record to every view in scope whose watermark is
+    /// below `seq`, then advances their watermarks. A view's error stops the
+    /// registry at that record (its watermark stays below it).
+    pub fn apply(&self, seq: u64, record: &Record) -> Result<()> {
+        let mut views = self.views.lock();
+        for view in views.iter_mut() {
+            if view.watermark >= seq {
+                continue;
+            }
+            if view.materializer.scope().wants(&record.body) {
+                view.materializer.on_event(seq, record)?;
+            }
+            view.watermark = seq;
+        }
+        Ok(())
+    }
+
+    /// Each view's name and watermark.
+    pub fn watermarks(&self) -> Vec<(String, u64)> {
+        self.views.lock().iter().map(|v| (v.materializer.name().to_owned(), v.watermark)).collect()
+    }
+
+    /// The lowest watermark: every record up to it is in every view.
+    pub fn low_watermark(&self) -> u64 {
+        self.views.lock().iter().map(|v| v.watermark).min().unwrap_or(0)
+    }
+
+    /// Checkpoints every view at one consistent sequence number (applying
+    /// is paused meanwhile), saves them atomically and durably, then records
+    /// the watermark in the log and truncates it below. Returns the
+    /// sequence number checkpointed.
+    ///
+    /// A crash between the steps is safe: views are trusted only once their
+    /// checkpoint set is durable, and the log is truncated only after that,
+    /// below what every view has.
+    pub fn checkpoint(&self, store: &CheckpointStore, wal: &Wal) -> Result<u64> {
+        let views = self.views.lock();
+        // Every apply advances every view's watermark, so they are equal;
+        // the minimum is the safe choice all the same.
+        let seq = views.iter().map(|v| v.watermark).min().unwrap_or(0);
+        let mut saved = Vec::with_capacity(views.len());
+        for v in views.iter() {
+            // Each view's bytes carry its own watermark in front.
+            let bytes = [v.watermark.to_le_bytes().to_vec(), v.materializer.checkpoint()?].concat();
+            saved.push((v.materializer.name().to_owned(), bytes));
+        }
+        drop(views);
+        store.save(seq, &saved)?;
+        if seq > 0 {
+            wal.checkpoint(seq)?;
+            wal.truncate_before(seq + 1)?;
+        }
+        Ok(seq)
+    }
+
+    /// Restores every view from its checkpoint (if any) and replays the log
+    /// after the lowest watermark. Call before applying new records.
+    pub fn recover(&self, store: &CheckpointStore, wal: &Wal) -> Result<RecoveryStats> {
+        let mut stats = RecoveryStats::default();
+        {
+            let mut views = self.views.lock();
+            for v in views.iter_mut() {
+                let Some((_, bytes)) = store.load(v.materializer.name())? else { continue };
+                if bytes.len() < 8 {
+                    return Err(MaterializeError::CorruptCheckpoint {
+                        view: v.materializer.name().to_owned(),
+                        reason: "no watermark".to_owned(),
+                    });
+                }
+                let (mark, view_state) = bytes.split_at(8);
+                let mut w = [0u8; 8];
+                w.copy_from_slice(mark);
+                v.materializer.restore(view_state)?;
+                v.watermark = u64::from_le_bytes(w);
+                stats.restored += 1;
+            }
+        }
+        let from = self.low_watermark();
+        stats.replayed_from = from;
+        for item in wal.replay_from(from + 1)? {
+            let (seq, record) = item?;
+            self.apply(seq, &record)?;
+            stats.replayed += 1;
+        }
+        Ok(stats)
+    }
+}

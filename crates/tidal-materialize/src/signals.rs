@@ -1,0 +1,68 @@
+//! [`GlobalSignals`]: the signal ledger as a view over the log.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tidal_schema::Schema;
+use tidal_signals::SignalLedger;
+use tidal_wal::{Record, RecordBody};
+
+use crate::error::{MaterializeError, Result};
+use crate::materializer::{Materializer, Scope};
+
+/// Applies every signal event to a [`SignalLedger`]. Readers take the
+/// current ledger with [`ledger`](Self::ledger); a restore swaps in a new one
+/// atomically, without blocking them.
+pub struct GlobalSignals {
+    schema: Arc<Schema>,
+    ledger: ArcSwap<SignalLedger>,
+}
+
+impl std::fmt::Debug for GlobalSignals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlobalSignals").finish_non_exhaustive()
+    }
+}
+
+impl GlobalSignals {
+    /// An empty ledger for `schema`'s signals.
+    pub fn new(schema: Arc<Schema>) -> Self {
+        let ledger = ArcSwap::from_pointee(SignalLedger::new(&schema));
+        Self { schema, ledger }
+    }
+
+    /// The ledger as it is now.
+    pub fn ledger(&self) -> Arc<SignalLedger> {
+        self.ledger.load_full()
+    }
+}
+
+impl Materializer for GlobalSignals {
+    fn name(&self) -> &'static str {
+        "signals"
+    }
+
+    fn scope(&self) -> Scope {
+        Scope::Signals
+    }
+
+    fn on_event(&self, seq: u64, record: &Record) -> Result<()> {
+        let RecordBody::Signal(e) = &record.body else { return Ok(()) };
+        let def = self.schema.signal_by_id(e.signal).ok_or_else(|| MaterializeError::UnknownInSchema {
+            seq,
+            what: "signal",
+            id: e.signal.to_string(),
+        })?;
+        self.ledger.load().apply(e.signal, def.target, e.item, e.timestamp, e.weight)?;
+        Ok(())
+    }
+
+    fn checkpoint(&self) -> Result<Vec<u8>> {
+        Ok(self.ledger.load().checkpoint())
+    }
+
+    fn restore(&self, bytes: &[u8]) -> Result<()> {
+        self.ledger.store(Arc::new(SignalLedger::restore(&self.schema, bytes)?));
+        Ok(())
+    }
+}
