@@ -6,13 +6,15 @@
 //! coordinates checkpoints (one consistent sequence number, saved atomically
 //! in a [`CheckpointStore`], then the log truncated below), and the core
 //! views: [`GlobalSignals`] (the signal ledger), [`Entities`] and
-//! [`Relationships`] (the typed stores), and [`UserStates`] (per-user
-//! roaring bitmaps).
+//! [`Relationships`] (the typed stores), [`UserStates`] (per-user
+//! roaring bitmaps), and the [`EventArchive`] of signal events that outlives
+//! log truncation, from which views are rebuilt exactly.
 //!
 //! **API boundary:** reads the log through `tidal-wal`'s `Wal` (replay,
 //! checkpoint, truncate) and writes derived state through `tidal-signals`
 //! and `tidal-storage`. It never ranks or parses queries.
 
+mod archive;
 mod checkpoint_store;
 mod error;
 mod materializer;
@@ -21,6 +23,7 @@ mod signals;
 mod stores;
 mod user_state;
 
+pub use archive::{ArchivedEvent, EventArchive, retention_horizon};
 pub use checkpoint_store::CheckpointStore;
 pub use error::{MaterializeError, Result};
 pub use materializer::{Materializer, Scope};

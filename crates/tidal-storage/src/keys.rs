@@ -29,11 +29,13 @@ pub enum Tag {
     Checkpoint = 0x08,
     /// Counters kept by the typed stores (system space).
     Counter = 0x09,
+    /// Archived signal events (the event archive).
+    Archive = 0x0A,
 }
 
 impl Tag {
     /// Every tag.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::Entity,
         Self::Rollup,
         Self::EdgeOut,
@@ -43,6 +45,7 @@ impl Tag {
         Self::Index,
         Self::Checkpoint,
         Self::Counter,
+        Self::Archive,
     ];
 
     /// The tag for a byte, if any.
