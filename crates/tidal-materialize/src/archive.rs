@@ -20,7 +20,7 @@ use tidal_storage::{FlushMode, Space, StorageEngine, WriteBatch};
 use tidal_wal::{Record, RecordBody, Wal};
 
 use crate::error::{MaterializeError, Result};
-use crate::materializer::{Materializer, Scope};
+use crate::materializer::{Materializer, Scope, signal_of};
 
 /// Buffered events written in one batch.
 const BATCH: usize = 4096;
@@ -197,12 +197,7 @@ impl Materializer for EventArchive {
     }
 
     fn on_event(&self, seq: u64, record: &Record) -> Result<()> {
-        let RecordBody::Signal(e) = &record.body else { return Ok(()) };
-        let def = self.schema.signal_by_id(e.signal).ok_or_else(|| MaterializeError::UnknownInSchema {
-            seq,
-            what: "signal",
-            id: e.signal.to_string(),
-        })?;
+        let Some((e, def)) = signal_of(&self.schema, seq, record)? else { return Ok(()) };
         let mut suffix = [0u8; 20];
         suffix[0..4].copy_from_slice(&e.signal.0.to_be_bytes());
         suffix[4..12].copy_from_slice(&e.timestamp.as_nanos().to_be_bytes());

@@ -1,8 +1,25 @@
 //! The [`Materializer`] trait and [`Scope`]: what a view over the log is.
 
-use tidal_wal::{Record, RecordBody};
+use tidal_schema::{Schema, SignalDef};
+use tidal_wal::{Record, RecordBody, SignalEvent};
 
-use crate::error::Result;
+use crate::error::{MaterializeError, Result};
+
+/// The signal event in `record` with its schema definition; `None` for
+/// other records; an error for a signal the schema does not declare.
+pub(crate) fn signal_of<'a>(
+    schema: &'a Schema,
+    seq: u64,
+    record: &'a Record,
+) -> Result<Option<(&'a SignalEvent, &'a SignalDef)>> {
+    let RecordBody::Signal(e) = &record.body else { return Ok(None) };
+    let def = schema.signal_by_id(e.signal).ok_or_else(|| MaterializeError::UnknownInSchema {
+        seq,
+        what: "signal",
+        id: e.signal.to_string(),
+    })?;
+    Ok(Some((e, def)))
+}
 
 /// Which records a materializer consumes; the registry hands it no others.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use arc_swap::ArcSwap;
 use tidal_schema::Schema;
 use tidal_signals::SignalLedger;
-use tidal_wal::{Record, RecordBody};
+use tidal_wal::Record;
 
-use crate::error::{MaterializeError, Result};
-use crate::materializer::{Materializer, Scope};
+use crate::error::Result;
+use crate::materializer::{Materializer, Scope, signal_of};
 
 /// Applies every signal event to a [`SignalLedger`]. Readers take the
 /// current ledger with [`ledger`](Self::ledger); a restore swaps in a new one
@@ -47,12 +47,7 @@ impl Materializer for GlobalSignals {
     }
 
     fn on_event(&self, seq: u64, record: &Record) -> Result<()> {
-        let RecordBody::Signal(e) = &record.body else { return Ok(()) };
-        let def = self.schema.signal_by_id(e.signal).ok_or_else(|| MaterializeError::UnknownInSchema {
-            seq,
-            what: "signal",
-            id: e.signal.to_string(),
-        })?;
+        let Some((e, def)) = signal_of(&self.schema, seq, record)? else { return Ok(()) };
         self.ledger.load().apply(e.signal, def.target, e.item, e.timestamp, e.weight)?;
         Ok(())
     }

@@ -7,10 +7,10 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use roaring::RoaringTreemap;
 use tidal_schema::{EntityId, Schema, UserState};
-use tidal_wal::{Record, RecordBody};
+use tidal_wal::Record;
 
 use crate::error::{MaterializeError, Result};
-use crate::materializer::{Materializer, Scope};
+use crate::materializer::{Materializer, Scope, signal_of};
 
 const SHARDS: usize = 16;
 const STATES: [UserState; 4] = [UserState::Seen, UserState::Liked, UserState::Saved, UserState::Hidden];
@@ -75,12 +75,7 @@ impl Materializer for UserStates {
     }
 
     fn on_event(&self, seq: u64, record: &Record) -> Result<()> {
-        let RecordBody::Signal(e) = &record.body else { return Ok(()) };
-        let def = self.schema.signal_by_id(e.signal).ok_or_else(|| MaterializeError::UnknownInSchema {
-            seq,
-            what: "signal",
-            id: e.signal.to_string(),
-        })?;
+        let Some((e, def)) = signal_of(&self.schema, seq, record)? else { return Ok(()) };
         if let (Some(state), Some(user)) = (def.user_state, e.user) {
             let mut shard = self.shards[shard_of(user)].write();
             shard.entry(user.0).or_default()[slot(state)].insert(e.item.0);
