@@ -13,6 +13,7 @@ const SUITES: &[(&str, &str, &str)] = &[
     ("wal", "tidal-wal", "wal_bench"),
     ("storage", "tidal-storage", "storage_bench"),
     ("signals", "tidal-signals", "signals_bench"),
+    ("materialize", "tidal-materialize", "replay_bench"),
 ];
 
 pub(crate) fn run(root: &Path, suite: Option<&str>) -> Result<()> {
