@@ -7,8 +7,9 @@
 //! in a [`CheckpointStore`], then the log truncated below), and the core
 //! views: [`GlobalSignals`] (the signal ledger), [`Entities`] and
 //! [`Relationships`] (the typed stores), [`UserStates`] (per-user
-//! roaring bitmaps), and the [`EventArchive`] of signal events that outlives
-//! log truncation, from which views are rebuilt exactly.
+//! roaring bitmaps), the [`EventArchive`] of signal events that outlives
+//! log truncation, from which views are rebuilt exactly, and the cold tier,
+//! [`Rollups`]: hourly and daily rollups in storage for long windows.
 //!
 //! **API boundary:** reads the log through `tidal-wal`'s `Wal` (replay,
 //! checkpoint, truncate) and writes derived state through `tidal-signals`
@@ -19,6 +20,7 @@ mod checkpoint_store;
 mod error;
 mod materializer;
 mod registry;
+mod rollups;
 mod signals;
 mod stores;
 mod user_state;
@@ -28,6 +30,7 @@ pub use checkpoint_store::CheckpointStore;
 pub use error::{MaterializeError, Result};
 pub use materializer::{Materializer, Scope};
 pub use registry::{MaterializerRegistry, RecoveryStats};
+pub use rollups::Rollups;
 pub use signals::GlobalSignals;
 pub use stores::{Entities, Relationships};
 pub use user_state::{ALL_STATES, UserStates};
