@@ -28,9 +28,10 @@ struct Pair {
     last_event: u64,
     /// Whether the pair is in its signal's active list.
     listed: bool,
-    /// Per window: the level (⌊log₂ count⌋ of the window as of the latest
-    /// event, or [`NO_LEVEL`]) under which the pair is filed for top-K.
-    levels: [u8; MAX_WINDOWS],
+    /// Per bound — each finite window's count, then the decayed score — the
+    /// level the pair is filed under for top-K (see [`bound_level`]), or
+    /// [`NO_LEVEL`].
+    levels: [u8; MAX_WINDOWS + 1],
 }
 
 /// Level of a pair not filed in a window's level lists.
@@ -41,6 +42,51 @@ const LEVELS: usize = 64;
 /// `⌊log₂ count⌋` for a non-zero count, in `0..=63`.
 fn level_of(count: u64) -> u8 {
     u8::try_from(count.max(1).ilog2()).unwrap_or(NO_LEVEL)
+}
+
+/// Levels of decayed scores are offset so fractional scores down to 2^-32
+/// get their own levels; anything smaller shares level 0.
+const VALUE_LEVEL_OFFSET: i32 = 32;
+
+/// The upper bound a pair is filed under for bound `i`: window `i`'s count
+/// as of the latest event for `i < windows`, else the decayed score as of
+/// the latest event. Both only fall until the next event.
+fn bound_of(info: &SignalInfo, state: &SignalState, i: usize) -> f64 {
+    if i < info.layout.window_count() {
+        state.stale_count(&info.layout, i) as f64
+    } else {
+        state.stale_decayed(&info.layout)
+    }
+}
+
+/// The level of a bound value: ⌊log₂ v⌋ (+ the offset for decayed scores),
+/// clamped to `0..64`; [`NO_LEVEL`] for zero.
+// Reason: `value` is positive and finite here; window counts arrive as
+// exact f64s of u64s below 2^53, and log2 of a finite f64 lies in
+// -1075..=1024, so neither cast can lose anything that matters.
+#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+fn bound_level(info: &SignalInfo, value: f64, i: usize) -> u8 {
+    if value <= 0.0 || !value.is_finite() {
+        return NO_LEVEL;
+    }
+    if i < info.layout.window_count() {
+        return level_of(value as u64);
+    }
+    let exponent = value.log2().floor() as i32 + VALUE_LEVEL_OFFSET;
+    u8::try_from(exponent.clamp(0, 63)).unwrap_or(0)
+}
+
+/// The smallest bound value a level holds: every pair filed below `level`
+/// has a bound strictly under it (level 0 of decayed scores has no floor).
+fn level_floor(info: &SignalInfo, level: usize, i: usize) -> f64 {
+    let exponent = i32::try_from(level).unwrap_or(0);
+    if i < info.layout.window_count() {
+        2f64.powi(exponent)
+    } else if level == 0 {
+        f64::INFINITY
+    } else {
+        2f64.powi(exponent - VALUE_LEVEL_OFFSET)
+    }
 }
 
 #[derive(Default)]
@@ -146,7 +192,10 @@ impl SignalLedger {
             .map(|_| Shard {
                 slab: RwLock::new(Slab {
                     active: signals.iter().map(|_| Vec::new()).collect(),
-                    levels: signals.iter().map(|s| vec![vec![Vec::new(); LEVELS]; s.layout.window_count()]).collect(),
+                    levels: signals
+                        .iter()
+                        .map(|s| vec![vec![Vec::new(); LEVELS]; s.layout.window_count() + 1])
+                        .collect(),
                     ..Slab::default()
                 }),
             })
@@ -187,7 +236,7 @@ impl SignalLedger {
                 state: SignalState::new(&info.layout),
                 last_event: 0,
                 listed: false,
-                levels: [NO_LEVEL; MAX_WINDOWS],
+                levels: [NO_LEVEL; MAX_WINDOWS + 1],
             });
         }
         let pair = &mut slab.pairs[slot as usize];
@@ -198,16 +247,13 @@ impl SignalLedger {
             pair.listed = true;
             slab.active[usize::from(pos)].push(slot);
         }
-        // File the pair one level up when a window's count crosses a power
-        // of two: O(1) per event, amortized.
+        // File the pair one level up when a bound crosses a power of two:
+        // O(1) per event, amortized.
         for (i, lists) in slab.levels[usize::from(pos)].iter_mut().enumerate() {
-            let count = pair.state.stale_count(&info.layout, i);
-            if count > 0 {
-                let level = level_of(count);
-                if pair.levels[i] == NO_LEVEL || level > pair.levels[i] {
-                    pair.levels[i] = level;
-                    lists[usize::from(level)].push(slot);
-                }
+            let level = bound_level(info, bound_of(info, &pair.state, i), i);
+            if level != NO_LEVEL && (pair.levels[i] == NO_LEVEL || level > pair.levels[i]) {
+                pair.levels[i] = level;
+                lists[usize::from(level)].push(slot);
             }
         }
         Ok(())
@@ -286,6 +332,7 @@ impl SignalLedger {
         Self::check_measure(info, measure)?;
         let threshold_window = match measure {
             Measure::Count(w) | Measure::Velocity(w) => info.layout.window_index(w),
+            Measure::Decayed => Some(info.layout.window_count()),
             _ => None,
         };
         let bounds_hold = self.shards.iter().all(|s| s.slab.read().newest <= now.as_nanos());
@@ -318,10 +365,11 @@ impl SignalLedger {
         scored
     }
 
-    /// The threshold algorithm over window `i`'s level lists: levels from
-    /// the top; after each, stop once the k-th best exact count is at least
-    /// `2^level`, which no pair filed lower can reach (its count as of its
-    /// latest event is below that, and counts only fall until the next one).
+    /// The threshold algorithm over bound `i`'s level lists (a window's
+    /// count, or the decayed score): levels from the top; after each, stop
+    /// once the k-th best exact bound value reaches the level's floor, which
+    /// no pair filed lower can reach (its bound is below it, and bounds only
+    /// fall until the next event).
     fn threshold_candidates(
         &self,
         pos: u16,
@@ -331,7 +379,7 @@ impl SignalLedger {
         k: usize,
         now: Timestamp,
     ) -> Vec<(EntityId, f64)> {
-        let mut found: Vec<(EntityId, f64, u64)> = Vec::new();
+        let mut found: Vec<(EntityId, f64, f64)> = Vec::new();
         for level in (0..LEVELS).rev() {
             for shard in &*self.shards {
                 let slab = shard.slab.read();
@@ -340,19 +388,24 @@ impl SignalLedger {
                     if usize::from(pair.levels[i]) != level {
                         continue; // filed higher since; counted there
                     }
-                    let count = pair
-                        .state
-                        .window(&info.layout, measure.window().unwrap_or(Window::ALL_TIME), now)
-                        .map_or(0, |t| t.count);
-                    if count > 0 {
-                        found.push((EntityId(pair.entity), Self::measure_of(info, &pair.state, measure, now), count));
+                    let value = Self::measure_of(info, &pair.state, measure, now);
+                    if value > 0.0 {
+                        // The exact current value of the bound's own quantity.
+                        let exact = if i < info.layout.window_count() {
+                            pair.state
+                                .window(&info.layout, measure.window().unwrap_or(Window::ALL_TIME), now)
+                                .map_or(0.0, |t| t.count as f64)
+                        } else {
+                            value
+                        };
+                        found.push((EntityId(pair.entity), value, exact));
                     }
                 }
             }
             if found.len() >= k {
-                let mut counts: Vec<u64> = found.iter().map(|f| f.2).collect();
-                let (_, kth, _) = counts.select_nth_unstable_by(k - 1, |a, b| b.cmp(a));
-                if *kth >= 1u64 << level {
+                let mut exact: Vec<f64> = found.iter().map(|f| f.2).collect();
+                let (_, kth, _) = exact.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+                if *kth >= level_floor(info, level, i) {
                     break;
                 }
             }
@@ -382,9 +435,9 @@ impl SignalLedger {
             }
             // Refile the surviving pairs at their level as of their latest
             // event, dropping stale entries and pruned pairs.
-            for (pos, windows) in levels.iter_mut().enumerate() {
-                let layout = &self.signals[pos].layout;
-                for (i, lists) in windows.iter_mut().enumerate() {
+            for (pos, bounds) in levels.iter_mut().enumerate() {
+                let info = &self.signals[pos];
+                for (i, lists) in bounds.iter_mut().enumerate() {
                     for list in lists.iter_mut() {
                         list.clear();
                     }
@@ -393,9 +446,8 @@ impl SignalLedger {
                     }
                     for &slot in &active[pos] {
                         let pair = &mut pairs[slot as usize];
-                        let count = pair.state.stale_count(layout, i);
-                        if count > 0 {
-                            pair.levels[i] = level_of(count);
+                        pair.levels[i] = bound_level(info, bound_of(info, &pair.state, i), i);
+                        if pair.levels[i] != NO_LEVEL {
                             lists[usize::from(pair.levels[i])].push(slot);
                         }
                     }
@@ -530,12 +582,11 @@ impl SignalLedger {
                 return Err(r.corrupt("a pair appears twice"));
             }
             let mut pair =
-                Pair { entity, signal: pos, state, last_event, listed: true, levels: [NO_LEVEL; MAX_WINDOWS] };
+                Pair { entity, signal: pos, state, last_event, listed: true, levels: [NO_LEVEL; MAX_WINDOWS + 1] };
             slab.active[usize::from(pos)].push(slot);
             for (i, lists) in slab.levels[usize::from(pos)].iter_mut().enumerate() {
-                let count = pair.state.stale_count(&info.layout, i);
-                if count > 0 {
-                    pair.levels[i] = level_of(count);
+                pair.levels[i] = bound_level(info, bound_of(info, &pair.state, i), i);
+                if pair.levels[i] != NO_LEVEL {
                     lists[usize::from(pair.levels[i])].push(slot);
                 }
             }

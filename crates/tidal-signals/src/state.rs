@@ -172,6 +172,12 @@ impl SignalState {
         self.tally(layout, i, self.decayed.anchor(), 0).count
     }
 
+    /// The decayed score as of the pair's latest event. Until the next event
+    /// a decayed score only falls, so this bounds it at any later time.
+    pub fn stale_decayed(&self, layout: &SignalLayout) -> f64 {
+        self.decayed(layout, self.decayed.anchor())
+    }
+
     /// Count and weight sum over `window` at `now`, or `None` if the signal
     /// does not keep that window. All-time is always kept.
     pub fn window(&self, layout: &SignalLayout, window: Window, now: Timestamp) -> Option<Tally> {
