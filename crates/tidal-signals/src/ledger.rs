@@ -52,11 +52,7 @@ const VALUE_LEVEL_OFFSET: i32 = 32;
 /// as of the latest event for `i < windows`, else the decayed score as of
 /// the latest event. Both only fall until the next event.
 fn bound_of(info: &SignalInfo, state: &SignalState, i: usize) -> f64 {
-    if i < info.layout.window_count() {
-        state.stale_count(&info.layout, i) as f64
-    } else {
-        state.stale_decayed(&info.layout)
-    }
+    if i < info.layout.window_count() { state.stale_count(&info.layout, i) as f64 } else { state.stale_decayed() }
 }
 
 /// The level of a bound value: ⌊log₂ v⌋ (+ the offset for decayed scores),

@@ -174,8 +174,12 @@ impl SignalState {
 
     /// The decayed score as of the pair's latest event. Until the next event
     /// a decayed score only falls, so this bounds it at any later time.
-    pub fn stale_decayed(&self, layout: &SignalLayout) -> f64 {
-        self.decayed(layout, self.decayed.anchor())
+    pub fn stale_decayed(&self) -> f64 {
+        match &self.linear {
+            Some(linear) => linear.value_at(self.decayed.anchor()),
+            // At its anchor an exponential (or undecayed) sum is its raw value.
+            None => self.decayed.raw(),
+        }
     }
 
     /// Count and weight sum over `window` at `now`, or `None` if the signal
