@@ -384,16 +384,21 @@ impl SignalLedger {
                     if usize::from(pair.levels[i]) != level {
                         continue; // filed higher since; counted there
                     }
-                    let value = Self::measure_of(info, &pair.state, measure, now);
+                    // The measure's value, and the exact current value of the
+                    // bound's own quantity (the window count, or the score),
+                    // from one read.
+                    let (value, exact) = match measure {
+                        Measure::Count(w) | Measure::Velocity(w) => {
+                            let count = pair.state.window(&info.layout, w, now).map_or(0, |t| t.count) as f64;
+                            let secs = w.duration().map_or(1.0, |d| d.as_secs_f64());
+                            (if matches!(measure, Measure::Velocity(_)) { count / secs } else { count }, count)
+                        }
+                        _ => {
+                            let v = Self::measure_of(info, &pair.state, measure, now);
+                            (v, v)
+                        }
+                    };
                     if value > 0.0 {
-                        // The exact current value of the bound's own quantity.
-                        let exact = if i < info.layout.window_count() {
-                            pair.state
-                                .window(&info.layout, measure.window().unwrap_or(Window::ALL_TIME), now)
-                                .map_or(0.0, |t| t.count as f64)
-                        } else {
-                            value
-                        };
                         found.push((EntityId(pair.entity), value, exact));
                     }
                 }
