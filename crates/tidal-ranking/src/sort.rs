@@ -1,0 +1,458 @@
+//! Sort modes: the 26 built-in orderings (`SORT BY <mode>`), each a formula
+//! over signal views and item fields, documented in docs/ranking.md.
+//!
+//! Modes read signals and fields by *role* ([`Roles`]): the view signal, the
+//! up-vote signal, the negative signal, the publication-time field, and so
+//! on, resolved once from the schema by conventional names with fallbacks.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::str::FromStr;
+
+use tidal_schema::{EntityId, EntityKind, FieldType, Measure, Polarity, Schema, SignalId, Window};
+
+use crate::diversity::Diversifier;
+use crate::error::{RankError, Result};
+use crate::explain::{Explanation, Ranked};
+use crate::input::{Candidate, Request, SignalSource, UserView, secs};
+use crate::math::{controversy, gravity, rate, reddit_hot, unit_hash, wilson_lower_bound};
+
+/// A built-in ordering.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum SortMode {
+    /// Most up-votes in the window (`top_hour` … `top_all_time`).
+    Top(Window),
+    /// Wilson lower bound of up/(up+down), all time.
+    Best,
+    /// High engagement rate with few views.
+    HiddenGems,
+    /// Newest first by publication time.
+    New,
+    /// Oldest first.
+    Old,
+    /// Reddit's hot: log-votes plus publication time.
+    Hot,
+    /// View velocity over the window.
+    Trending(Window),
+    /// View acceleration over the window.
+    Rising(Window),
+    /// Hacker News's gravity ranking.
+    Gravity,
+    /// Most views in the window.
+    MostViewed(Window),
+    /// Most likes in the window.
+    MostLiked(Window),
+    /// Most shares in the window.
+    MostShared(Window),
+    /// Most comments in the window.
+    MostCommented(Window),
+    /// (likes + shares + comments) / views in the window.
+    EngagementRate(Window),
+    /// completions / views in the window.
+    CompletionRate(Window),
+    /// A signal's decayed score.
+    Decayed(String),
+    /// Shortest first by the length field.
+    Shortest,
+    /// Longest first.
+    Longest,
+    /// By title, A to Z.
+    Alphabetical,
+    /// A seeded, reproducible random order.
+    Shuffle,
+    /// Reddit's controversy: many votes, evenly split.
+    Controversial,
+}
+
+/// Every mode's name as `SORT BY` accepts it (windowed modes take a default
+/// window, changed with `WINDOW`).
+pub const MODE_NAMES: [&str; 26] = [
+    "top_hour",
+    "top_day",
+    "top_week",
+    "top_month",
+    "top_year",
+    "top_all_time",
+    "best",
+    "hidden_gems",
+    "new",
+    "old",
+    "hot",
+    "trending",
+    "rising",
+    "gravity",
+    "most_viewed",
+    "most_liked",
+    "most_shared",
+    "most_commented",
+    "engagement_rate",
+    "completion_rate",
+    "decayed(<signal>)",
+    "shortest",
+    "longest",
+    "alphabetical",
+    "shuffle",
+    "controversial",
+];
+
+impl SortMode {
+    /// The mode with its window replaced, for modes that take one; `None`
+    /// for modes without a window.
+    #[must_use]
+    pub fn with_window(&self, window: Window) -> Option<Self> {
+        Some(match self {
+            Self::Top(_) => Self::Top(window),
+            Self::Trending(_) => Self::Trending(window),
+            Self::Rising(_) => Self::Rising(window),
+            Self::MostViewed(_) => Self::MostViewed(window),
+            Self::MostLiked(_) => Self::MostLiked(window),
+            Self::MostShared(_) => Self::MostShared(window),
+            Self::MostCommented(_) => Self::MostCommented(window),
+            Self::EngagementRate(_) => Self::EngagementRate(window),
+            Self::CompletionRate(_) => Self::CompletionRate(window),
+            _ => return None,
+        })
+    }
+
+    /// The mode's window, if it has one.
+    pub const fn window(&self) -> Option<Window> {
+        match self {
+            Self::Top(w)
+            | Self::Trending(w)
+            | Self::Rising(w)
+            | Self::MostViewed(w)
+            | Self::MostLiked(w)
+            | Self::MostShared(w)
+            | Self::MostCommented(w)
+            | Self::EngagementRate(w)
+            | Self::CompletionRate(w) => Some(*w),
+            _ => None,
+        }
+    }
+
+    /// Ranks `candidates` by this mode: excluded items dropped, scores
+    /// computed, sorted (highest first, ties by id; items missing the
+    /// field a mode sorts on come last), then diversified to
+    /// `request.limit`.
+    ///
+    /// # Errors
+    /// [`RankError::ModeUnavailable`] if the schema lacks a role the mode
+    /// needs; [`RankError::Read`] if a view is not kept.
+    #[allow(clippy::too_many_lines)] // Reason: one match arm per mode reads best as one table.
+    pub fn rank(
+        &self,
+        roles: &Roles,
+        candidates: &[Candidate<'_>],
+        source: &dyn SignalSource,
+        user: &dyn UserView,
+        request: &Request,
+    ) -> Result<Vec<Ranked>> {
+        let kept: Vec<usize> = (0..candidates.len())
+            .filter(|&i| !request.exclude.iter().any(|&s| user.contains(s, candidates[i].id)))
+            .collect();
+        let ids: Vec<EntityId> = kept.iter().map(|&i| candidates[i].id).collect();
+        let now = request.now;
+        let read = |signal: SignalId, measure: Measure| -> Result<Vec<f64>> {
+            let mut v = source.read_bulk(signal, &ids, measure, now)?;
+            for x in &mut v {
+                if !x.is_finite() {
+                    *x = 0.0;
+                }
+            }
+            Ok(v)
+        };
+        let need = |role: Option<SignalId>, what: &'static str| {
+            role.ok_or_else(|| RankError::ModeUnavailable { mode: self.to_string(), what })
+        };
+        let field = |role: &Option<String>, what: &'static str| {
+            role.clone().ok_or_else(|| RankError::ModeUnavailable { mode: self.to_string(), what })
+        };
+        let count = |w: Window| if w.is_all_time() { Measure::AllTime } else { Measure::Count(w) };
+        let now_secs = secs(now);
+
+        // (present, score) per kept candidate.
+        let keys: Vec<(bool, f64)> = match self {
+            Self::Top(w) | Self::MostLiked(w) => column(read(need(roles.up, UP)?, count(*w))?),
+            Self::MostViewed(w) => column(read(need(roles.view, VIEW)?, count(*w))?),
+            Self::MostShared(w) => column(read(need(roles.share, SHARE)?, count(*w))?),
+            Self::MostCommented(w) => column(read(need(roles.comment, COMMENT)?, count(*w))?),
+            Self::Trending(w) => column(read(need(roles.view, VIEW)?, Measure::Velocity(*w))?),
+            Self::Rising(w) => column(read(need(roles.view, VIEW)?, Measure::Acceleration(*w))?),
+            Self::Decayed(name) => column(read(SignalId::for_name(name), Measure::Decayed)?),
+            Self::Best => {
+                let up = read(need(roles.up, UP)?, Measure::AllTime)?;
+                let down = read(need(roles.down, DOWN)?, Measure::AllTime)?;
+                up.iter().zip(&down).map(|(&u, &d)| (true, wilson_lower_bound(u, d))).collect()
+            }
+            Self::Controversial => {
+                let up = read(need(roles.up, UP)?, Measure::AllTime)?;
+                let down = read(need(roles.down, DOWN)?, Measure::AllTime)?;
+                up.iter().zip(&down).map(|(&u, &d)| (true, controversy(u, d))).collect()
+            }
+            Self::HiddenGems => {
+                let views = read(need(roles.view, VIEW)?, Measure::AllTime)?;
+                let mut engaged = read(need(roles.up, UP)?, Measure::AllTime)?;
+                for role in [roles.share, roles.comment].into_iter().flatten() {
+                    for (e, x) in engaged.iter_mut().zip(read(role, Measure::AllTime)?) {
+                        *e += x;
+                    }
+                }
+                views
+                    .iter()
+                    .zip(&engaged)
+                    .map(|(&v, &e)| {
+                        let e = e.min(v);
+                        (true, wilson_lower_bound(e, v - e) / (2.0 + v).log2())
+                    })
+                    .collect()
+            }
+            Self::EngagementRate(w) => {
+                let views = read(need(roles.view, VIEW)?, count(*w))?;
+                let mut engaged = read(need(roles.up, UP)?, count(*w))?;
+                for role in [roles.share, roles.comment].into_iter().flatten() {
+                    for (e, x) in engaged.iter_mut().zip(read(role, count(*w))?) {
+                        *e += x;
+                    }
+                }
+                views.iter().zip(&engaged).map(|(&v, &e)| (true, rate(e, v))).collect()
+            }
+            Self::CompletionRate(w) => {
+                let views = read(need(roles.view, VIEW)?, count(*w))?;
+                let done = read(need(roles.completion, COMPLETION)?, count(*w))?;
+                views.iter().zip(&done).map(|(&v, &d)| (true, rate(d, v))).collect()
+            }
+            Self::Hot => {
+                let published = field(&roles.published, PUBLISHED)?;
+                let up = read(need(roles.up, UP)?, Measure::AllTime)?;
+                let down = roles.down.map(|d| read(d, Measure::AllTime)).transpose()?;
+                kept.iter()
+                    .enumerate()
+                    .map(|(k, &i)| match candidates[i].number(&published) {
+                        Some(t) => (true, reddit_hot(up[k], down.as_ref().map_or(0.0, |d| d[k]), t)),
+                        None => (false, 0.0),
+                    })
+                    .collect()
+            }
+            Self::Gravity => {
+                let published = field(&roles.published, PUBLISHED)?;
+                let up = read(need(roles.up, UP)?, Measure::AllTime)?;
+                kept.iter()
+                    .enumerate()
+                    .map(|(k, &i)| match candidates[i].number(&published) {
+                        Some(t) => (true, gravity(up[k], (now_secs - t) / 3600.0)),
+                        None => (false, 0.0),
+                    })
+                    .collect()
+            }
+            Self::New | Self::Old => {
+                let published = field(&roles.published, PUBLISHED)?;
+                let sign = if *self == Self::New { 1.0 } else { -1.0 };
+                kept.iter()
+                    .map(|&i| candidates[i].number(&published).map_or((false, 0.0), |t| (true, sign * t)))
+                    .collect()
+            }
+            Self::Shortest | Self::Longest => {
+                let length = field(&roles.length, LENGTH)?;
+                let sign = if *self == Self::Longest { 1.0 } else { -1.0 };
+                kept.iter().map(|&i| candidates[i].number(&length).map_or((false, 0.0), |x| (true, sign * x))).collect()
+            }
+            Self::Shuffle => kept.iter().map(|&i| (true, unit_hash(request.seed, candidates[i].id.0))).collect(),
+            Self::Alphabetical => {
+                let title = field(&roles.title, TITLE)?;
+                let titles: Vec<Option<String>> =
+                    kept.iter().map(|&i| candidates[i].text(&title).map(str::to_lowercase)).collect();
+                let mut order: Vec<usize> = (0..kept.len()).collect();
+                order.sort_by(|&a, &b| match (&titles[a], &titles[b]) {
+                    (Some(x), Some(y)) => x.cmp(y).then(ids[a].cmp(&ids[b])),
+                    (Some(_), None) => Ordering::Less,
+                    (None, Some(_)) => Ordering::Greater,
+                    (None, None) => ids[a].cmp(&ids[b]),
+                });
+                let mut keys = vec![(false, 0.0); kept.len()];
+                for (rank, &k) in order.iter().enumerate() {
+                    // Reason: a rank below 2^53.
+                    #[allow(clippy::cast_precision_loss)]
+                    let r = rank as f64;
+                    keys[k] = (titles[k].is_some(), -r);
+                }
+                keys
+            }
+        };
+
+        let mut order: Vec<usize> = (0..kept.len()).collect();
+        order.sort_by(|&a, &b| {
+            keys[b].0.cmp(&keys[a].0).then(keys[b].1.total_cmp(&keys[a].1)).then(ids[a].cmp(&ids[b]))
+        });
+        let ranked: Vec<(usize, f64)> = order.iter().map(|&k| (kept[k], keys[k].1)).collect();
+        let picks = Diversifier::new(&request.diversity).select(candidates, &ranked, request.limit, &[]);
+        let name = self.to_string();
+        Ok(picks
+            .into_iter()
+            .map(|(i, score, placement)| Ranked {
+                id: candidates[i].id,
+                score,
+                explanation: request.explain.then(|| {
+                    let mut e = Explanation::default();
+                    e.note(format!("sort {name}"), score);
+                    e.placement = placement;
+                    e
+                }),
+            })
+            .collect())
+    }
+}
+
+const UP: &str = "an up-vote signal (like)";
+const DOWN: &str = "a negative signal (skip)";
+const VIEW: &str = "a view signal";
+const SHARE: &str = "a share signal";
+const COMMENT: &str = "a comment signal";
+const COMPLETION: &str = "a completion signal";
+const PUBLISHED: &str = "a timestamp field (published_at)";
+const LENGTH: &str = "a numeric length field (duration)";
+const TITLE: &str = "a text field (title)";
+
+fn column(values: Vec<f64>) -> Vec<(bool, f64)> {
+    values.into_iter().map(|v| (true, v)).collect()
+}
+
+impl fmt::Display for SortMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let windowed = |f: &mut fmt::Formatter<'_>, name: &str, w: &Window| write!(f, "{name}:{w}");
+        match self {
+            Self::Top(w) => match *w {
+                Window::HOUR => f.write_str("top_hour"),
+                Window::DAY => f.write_str("top_day"),
+                Window::WEEK => f.write_str("top_week"),
+                Window::MONTH => f.write_str("top_month"),
+                Window::YEAR => f.write_str("top_year"),
+                Window::ALL_TIME => f.write_str("top_all_time"),
+                other => windowed(f, "top", &other),
+            },
+            Self::Best => f.write_str("best"),
+            Self::HiddenGems => f.write_str("hidden_gems"),
+            Self::New => f.write_str("new"),
+            Self::Old => f.write_str("old"),
+            Self::Hot => f.write_str("hot"),
+            Self::Trending(w) => windowed(f, "trending", w),
+            Self::Rising(w) => windowed(f, "rising", w),
+            Self::Gravity => f.write_str("gravity"),
+            Self::MostViewed(w) => windowed(f, "most_viewed", w),
+            Self::MostLiked(w) => windowed(f, "most_liked", w),
+            Self::MostShared(w) => windowed(f, "most_shared", w),
+            Self::MostCommented(w) => windowed(f, "most_commented", w),
+            Self::EngagementRate(w) => windowed(f, "engagement_rate", w),
+            Self::CompletionRate(w) => windowed(f, "completion_rate", w),
+            Self::Decayed(s) => write!(f, "decayed({s})"),
+            Self::Shortest => f.write_str("shortest"),
+            Self::Longest => f.write_str("longest"),
+            Self::Alphabetical => f.write_str("alphabetical"),
+            Self::Shuffle => f.write_str("shuffle"),
+            Self::Controversial => f.write_str("controversial"),
+        }
+    }
+}
+
+impl FromStr for SortMode {
+    type Err = RankError;
+
+    /// Parses a mode name, optionally with `:<window>` (`trending:1h`).
+    fn from_str(s: &str) -> Result<Self> {
+        let bad = || RankError::UnknownSortMode(s.to_owned());
+        if let Some(inner) = s.strip_prefix("decayed(").and_then(|r| r.strip_suffix(')')) {
+            if inner.is_empty() {
+                return Err(bad());
+            }
+            return Ok(Self::Decayed(inner.to_owned()));
+        }
+        let (name, window) = match s.split_once(':') {
+            Some((n, w)) => (n, Some(w.parse::<Window>().map_err(|_| bad())?)),
+            None => (s, None),
+        };
+        let mode = match name {
+            "top_hour" => Self::Top(Window::HOUR),
+            "top_day" => Self::Top(Window::DAY),
+            "top_week" => Self::Top(Window::WEEK),
+            "top_month" => Self::Top(Window::MONTH),
+            "top_year" => Self::Top(Window::YEAR),
+            "top_all_time" | "top" => Self::Top(Window::ALL_TIME),
+            "best" => Self::Best,
+            "hidden_gems" => Self::HiddenGems,
+            "new" => Self::New,
+            "old" => Self::Old,
+            "hot" => Self::Hot,
+            "trending" => Self::Trending(Window::DAY),
+            "rising" => Self::Rising(Window::HOUR),
+            "gravity" => Self::Gravity,
+            "most_viewed" => Self::MostViewed(Window::DAY),
+            "most_liked" => Self::MostLiked(Window::DAY),
+            "most_shared" => Self::MostShared(Window::DAY),
+            "most_commented" => Self::MostCommented(Window::DAY),
+            "engagement_rate" => Self::EngagementRate(Window::WEEK),
+            "completion_rate" => Self::CompletionRate(Window::WEEK),
+            "shortest" => Self::Shortest,
+            "longest" => Self::Longest,
+            "alphabetical" => Self::Alphabetical,
+            "shuffle" => Self::Shuffle,
+            "controversial" => Self::Controversial,
+            _ => return Err(bad()),
+        };
+        match window {
+            None => Ok(mode),
+            Some(w) => mode.with_window(w).ok_or_else(bad),
+        }
+    }
+}
+
+/// Which signals and fields the sort modes read, resolved from a schema.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Roles {
+    /// Views (`view`, else the first positive item signal tracking velocity).
+    pub view: Option<SignalId>,
+    /// Up-votes (`like`).
+    pub up: Option<SignalId>,
+    /// Down-votes (`dislike`, else the first negative item signal).
+    pub down: Option<SignalId>,
+    /// Shares (`share`).
+    pub share: Option<SignalId>,
+    /// Comments (`comment`).
+    pub comment: Option<SignalId>,
+    /// Completions (`completion`).
+    pub completion: Option<SignalId>,
+    /// Publication time (`published_at`, else the first timestamp field).
+    pub published: Option<String>,
+    /// Length (`duration`, else `length`, else the first float field).
+    pub length: Option<String>,
+    /// Title (`title`, else the first text field).
+    pub title: Option<String>,
+}
+
+impl Roles {
+    /// Resolves every role against `schema`'s item signals and fields.
+    pub fn for_schema(schema: &Schema) -> Self {
+        let items: Vec<_> = schema.signals().iter().filter(|s| s.target == EntityKind::Item).collect();
+        let named = |name: &str| items.iter().find(|s| s.name == name).map(|s| s.id());
+        let fields = &schema.entity(EntityKind::Item).fields;
+        let field_named = |names: &[&str], ty: fn(&FieldType) -> bool| {
+            names
+                .iter()
+                .find_map(|n| fields.iter().find(|f| f.name == *n && ty(&f.ty)))
+                .or_else(|| fields.iter().find(|f| ty(&f.ty)))
+                .map(|f| f.name.clone())
+        };
+        Self {
+            view: named("view")
+                .or_else(|| items.iter().find(|s| s.polarity == Polarity::Positive && s.velocity).map(|s| s.id())),
+            up: named("like").or_else(|| named("upvote")),
+            down: named("dislike")
+                .or_else(|| named("downvote"))
+                .or_else(|| items.iter().find(|s| s.polarity == Polarity::Negative).map(|s| s.id())),
+            share: named("share"),
+            comment: named("comment"),
+            completion: named("completion"),
+            published: field_named(&["published_at", "created_at"], |t| matches!(t, FieldType::Timestamp)),
+            length: field_named(&["duration", "length"], |t| matches!(t, FieldType::Float | FieldType::Integer)),
+            title: field_named(&["title", "name"], |t| matches!(t, FieldType::Text { .. })),
+        }
+    }
+}
