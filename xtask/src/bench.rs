@@ -14,6 +14,7 @@ const SUITES: &[(&str, &str, &str)] = &[
     ("storage", "tidal-storage", "storage_bench"),
     ("signals", "tidal-signals", "signals_bench"),
     ("materialize", "tidal-materialize", "replay_bench"),
+    ("ranking", "tidal-ranking", "ranking_bench"),
 ];
 
 pub(crate) fn run(root: &Path, suite: Option<&str>) -> Result<()> {

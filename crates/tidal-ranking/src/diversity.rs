@@ -20,7 +20,8 @@
 //!   marked [`Placement::CapRelaxed`], so a feed is never short because of
 //!   diversity alone.
 
-use std::collections::HashMap;
+use std::cmp::{Ordering, Reverse};
+use std::collections::{BinaryHeap, HashMap};
 use std::hash::{BuildHasher, Hash, Hasher};
 
 use tidal_schema::{DiversityRule, FieldValue};
@@ -164,48 +165,72 @@ fn select_mmr(
         ranked.iter().map(|&(_, s)| if span > 0.0 && span.is_finite() { (s - lo) / span } else { 1.0 }).collect();
     let vectors: Vec<Option<&[f32]>> = ranked.iter().map(|&(i, _)| candidates[i].vector(embedding)).collect();
     let norms: Vec<f64> = vectors.iter().map(|v| v.map_or(0.0, norm)).collect();
+    // Lazy greedy: an item's MMR value only falls as items are picked (its
+    // max similarity only grows), so a value computed against fewer picks
+    // is an upper bound. Pop the best bound; if it is up to date it is the
+    // true maximum, else refresh it against the new picks and push it back.
+    // Ties go to the better-ranked item, as in the eager loop.
     let mut max_sim = vec![0.0f64; ranked.len()];
+    let mut seen_picks = vec![0usize; ranked.len()];
+    let mut picked_rows: Vec<usize> = Vec::with_capacity(limit);
+    let value = |j: usize, max_sim: &[f64]| lambda * relevance[j] - (1.0 - lambda) * max_sim[j];
+    let mut heap: BinaryHeap<(Ordered, Reverse<usize>)> =
+        (0..ranked.len()).filter(|&j| !taken[j]).map(|j| (Ordered(value(j, &max_sim)), Reverse(j))).collect();
     let mut first_untaken = 0;
     while out.len() < limit {
-        let mut best: Option<(usize, f64)> = None;
-        for j in 0..ranked.len() {
-            if taken[j] || blocked[j] {
-                continue;
-            }
-            if !caps.allowed(j) {
-                blocked[j] = true;
-                continue;
-            }
-            let value = lambda * relevance[j] - (1.0 - lambda) * max_sim[j];
-            if best.is_none_or(|(_, b)| value > b) {
-                best = Some((j, value));
-            }
+        let Some((_, Reverse(j))) = heap.pop() else { break };
+        if taken[j] || blocked[j] {
+            continue;
         }
-        let Some((pick, _)) = best else { break };
-        taken[pick] = true;
-        caps.take(pick);
-        while first_untaken < taken.len() && taken[first_untaken] {
-            first_untaken += 1;
+        if !caps.allowed(j) {
+            blocked[j] = true;
+            continue;
         }
-        let skipped_better = pick > first_untaken;
-        out.push((pick, if skipped_better { Placement::Diversified } else { Placement::ByScore }));
-        if let Some(p) = vectors[pick]
-            && norms[pick] > 0.0
-        {
-            for j in 0..ranked.len() {
-                if taken[j] || blocked[j] {
-                    continue;
-                }
-                if let Some(v) = vectors[j]
-                    && norms[j] > 0.0
-                {
-                    let sim = dot(p, v) / (norms[pick] * norms[j]);
-                    if sim > max_sim[j] {
-                        max_sim[j] = sim;
+        if seen_picks[j] < picked_rows.len() {
+            if let Some(v) = vectors[j]
+                && norms[j] > 0.0
+            {
+                for &p in &picked_rows[seen_picks[j]..] {
+                    if let Some(pv) = vectors[p]
+                        && norms[p] > 0.0
+                    {
+                        let sim = dot(pv, v) / (norms[p] * norms[j]);
+                        if sim > max_sim[j] {
+                            max_sim[j] = sim;
+                        }
                     }
                 }
             }
+            seen_picks[j] = picked_rows.len();
+            heap.push((Ordered(value(j, &max_sim)), Reverse(j)));
+            continue;
         }
+        taken[j] = true;
+        caps.take(j);
+        picked_rows.push(j);
+        while first_untaken < taken.len() && taken[first_untaken] {
+            first_untaken += 1;
+        }
+        let skipped_better = j > first_untaken;
+        out.push((j, if skipped_better { Placement::Diversified } else { Placement::ByScore }));
+    }
+}
+
+/// An f64 with a total order, for the MMR heap.
+#[derive(Clone, Copy, PartialEq)]
+struct Ordered(f64);
+
+impl Eq for Ordered {}
+
+impl PartialOrd for Ordered {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ordered {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
     }
 }
 

@@ -108,7 +108,8 @@ impl SignalSource for SignalLedger {
 /// item), zero otherwise. For tests, benchmarks and hand-computed examples.
 #[derive(Clone, Debug, Default)]
 pub struct StaticSource {
-    values: HashMap<(SignalId, Measure), HashMap<EntityId, f64>>,
+    values:
+        HashMap<(SignalId, Measure), HashMap<EntityId, f64, foldhash::fast::RandomState>, foldhash::fast::RandomState>,
 }
 
 impl StaticSource {

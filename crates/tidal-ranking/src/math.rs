@@ -84,17 +84,18 @@ pub fn recency(age_secs: f64, half_life_secs: f64) -> f64 {
     (-age_secs / half_life_secs).exp2()
 }
 
-/// Dot product in eight independent lanes (so the compiler can vectorize
+/// Dot product in sixteen independent lanes (so the compiler can vectorize
 /// it), summed in f64 at the end.
 pub fn dot(a: &[f32], b: &[f32]) -> f64 {
+    const LANES: usize = 16;
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
-    let mut lanes = [0.0f32; 8];
-    let mut ca = a.chunks_exact(8);
-    let mut cb = b.chunks_exact(8);
+    let mut lanes = [0.0f32; LANES];
+    let mut ca = a.chunks_exact(LANES);
+    let mut cb = b.chunks_exact(LANES);
     for (x, y) in ca.by_ref().zip(cb.by_ref()) {
-        for i in 0..8 {
-            lanes[i] += x[i] * y[i];
+        for ((l, &x), &y) in lanes.iter_mut().zip(x).zip(y) {
+            *l += x * y;
         }
     }
     let tail: f32 = ca.remainder().iter().zip(cb.remainder()).map(|(x, y)| x * y).sum();
