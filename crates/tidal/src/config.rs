@@ -1,0 +1,142 @@
+//! [`Config`]: where and how a database lives. It doubles as the builder:
+//! `Config::new(dir).schema(s).durability(d).open()`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tidal_schema::Schema;
+pub use tidal_wal::Durability;
+
+use crate::error::Result;
+
+/// The default data directory.
+pub const DEFAULT_DIR: &str = "./tidal-data";
+
+/// How a database is opened (see the field docs for defaults).
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The data directory; `None` makes a temporary one, removed on drop.
+    pub dir: Option<PathBuf>,
+    /// The schema. `None`: the stored one, or for a new database the
+    /// content-feed preset.
+    pub schema: Option<Schema>,
+    /// When writes are acknowledged (default: after fdatasync).
+    pub durability: Durability,
+    /// Group commit: at most this many records per log batch, waiting up to
+    /// this long for more (default: 4096 records, no waiting).
+    pub group_commit: (usize, Duration),
+    /// How often the background checkpointer runs (default 60 s; `None`
+    /// disables it). Checkpoints bound recovery time and let the log be
+    /// truncated.
+    pub checkpoint_interval: Option<Duration>,
+    /// Ledger memory above which the checkpointer prunes idle state
+    /// (default: none).
+    pub memory_limit: Option<usize>,
+    /// Keep signal events in the archive before truncating the log, so views
+    /// can be rebuilt under a new schema (default on).
+    pub archive: bool,
+    /// Keep hourly and daily rollups for windows the ledger does not keep
+    /// (default on).
+    pub rollups: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::new(DEFAULT_DIR)
+    }
+}
+
+impl Config {
+    /// A database in `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            dir: Some(dir.into()),
+            schema: None,
+            durability: Durability::Immediate,
+            group_commit: (4096, Duration::ZERO),
+            checkpoint_interval: Some(Duration::from_secs(60)),
+            memory_limit: None,
+            archive: true,
+            rollups: true,
+        }
+    }
+
+    /// A database in a temporary directory, removed when it is dropped.
+    pub fn ephemeral() -> Self {
+        Self { dir: None, ..Self::new(DEFAULT_DIR) }
+    }
+
+    /// Sets the schema.
+    #[must_use]
+    pub fn schema(mut self, schema: Schema) -> Self {
+        self.schema = Some(schema);
+        self
+    }
+
+    /// Reads the schema from a JSON or TOML file (by extension; JSON
+    /// otherwise).
+    ///
+    /// # Errors
+    /// The file cannot be read or the schema is invalid.
+    pub fn schema_file(mut self, path: impl AsRef<Path>) -> Result<Self> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)?;
+        let schema = if path.extension().is_some_and(|e| e == "toml") {
+            Schema::from_toml(&text)?
+        } else {
+            Schema::from_json(&text)?
+        };
+        self.schema = Some(schema);
+        Ok(self)
+    }
+
+    /// Sets the durability mode.
+    #[must_use]
+    pub const fn durability(mut self, durability: Durability) -> Self {
+        self.durability = durability;
+        self
+    }
+
+    /// Sets group-commit batching.
+    #[must_use]
+    pub const fn group_commit(mut self, max_records: usize, max_delay: Duration) -> Self {
+        self.group_commit = (max_records, max_delay);
+        self
+    }
+
+    /// Sets (or with `None` disables) the checkpoint interval.
+    #[must_use]
+    pub const fn checkpoint_interval(mut self, every: Option<Duration>) -> Self {
+        self.checkpoint_interval = every;
+        self
+    }
+
+    /// Sets the ledger memory limit.
+    #[must_use]
+    pub const fn memory_limit(mut self, bytes: Option<usize>) -> Self {
+        self.memory_limit = bytes;
+        self
+    }
+
+    /// Turns the event archive on or off.
+    #[must_use]
+    pub const fn archive(mut self, on: bool) -> Self {
+        self.archive = on;
+        self
+    }
+
+    /// Turns the cold-tier rollups on or off.
+    #[must_use]
+    pub const fn rollups(mut self, on: bool) -> Self {
+        self.rollups = on;
+        self
+    }
+
+    /// Opens the database.
+    ///
+    /// # Errors
+    /// See [`TidalDB::open`](crate::TidalDB::open).
+    pub fn open(self) -> Result<crate::TidalDB> {
+        crate::TidalDB::open(self)
+    }
+}

@@ -1,0 +1,29 @@
+//! `tidal`: the tidalDB facade — the database a user imports.
+//!
+//! [`TidalDB`] wires the subsystem crates: every write goes through the
+//! `tidal-wal` log and is applied, in sequence order, to the views of
+//! `tidal-materialize` (signal ledger, entity store, relationships, user
+//! state, rollups, event archive); reads come from those views, ranked by
+//! `tidal-ranking`. Opening recovers: checkpoints restored, log tail
+//! replayed. The facade only wires; logic lives in the subsystem crates.
+//!
+//! **API boundary:** `TidalDB` is `Send + Sync` and every method takes
+//! `&self`; every failure is one [`Error`].
+
+mod config;
+mod db;
+mod error;
+mod key;
+mod retrieve;
+mod sequencer;
+mod views;
+
+pub use config::{Config, DEFAULT_DIR, Durability};
+pub use db::{Ack, Event, OpenReport, SignalView, Stats, TidalDB, WindowView};
+pub use error::{Error, Result};
+pub use key::Key;
+pub use retrieve::{Hit, Order, Page, Retrieve};
+pub use tidal_ranking::{Explanation, SortMode};
+/// The schema vocabulary (`Schema`, `Fields`, `FieldValue`, `Window`, ...).
+pub use tidal_schema as schema;
+pub use tidal_schema::{EntityId, EntityKind, Timestamp, UserState, Window};
