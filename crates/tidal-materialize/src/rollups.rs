@@ -35,6 +35,14 @@ const HOURLY: u8 = 0;
 const DAILY: u8 = 1;
 /// Rollups gathered in memory before a write.
 const BATCH: usize = 8192;
+/// Rollups kept cached after they are written.
+const CACHE: usize = 1 << 18;
+
+#[derive(Default)]
+struct Pending {
+    rollups: HashMap<(Space, Vec<u8>), (Rollup, bool)>,
+    dirty: usize,
+}
 
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 struct Rollup {
@@ -79,7 +87,10 @@ pub struct Rollups {
     schema: Arc<Schema>,
     engine: Arc<dyn StorageEngine>,
     /// Rollups touched since the last write: (space, key) → absolute value.
-    pending: Mutex<HashMap<(Space, Vec<u8>), Rollup>>,
+    /// Rollups touched recently, with whether each has unwritten changes.
+    /// Written ones stay cached (so the hot current buckets are not read
+    /// back for every event) until the cache outgrows [`CACHE`].
+    pending: Mutex<Pending>,
 }
 
 impl std::fmt::Debug for Rollups {
@@ -91,20 +102,29 @@ impl std::fmt::Debug for Rollups {
 impl Rollups {
     /// A cold tier in `engine`.
     pub fn new(schema: Arc<Schema>, engine: Arc<dyn StorageEngine>) -> Self {
-        Self { schema, engine, pending: Mutex::new(HashMap::new()) }
+        Self { schema, engine, pending: Mutex::new(Pending::default()) }
     }
 
     fn write_pending(&self) -> Result<()> {
         let mut pending = self.pending.lock();
-        if pending.is_empty() {
+        if pending.dirty == 0 {
             return Ok(());
         }
         let mut batch = WriteBatch::new();
-        for ((space, k), r) in pending.iter() {
-            batch.put(*space, k.clone(), r.encode());
+        for ((space, k), (r, dirty)) in &pending.rollups {
+            if *dirty {
+                batch.put(*space, k.clone(), r.encode());
+            }
         }
         self.engine.write_batch(&batch)?;
-        pending.clear();
+        pending.dirty = 0;
+        if pending.rollups.len() > CACHE {
+            pending.rollups.clear();
+        } else {
+            for (_, dirty) in pending.rollups.values_mut() {
+                *dirty = false;
+            }
+        }
         Ok(())
     }
 
@@ -181,15 +201,16 @@ impl Materializer for Rollups {
         let Some((e, def)) = signal_of(&self.schema, seq, record)? else { return Ok(()) };
         let space = Space::of(def.target);
         let full = {
-            let mut pending = self.pending.lock();
+            let mut guard = self.pending.lock();
+            let pending = &mut *guard;
             for (granularity, width) in [(HOURLY, HOUR_NS), (DAILY, DAY_NS)] {
                 let k = key(e.item, e.signal, granularity, bucket(e.timestamp, width));
-                let r = match pending.entry((space, k)) {
+                let (r, dirty) = match pending.rollups.entry((space, k)) {
                     std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
                     std::collections::hash_map::Entry::Vacant(v) => {
                         let stored =
                             self.engine.get(space, &v.key().1)?.and_then(|b| Rollup::decode(&b)).unwrap_or_default();
-                        v.insert(stored)
+                        v.insert((stored, false))
                     }
                 };
                 // Replay of a record this rollup already holds: no change.
@@ -197,9 +218,13 @@ impl Materializer for Rollups {
                     r.count += 1;
                     r.sum += e.weight;
                     r.last_seq = seq;
+                    if !*dirty {
+                        *dirty = true;
+                        pending.dirty += 1;
+                    }
                 }
             }
-            pending.len() >= BATCH
+            pending.dirty >= BATCH
         };
         if full {
             self.write_pending()?;
@@ -216,7 +241,7 @@ impl Materializer for Rollups {
     fn restore(&self, _bytes: &[u8]) -> Result<()> {
         // Unwritten deltas died with the process; replay rebuilds them, and
         // each rollup's last sequence number keeps that exact.
-        self.pending.lock().clear();
+        *self.pending.lock() = Pending::default();
         Ok(())
     }
 }

@@ -578,7 +578,10 @@ impl Inner {
     }
 
     fn edge_type(&self, name: &str) -> Result<EdgeTypeId> {
-        self.schema.relationship(name).map(tidal_schema::RelationshipDef::id).ok_or_else(|| Error::UnknownRelationship(name.to_owned()))
+        self.schema
+            .relationship(name)
+            .map(tidal_schema::RelationshipDef::id)
+            .ok_or_else(|| Error::UnknownRelationship(name.to_owned()))
     }
 
     fn signal_record(&self, e: &Event, now: Timestamp) -> Result<Record> {
