@@ -100,8 +100,8 @@ fn write_signal_retrieve_reopen_same_answers() {
     assert_eq!(answers(&db), before);
     assert_eq!(db.stats().unwrap().items, 30);
     drop(db);
-    // Reopen with checkpoints disabled and no shutdown checkpoint: the same
-    // again (the log replays whatever the checkpoint does not hold).
+    // A second reopen (the checkpointer off) after a drop-time shutdown:
+    // the same again.
     let db = TidalDB::open(Config::new(dir.path()).checkpoint_interval(None)).unwrap();
     assert_eq!(answers(&db), before);
 }
