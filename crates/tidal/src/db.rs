@@ -415,6 +415,28 @@ impl TidalDB {
         self.inner.append(vec![Record::edge_write(edge, from.into().id(), to.into().id(), weight, Timestamp::now())])
     }
 
+    /// Adds many edges of one relationship type in one log append. If any
+    /// weight is invalid, none is written.
+    ///
+    /// # Errors
+    /// As [`relate`](Self::relate).
+    pub fn relate_batch(&self, relationship: &str, edges: &[(Key, Key, f64)]) -> Result<Ack> {
+        self.inner.check_open()?;
+        let edge = self.inner.edge_type(relationship)?;
+        let now = Timestamp::now();
+        let records = edges
+            .iter()
+            .map(|(from, to, weight)| {
+                if weight.is_finite() {
+                    Ok(Record::edge_write(edge, from.id(), to.id(), *weight, now))
+                } else {
+                    Err(Error::InvalidWeight(*weight))
+                }
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.inner.append(records)
+    }
+
     /// Removes a relationship edge.
     ///
     /// # Errors

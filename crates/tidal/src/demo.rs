@@ -160,11 +160,15 @@ pub(crate) fn run(args: &Args) -> tidal::Result<()> {
     for chunk in batch.chunks(10_000) {
         db.put_batch(chunk.to_vec())?;
     }
+    let mut follows = Vec::with_capacity(args.users * 3);
     for u in 0..args.users {
         for _ in 0..3 {
             let c = rng.zipf(args.creators);
-            db.relate("follows", format!("user-{u}").as_str(), format!("creator-{c}").as_str(), 1.0)?;
+            follows.push((Key::from(format!("user-{u}")), Key::from(format!("creator-{c}")), 1.0));
         }
+    }
+    for chunk in follows.chunks(10_000) {
+        db.relate_batch("follows", chunk)?;
     }
     println!(
         "{entity_count} entities ({} creators, {} items, {} users) and {} follows in {:.2} s",

@@ -136,6 +136,8 @@ fn bad_input_is_a_typed_error_and_changes_nothing() {
     assert!(matches!(db.relate("likes", "a", "b", 1.0), Err(Error::UnknownRelationship(_))));
     assert!(matches!(db.relate("follows", "a", "b", f64::NAN), Err(Error::InvalidWeight(_))));
     assert!(matches!(db.unrelate("likes", "a", "b"), Err(Error::UnknownRelationship(_))));
+    let edges = [(Key::from("a"), Key::from("b"), 1.0), (Key::from("a"), Key::from("c"), f64::NAN)];
+    assert!(matches!(db.relate_batch("follows", &edges), Err(Error::InvalidWeight(_))));
     assert!(db.retrieve(&Retrieve::profile("nope")).is_err());
     assert!(Retrieve::sort_by("nope").is_err());
     assert!(matches!(db.retrieve(&Retrieve::sort_by("hot").unwrap().after("garbage")), Err(Error::InvalidCursor(_))));
