@@ -104,6 +104,24 @@ impl SignalSource for SignalLedger {
     }
 }
 
+/// [`SignalSource::read_bulk`] with non-finite values (which a source
+/// should never return) read as zero, so every score stays finite.
+pub(crate) fn read_finite(
+    source: &dyn SignalSource,
+    signal: SignalId,
+    items: &[EntityId],
+    measure: Measure,
+    now: Timestamp,
+) -> Result<Vec<f64>> {
+    let mut v = source.read_bulk(signal, items, measure, now)?;
+    for x in &mut v {
+        if !x.is_finite() {
+            *x = 0.0;
+        }
+    }
+    Ok(v)
+}
+
 /// An in-memory [`SignalSource`]: fixed values per (signal, measure,
 /// item), zero otherwise. For tests, benchmarks and hand-computed examples.
 #[derive(Clone, Debug, Default)]

@@ -23,13 +23,13 @@
 
 use tidal_schema::{
     CandidateStrategy, EntityId, EntityKind, FieldType, Measure, Normalization, Penalty, ProfileDef, QualityGate,
-    Schema, SignalId, Transform, Window,
+    Schema, SignalId, Transform,
 };
 
 use crate::diversity::Diversifier;
 use crate::error::{RankError, Result};
 use crate::explain::{Explanation, Placement, Ranked};
-use crate::input::{Candidate, Request, SignalSource, UserView, secs};
+use crate::input::{Candidate, Request, SignalSource, UserView, read_finite, secs};
 use crate::math::{cosine, rate, recency, transform, unit_hash};
 
 /// A profile ready to score: names resolved to ids, columns planned.
@@ -168,16 +168,10 @@ impl Profile {
                 !def.excludes.iter().chain(&request.exclude).any(|&s| user.contains(s, id))
             })
             .collect();
-        let read = |signal: &str, measure: Measure, ids: &[EntityId]| -> Result<Vec<f64>> {
-            let mut v = source.read_bulk(SignalId::for_name(signal), ids, measure, now)?;
-            for x in &mut v {
-                if !x.is_finite() {
-                    *x = 0.0;
-                }
-            }
-            Ok(v)
+        let read = |signal: &str, measure: Measure, ids: &[EntityId]| {
+            read_finite(source, SignalId::for_name(signal), ids, measure, now)
         };
-        let count = |w: Window| if w.is_all_time() { Measure::AllTime } else { Measure::Count(w) };
+        let count = Measure::count_over;
 
         // 2. Gates.
         for gate in &def.gates {
@@ -311,9 +305,8 @@ impl Profile {
         {
             let mut activity = vec![0.0f64; n];
             for &signal in &self.activity {
-                let col = source.read_bulk(signal, &ids, Measure::AllTime, now)?;
-                for (a, x) in activity.iter_mut().zip(col) {
-                    *a += if x.is_finite() { x } else { 0.0 };
+                for (a, x) in activity.iter_mut().zip(read_finite(source, signal, &ids, Measure::AllTime, now)?) {
+                    *a += x;
                 }
             }
             // Reason: event counts below 2^53.

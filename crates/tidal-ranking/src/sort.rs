@@ -14,7 +14,7 @@ use tidal_schema::{EntityId, EntityKind, FieldType, Measure, Polarity, Schema, S
 use crate::diversity::Diversifier;
 use crate::error::{RankError, Result};
 use crate::explain::{Explanation, Ranked};
-use crate::input::{Candidate, Request, SignalSource, UserView, secs};
+use crate::input::{Candidate, Request, SignalSource, UserView, read_finite, secs};
 use crate::math::{controversy, gravity, rate, reddit_hot, unit_hash, wilson_lower_bound};
 
 /// A built-in ordering.
@@ -152,22 +152,14 @@ impl SortMode {
             .collect();
         let ids: Vec<EntityId> = kept.iter().map(|&i| candidates[i].id).collect();
         let now = request.now;
-        let read = |signal: SignalId, measure: Measure| -> Result<Vec<f64>> {
-            let mut v = source.read_bulk(signal, &ids, measure, now)?;
-            for x in &mut v {
-                if !x.is_finite() {
-                    *x = 0.0;
-                }
-            }
-            Ok(v)
-        };
+        let read = |signal: SignalId, measure: Measure| read_finite(source, signal, &ids, measure, now);
         let need = |role: Option<SignalId>, what: &'static str| {
             role.ok_or_else(|| RankError::ModeUnavailable { mode: self.to_string(), what })
         };
         let field = |role: &Option<String>, what: &'static str| {
             role.clone().ok_or_else(|| RankError::ModeUnavailable { mode: self.to_string(), what })
         };
-        let count = |w: Window| if w.is_all_time() { Measure::AllTime } else { Measure::Count(w) };
+        let count = Measure::count_over;
         let now_secs = secs(now);
 
         // (present, score) per kept candidate.

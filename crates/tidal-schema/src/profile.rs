@@ -115,6 +115,18 @@ impl Measure {
         }
     }
 
+    /// The event count over `window`: [`Count`](Self::Count), or
+    /// [`AllTime`](Self::AllTime) for the all-time window.
+    ///
+    /// ```
+    /// use tidal_schema::{Measure, Window};
+    /// assert_eq!(Measure::count_over(Window::DAY), Measure::Count(Window::DAY));
+    /// assert_eq!(Measure::count_over(Window::ALL_TIME), Measure::AllTime);
+    /// ```
+    pub const fn count_over(window: Window) -> Self {
+        if window.is_all_time() { Self::AllTime } else { Self::Count(window) }
+    }
+
     /// Whether the measure needs velocity tracking.
     pub const fn needs_velocity(self) -> bool {
         matches!(self, Self::Velocity(_) | Self::Acceleration(_))

@@ -676,7 +676,7 @@ impl Inner {
     /// view drives the order, else every item.
     fn mode_candidates(&self, mode: &SortMode, pool: usize, now: Timestamp) -> Result<Option<Vec<EntityId>>> {
         let r = &self.roles;
-        let count = |w: Window| if w.is_all_time() { Measure::AllTime } else { Measure::Count(w) };
+        let count = Measure::count_over;
         let driver: Option<(Option<SignalId>, Measure)> = match mode {
             SortMode::Top(w) | SortMode::MostLiked(w) => Some((r.up, count(*w))),
             SortMode::MostViewed(w) => Some((r.view, count(*w))),
@@ -707,7 +707,7 @@ impl Inner {
         let ledger = self.signals.ledger();
         match strategy {
             CandidateStrategy::Trending { signal, window } => {
-                let m = if window.is_all_time() { Measure::AllTime } else { Measure::Count(*window) };
+                let m = Measure::count_over(*window);
                 Ok(Some(ledger.top_k(SignalId::for_name(signal), m, pool, now)?.into_iter().map(|x| x.0).collect()))
             }
             CandidateStrategy::Rising { signal, window } => Ok(Some(
