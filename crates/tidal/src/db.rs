@@ -3,13 +3,13 @@
 //! live in `tidal-schema`, state in `tidal-signals` and `tidal-storage`,
 //! ordering in `tidal-ranking`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use parking_lot::Mutex;
 use roaring::RoaringTreemap;
@@ -17,165 +17,36 @@ use tidal_materialize::{
     CheckpointStore, Entities, EventArchive, GlobalSignals, MaterializerRegistry, RecoveryStats, Relationships,
     Rollups, UserStates,
 };
-use tidal_ranking::{Candidate, Profile, Request, Roles, SortMode};
-use tidal_schema::{
-    CandidateStrategy, Compatibility, EdgeTypeId, EntityId, EntityKind, Fields, Measure, Schema, SignalId, Timestamp,
-    UserState, Window,
-};
-use tidal_storage::{Direction, EntityStore, FjallEngine, RedbEngine, RelationshipStore, StorageEngine, encode_fields};
+use tidal_ranking::{Profile, Roles};
+use tidal_schema::{Compatibility, EdgeTypeId, EntityKind, Fields, Measure, Schema, Timestamp, UserState};
+use tidal_storage::{EntityStore, FjallEngine, RedbEngine, RelationshipStore, StorageEngine, encode_fields};
 use tidal_wal::{Appended, Record, SignalEvent, Wal, WalConfig};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::key::Key;
-use crate::retrieve::{Cursor, Hit, Order, Page, Retrieve};
+use crate::retrieve::{Page, Retrieve};
 use crate::sequencer::Sequencer;
-use crate::views::{Source, UserSnapshot};
+use crate::types::{Ack, Event, OpenReport, SignalView, Stats, WindowView};
 
-/// One engagement event to record.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Event {
-    /// The signal's name.
-    pub signal: String,
-    /// The entity it happened to (of the signal's target kind).
-    pub target: Key,
-    /// Who, if known (drives user state).
-    pub user: Option<Key>,
-    /// Weight; default the signal's declared default weight.
-    pub weight: Option<f64>,
-    /// When; default now.
-    pub at: Option<Timestamp>,
-}
-
-impl Event {
-    /// `signal` happened to `target`.
-    pub fn new(signal: impl Into<String>, target: impl Into<Key>) -> Self {
-        Self { signal: signal.into(), target: target.into(), user: None, weight: None, at: None }
-    }
-
-    /// By `user`.
-    #[must_use]
-    pub fn by(mut self, user: impl Into<Key>) -> Self {
-        self.user = Some(user.into());
-        self
-    }
-
-    /// With a weight.
-    #[must_use]
-    pub const fn weight(mut self, weight: f64) -> Self {
-        self.weight = Some(weight);
-        self
-    }
-
-    /// At a time.
-    #[must_use]
-    pub const fn at(mut self, at: Timestamp) -> Self {
-        self.at = Some(at);
-        self
-    }
-}
-
-/// What a write became.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Ack {
-    /// Records written (durably, per the durability mode).
-    pub written: usize,
-    /// Signal events dropped as duplicates (same signal, item, user and
-    /// second, within the dedup window).
-    pub duplicates: usize,
-    /// The last sequence number written (0 if none).
-    pub last_seq: u64,
-}
-
-/// What opening found and did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct OpenReport {
-    /// Views restored from checkpoints.
-    pub restored_views: usize,
-    /// Log records replayed into the views.
-    pub replayed: u64,
-    /// Sequence number replay started after.
-    pub replayed_from: u64,
-    /// Bytes cut from a torn log tail, if any.
-    pub torn_tail_bytes: Option<u64>,
-    /// Whether a new schema version was applied.
-    pub schema_changed: bool,
-    /// How long opening took.
-    pub elapsed: Duration,
-}
-
-/// Database statistics.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Stats {
-    /// Items stored.
-    pub items: u64,
-    /// Users stored.
-    pub users: u64,
-    /// Creators stored.
-    pub creators: u64,
-    /// (entity, signal) pairs in the ledger.
-    pub signal_pairs: usize,
-    /// Ledger memory in bytes.
-    pub ledger_bytes: usize,
-    /// Last sequence number in the log.
-    pub last_seq: u64,
-    /// Records appended since open.
-    pub records_since_open: u64,
-    /// Log bytes on disk.
-    pub log_bytes: u64,
-    /// Log segments.
-    pub log_segments: usize,
-    /// Sequence number of the last checkpoint, if any.
-    pub last_checkpoint: Option<u64>,
-    /// The schema version.
-    pub schema_version: u64,
-}
-
-/// One window of a signal view.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct WindowView {
-    /// The window.
-    pub window: Window,
-    /// Events in it.
-    pub count: f64,
-    /// Their weight sum.
-    pub sum: f64,
-    /// Velocity (events per second), when tracked.
-    pub velocity: Option<f64>,
-    /// Acceleration, when tracked.
-    pub acceleration: Option<f64>,
-}
-
-/// Every view of one signal for one entity.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SignalView {
-    /// The signal.
-    pub signal: String,
-    /// Decayed score now.
-    pub decayed: f64,
-    /// All-time count.
-    pub all_time: f64,
-    /// Each window the signal keeps.
-    pub windows: Vec<WindowView>,
-}
-
-struct Inner {
-    schema: Arc<Schema>,
-    wal: Wal,
-    registry: MaterializerRegistry,
-    sequencer: Sequencer,
-    checkpoints: CheckpointStore,
-    checkpoint_lock: Mutex<()>,
-    signals: Arc<GlobalSignals>,
-    users: Arc<UserStates>,
-    entities: Arc<EntityStore>,
-    edges: Arc<RelationshipStore>,
-    rollups: Option<Arc<Rollups>>,
-    roles: Roles,
-    profiles: HashMap<String, Profile>,
-    memory_limit: Option<usize>,
-    closed: AtomicBool,
-    opened_at_seq: u64,
+/// The shared state behind a [`TidalDB`] handle (and its checkpointer).
+pub(crate) struct Inner {
+    pub(crate) schema: Arc<Schema>,
+    pub(crate) wal: Wal,
+    pub(crate) registry: MaterializerRegistry,
+    pub(crate) sequencer: Sequencer,
+    pub(crate) checkpoints: CheckpointStore,
+    pub(crate) checkpoint_lock: Mutex<()>,
+    pub(crate) signals: Arc<GlobalSignals>,
+    pub(crate) users: Arc<UserStates>,
+    pub(crate) entities: Arc<EntityStore>,
+    pub(crate) edges: Arc<RelationshipStore>,
+    pub(crate) rollups: Option<Arc<Rollups>>,
+    pub(crate) roles: Roles,
+    pub(crate) profiles: HashMap<String, Profile>,
+    pub(crate) memory_limit: Option<usize>,
+    pub(crate) closed: AtomicBool,
+    pub(crate) opened_at_seq: u64,
 }
 
 /// The database handle: `Send + Sync`, every method `&self`.
@@ -650,171 +521,6 @@ impl Inner {
         }
         let seq = self.registry.checkpoint(&self.checkpoints, &self.wal)?;
         Ok(seq)
-    }
-
-    fn user_snapshot(&self, user: Option<EntityId>, relationship: Option<&str>) -> Result<UserSnapshot> {
-        let Some(id) = user else { return Ok(UserSnapshot::default()) };
-        let mut snap = UserSnapshot { id: Some(id), ..UserSnapshot::default() };
-        for state in tidal_materialize::ALL_STATES {
-            snap.states.insert(state, self.users.bitmap(id, state));
-        }
-        // Affinity: the user's edges of the named relationship, else of the
-        // first user → creator relationship.
-        let rel = relationship.and_then(|r| self.schema.relationship(r)).or_else(|| {
-            self.schema.relationships().iter().find(|r| r.from == EntityKind::User && r.to == EntityKind::Creator)
-        });
-        if let Some(rel) = rel {
-            for edge in self.edges.edges(rel.id(), id, Direction::Out)? {
-                let edge = edge?;
-                snap.affinities.insert(edge.to, edge.weight);
-            }
-        }
-        Ok(snap)
-    }
-
-    /// Candidate ids for a sort mode: the ledger's top-K where one signal
-    /// view drives the order, else every item.
-    fn mode_candidates(&self, mode: &SortMode, pool: usize, now: Timestamp) -> Result<Option<Vec<EntityId>>> {
-        let r = &self.roles;
-        let count = Measure::count_over;
-        let driver: Option<(Option<SignalId>, Measure)> = match mode {
-            SortMode::Top(w) | SortMode::MostLiked(w) => Some((r.up, count(*w))),
-            SortMode::MostViewed(w) => Some((r.view, count(*w))),
-            SortMode::MostShared(w) => Some((r.share, count(*w))),
-            SortMode::MostCommented(w) => Some((r.comment, count(*w))),
-            SortMode::Trending(w) => Some((r.view, Measure::Velocity(*w))),
-            SortMode::Rising(w) => Some((r.view, Measure::Acceleration(*w))),
-            SortMode::Decayed(name) => Some((Some(SignalId::for_name(name)), Measure::Decayed)),
-            _ => None,
-        };
-        let Some((Some(signal), measure)) = driver else { return Ok(None) };
-        match self.signals.ledger().top_k(signal, measure, pool, now) {
-            Ok(top) => Ok(Some(top.into_iter().map(|(id, _)| id).collect())),
-            // A window the ledger does not keep (top_year): rank every item,
-            // reading the window from the cold tier.
-            Err(tidal_signals::SignalError::WindowNotKept { .. }) => Ok(None),
-            Err(e) => Err(e.into()),
-        }
-    }
-
-    fn profile_candidates(
-        &self,
-        strategy: &CandidateStrategy,
-        user: &UserSnapshot,
-        pool: usize,
-        now: Timestamp,
-    ) -> Result<Option<Vec<EntityId>>> {
-        let ledger = self.signals.ledger();
-        match strategy {
-            CandidateStrategy::Trending { signal, window } => {
-                let m = Measure::count_over(*window);
-                Ok(Some(ledger.top_k(SignalId::for_name(signal), m, pool, now)?.into_iter().map(|x| x.0).collect()))
-            }
-            CandidateStrategy::Rising { signal, window } => Ok(Some(
-                ledger
-                    .top_k(SignalId::for_name(signal), Measure::Acceleration(*window), pool, now)?
-                    .into_iter()
-                    .map(|x| x.0)
-                    .collect(),
-            )),
-            CandidateStrategy::All | CandidateStrategy::Recent { .. } => Ok(None),
-            CandidateStrategy::Following { via, .. } => {
-                let followed: HashSet<EntityId> = user.affinities.keys().copied().collect();
-                let mut out = Vec::new();
-                for row in self.entities.scan(EntityKind::Item)? {
-                    let (id, fields) = row?;
-                    if let Some(tidal_schema::FieldValue::Reference(c)) = fields.get(via)
-                        && followed.contains(c)
-                    {
-                        out.push(id);
-                    }
-                }
-                Ok(Some(out))
-            }
-            CandidateStrategy::TextSearch | CandidateStrategy::Similar { .. } => Err(Error::Unsupported(
-                "text and vector candidate strategies need tidal-index, which is not built yet".into(),
-            )),
-        }
-    }
-
-    fn retrieve(&self, q: &Retrieve) -> Result<Page> {
-        let cursor = q.cursor.as_deref().map(Cursor::decode).transpose()?;
-        let now = cursor.map(|c| c.at).or(q.at).unwrap_or_else(Timestamp::now);
-        let seed = cursor.map_or(q.seed, |c| c.seed);
-        let offset = cursor.map_or(0, |c| c.offset);
-        let want = offset.saturating_add(q.limit);
-        let pool = want.saturating_mul(10).max(500);
-        let user_id = q.user.as_ref().map(Key::id);
-        let (profile, mode) = match &q.order {
-            Order::Profile(name) => (
-                Some(self.profiles.get(name).ok_or_else(|| tidal_ranking::RankError::UnknownProfile(name.clone()))?),
-                None,
-            ),
-            Order::Sort(mode) => {
-                let mode = match q.window {
-                    Some(w) => mode
-                        .with_window(w)
-                        .ok_or_else(|| Error::InvalidArgument(format!("sort mode {mode} takes no window")))?,
-                    None => mode.clone(),
-                };
-                (None, Some(mode))
-            }
-        };
-        let relationship = profile.and_then(|p| match p.candidates() {
-            CandidateStrategy::Following { relationship, .. } => Some(relationship.as_str()),
-            _ => None,
-        });
-        let user = self.user_snapshot(user_id, relationship)?;
-        let ids = match (profile, &mode) {
-            (Some(p), _) => self.profile_candidates(p.candidates(), &user, pool, now)?,
-            (None, Some(m)) => self.mode_candidates(m, pool, now)?,
-            (None, None) => None,
-        };
-        // Fetch fields; skip deleted items.
-        let mut rows: Vec<(EntityId, Fields)> = Vec::new();
-        match ids {
-            Some(ids) => {
-                for id in ids {
-                    if let Some(f) = self.entities.get(EntityKind::Item, id)? {
-                        rows.push((id, f));
-                    }
-                }
-            }
-            None => {
-                for row in self.entities.scan(EntityKind::Item)? {
-                    rows.push(row?);
-                }
-            }
-        }
-        let candidates: Vec<Candidate<'_>> = rows.iter().map(|(id, f)| Candidate::new(*id, f)).collect();
-        let mut request = Request::new(now, want).seeded(seed);
-        request.explain = q.explain;
-        request.exclude.clone_from(&q.filters);
-        request.diversity.clone_from(&q.diversity);
-        let ledger = self.signals.ledger();
-        let source = Source { ledger: &ledger, rollups: self.rollups.as_deref() };
-        let ranked = match (profile, mode) {
-            (Some(p), _) => p.score(&candidates, &source, &user, &request)?,
-            (None, Some(m)) => m.rank(&self.roles, &candidates, &source, &user, &request)?,
-            (None, None) => Vec::new(),
-        };
-        let has_more = ranked.len() == want && want < candidates.len();
-        let by_id: HashMap<EntityId, &Fields> = rows.iter().map(|(id, f)| (*id, f)).collect();
-        let hits = ranked
-            .into_iter()
-            .skip(offset)
-            .map(|r| Hit {
-                id: r.id,
-                score: r.score,
-                fields: by_id.get(&r.id).map(|f| (*f).clone()).unwrap_or_default(),
-                explanation: r.explanation,
-            })
-            .collect();
-        Ok(Page {
-            hits,
-            next: has_more.then(|| Cursor { at: now, seed, offset: want }.encode()),
-            candidates: candidates.len(),
-        })
     }
 }
 

@@ -16,10 +16,12 @@ mod error;
 mod key;
 mod retrieve;
 mod sequencer;
+mod serve;
+mod types;
 mod views;
 
 pub use config::{Config, DEFAULT_DIR, Durability};
-pub use db::{Ack, Event, OpenReport, SignalView, Stats, TidalDB, WindowView};
+pub use db::TidalDB;
 pub use error::{Error, Result};
 pub use key::Key;
 pub use retrieve::{Hit, Order, Page, Retrieve};
@@ -27,3 +29,4 @@ pub use tidal_ranking::{Explanation, SortMode};
 /// The schema vocabulary (`Schema`, `Fields`, `FieldValue`, `Window`, ...).
 pub use tidal_schema as schema;
 pub use tidal_schema::{EntityId, EntityKind, Timestamp, UserState, Window};
+pub use types::{Ack, Event, OpenReport, SignalView, Stats, WindowView};
