@@ -18,8 +18,8 @@ use tidal_materialize::{
     Rollups, UserStates,
 };
 use tidal_ranking::{Profile, Roles};
-use tidal_schema::{Compatibility, EdgeTypeId, EntityKind, Fields, Measure, Schema, Timestamp, UserState};
-use tidal_storage::{EntityStore, FjallEngine, RedbEngine, RelationshipStore, StorageEngine, encode_fields};
+use tidal_schema::{Compatibility, EdgeTypeId, EntityId, EntityKind, Fields, Measure, Schema, Timestamp, UserState};
+use tidal_storage::{Direction, EntityStore, FjallEngine, RedbEngine, RelationshipStore, StorageEngine, encode_fields};
 use tidal_wal::{Appended, Record, SignalEvent, Wal, WalConfig};
 
 use crate::config::Config;
@@ -344,6 +344,20 @@ impl TidalDB {
     /// Store failures.
     pub fn get(&self, kind: EntityKind, key: impl Into<Key>) -> Result<Option<Fields>> {
         Ok(self.inner.entities.get(kind, key.into().id())?)
+    }
+
+    /// The entities `from` relates to by `relationship`, with each edge's
+    /// weight, in id order.
+    ///
+    /// # Errors
+    /// [`Error::UnknownRelationship`]; store failures.
+    pub fn related(&self, relationship: &str, from: impl Into<Key>) -> Result<Vec<(EntityId, f64)>> {
+        let edge = self.inner.edge_type(relationship)?;
+        self.inner
+            .edges
+            .edges(edge, from.into().id(), Direction::Out)?
+            .map(|e| e.map(|e| (e.to, e.weight)).map_err(Error::from))
+            .collect()
     }
 
     /// Every view of every signal targeting `kind`, for one entity, now.
