@@ -73,7 +73,7 @@ fn op(i: u64) -> Op {
         1 => Op::Relate { creator: block % 5, weight: (block + 1) as f64 },
         7 if block % 2 == 1 => Op::Delete { block: block - 1 },
         slot => Op::Signals(
-            (0..1 + i % 3)
+            (0..=(i % 3))
                 .map(|k| {
                     let like = (i + k) % 2 == 1;
                     Sig { like, block, weight: if like { (k + 1) as f64 } else { 1.0 }, at: T0 + slot * 3 + k }
@@ -118,7 +118,7 @@ fn run(db: &TidalDB, g: u64, t: u64, op: &Op) {
 }
 
 fn config(dir: &Path, g: u64) -> Config {
-    let durability = if g % 2 == 0 { Durability::Immediate } else { Durability::Buffered };
+    let durability = if g.is_multiple_of(2) { Durability::Immediate } else { Durability::Buffered };
     Config::new(dir).durability(durability)
 }
 
