@@ -17,7 +17,7 @@ use tidal_schema::{EntityId, EntityKind, Schema, SignalId, Timestamp};
 use tidal_signals::SignalLedger;
 use tidal_storage::keys::{Tag, encode_key, parse_key};
 use tidal_storage::{FlushMode, Space, StorageEngine, WriteBatch};
-use tidal_wal::{Record, RecordBody, Wal};
+use tidal_wal::{Record, RecordBody, SignalEvent, Wal};
 
 use crate::error::{MaterializeError, Result};
 use crate::materializer::{Materializer, Scope, signal_of};
@@ -144,24 +144,26 @@ impl EventArchive {
         Ok(dropped)
     }
 
-    /// Rebuilds the signal ledger for `schema` — which may define signals
-    /// differently from the schema the events were logged under (a new
-    /// half-life, new windows) — from the archive plus the log after it.
-    /// Exact for every event the archive and log hold (the archive keeps
-    /// what retention keeps). Returns the ledger and the last sequence
-    /// number it reflects.
-    pub fn rebuild_ledger(&self, schema: &Schema, wal: &Wal) -> Result<(SignalLedger, u64)> {
-        let ledger = SignalLedger::new(schema);
+    /// Visits every signal event the archive and the log after it hold —
+    /// the archive's events first (in key order, not log order), then the
+    /// log's — as `(seq, event)`. Returns the last sequence number visited
+    /// (0 if none).
+    ///
+    /// # Errors
+    /// [`tidal_wal::WalError::Truncated`] when the log no longer holds the
+    /// records just after the archive's last; store, log or `visit` failures.
+    pub fn replay_signals(&self, wal: &Wal, visit: &mut dyn FnMut(u64, &SignalEvent) -> Result<()>) -> Result<u64> {
         let mut archived_through = 0u64;
         self.for_each(&mut |e| {
             archived_through = archived_through.max(e.seq);
-            let def = schema.signal_by_id(e.signal).ok_or(MaterializeError::UnknownInSchema {
-                seq: e.seq,
-                what: "signal",
-                id: e.signal.to_string(),
-            })?;
-            ledger.apply(e.signal, def.target, e.entity, e.timestamp, e.weight)?;
-            Ok(())
+            let event = SignalEvent {
+                signal: e.signal,
+                item: e.entity,
+                user: e.user,
+                weight: e.weight,
+                timestamp: e.timestamp,
+            };
+            visit(e.seq, &event)
         })?;
         let mut last = archived_through;
         let from = archived_through + 1;
@@ -175,14 +177,29 @@ impl EventArchive {
             let (seq, record) = item?;
             last = seq;
             if let RecordBody::Signal(e) = &record.body {
-                let def = schema.signal_by_id(e.signal).ok_or(MaterializeError::UnknownInSchema {
-                    seq,
-                    what: "signal",
-                    id: e.signal.to_string(),
-                })?;
-                ledger.apply(e.signal, def.target, e.item, e.timestamp, e.weight)?;
+                visit(seq, e)?;
             }
         }
+        Ok(last)
+    }
+
+    /// Rebuilds the signal ledger for `schema` — which may define signals
+    /// differently from the schema the events were logged under (a new
+    /// half-life, new windows) — from the archive plus the log after it.
+    /// Exact for every event the archive and log hold (the archive keeps
+    /// what retention keeps). Returns the ledger and the last sequence
+    /// number it reflects.
+    pub fn rebuild_ledger(&self, schema: &Schema, wal: &Wal) -> Result<(SignalLedger, u64)> {
+        let ledger = SignalLedger::new(schema);
+        let last = self.replay_signals(wal, &mut |seq, e| {
+            let def = schema.signal_by_id(e.signal).ok_or(MaterializeError::UnknownInSchema {
+                seq,
+                what: "signal",
+                id: e.signal.to_string(),
+            })?;
+            ledger.apply(e.signal, def.target, e.item, e.timestamp, e.weight)?;
+            Ok(())
+        })?;
         Ok((ledger, last))
     }
 }

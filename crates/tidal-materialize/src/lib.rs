@@ -16,6 +16,7 @@
 //! and `tidal-storage`. It never ranks or parses queries.
 
 mod archive;
+mod audit;
 mod checkpoint_store;
 mod error;
 mod materializer;
@@ -26,6 +27,7 @@ mod stores;
 mod user_state;
 
 pub use archive::{ArchivedEvent, EventArchive, retention_horizon};
+pub use audit::{ViewAudit, audit_signal_views};
 pub use checkpoint_store::CheckpointStore;
 pub use error::{MaterializeError, Result};
 pub use materializer::{Materializer, Scope};

@@ -59,6 +59,14 @@ impl UserStates {
         self.shards[shard_of(user)].read().get(&user.0).map(|b| b[slot(state)].clone()).unwrap_or_default()
     }
 
+    /// Every user with any state, in id order.
+    pub fn users(&self) -> Vec<EntityId> {
+        let mut out: Vec<EntityId> =
+            self.shards.iter().flat_map(|s| s.read().keys().map(|u| EntityId(*u)).collect::<Vec<_>>()).collect();
+        out.sort_unstable();
+        out
+    }
+
     /// How many items are in `user`'s `state` set.
     pub fn count(&self, user: EntityId, state: UserState) -> u64 {
         self.shards[shard_of(user)].read().get(&user.0).map_or(0, |b| b[slot(state)].len())

@@ -9,8 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use tidal_materialize::{CheckpointStore, EventArchive, GlobalSignals, Materializer, MaterializerRegistry};
-use tidal_schema::{DecaySpec, EntityId, EntityKind, Measure, Schema, SignalId, Timestamp, Window, presets};
+use tidal_materialize::{
+    CheckpointStore, EventArchive, GlobalSignals, Materializer, MaterializerRegistry, UserStates, audit_signal_views,
+};
+use tidal_schema::{DecaySpec, EntityId, EntityKind, Measure, Schema, SignalId, Timestamp, UserState, Window, presets};
 use tidal_signals::SignalLedger;
 use tidal_storage::{MemoryEngine, StorageEngine};
 use tidal_wal::{MemFs, Record, SignalEvent, Wal, WalConfig};
@@ -60,6 +62,8 @@ proptest! {
         let registry = MaterializerRegistry::new();
         registry.register(Arc::clone(&signals) as _).unwrap();
         registry.register(Arc::clone(&archive) as _).unwrap();
+        let users = Arc::new(UserStates::new(Arc::clone(&schema)));
+        registry.register(Arc::clone(&users) as _).unwrap();
         let records: Vec<Record> = events.iter().map(|(s, i, t)| Record::signal(event(*s, *i, *t))).collect();
         let chunk = records.len().div_ceil(checkpoints);
         for part in records.chunks(chunk) {
@@ -79,6 +83,11 @@ proptest! {
         let (rebuilt, through) = archive.rebuild_ledger(&schema, &wal).unwrap();
         prop_assert_eq!(through, wal.last_seq());
         prop_assert!(close(&reads(&rebuilt), &reads(&signals.ledger())));
+        // The audit agrees: no view differs from its rebuild.
+        let now = Timestamp::from_secs(T0 + 3 * 86_400);
+        let audit = audit_signal_views(&schema, &archive, &wal, &signals.ledger(), &users, now).unwrap();
+        prop_assert_eq!(audit.mismatches, 0, "{:?}", audit.examples);
+        prop_assert_eq!(audit.events, records.len() as u64);
 
         // A new half-life: the rebuild equals a ledger fed every event directly.
         let mut view = schema.signal("view").unwrap().clone();
@@ -114,4 +123,37 @@ fn retention_prunes_old_events() {
         })
         .unwrap();
     assert_eq!(left, 50);
+}
+
+/// The audit reports a view that drifted from the log — one event the log
+/// never held, in the ledger and in a user's bitmap — and nothing else.
+#[test]
+fn audit_finds_views_that_drifted_from_the_log() {
+    let schema = Arc::new(presets::content_feed());
+    let wal = Wal::open_with(WalConfig::new("/log").dedup_window(Duration::ZERO), Arc::new(MemFs::new())).unwrap();
+    let data: Arc<dyn StorageEngine> = Arc::new(MemoryEngine::new());
+    let signals = Arc::new(GlobalSignals::new(Arc::clone(&schema)));
+    let archive = Arc::new(EventArchive::new(Arc::clone(&schema), data));
+    let users = Arc::new(UserStates::new(Arc::clone(&schema)));
+    let registry = MaterializerRegistry::new();
+    for m in [Arc::clone(&signals) as Arc<dyn Materializer>, Arc::clone(&archive) as _, Arc::clone(&users) as _] {
+        registry.register(m).unwrap();
+    }
+    for i in 0..50u64 {
+        let r = Record::signal(event(usize::try_from(i).unwrap(), i % 7, i * 60));
+        let seq = wal.append(&r).unwrap().seq().unwrap();
+        registry.apply(seq, &r).unwrap();
+    }
+    let now = Timestamp::from_secs(T0 + 86_400);
+    let clean = audit_signal_views(&schema, &archive, &wal, &signals.ledger(), &users, now).unwrap();
+    assert_eq!((clean.mismatches, clean.events, clean.users), (0, 50, 4), "{:?}", clean.examples);
+    // Drift: an event applied to the views but never logged.
+    let ghost = SignalEvent { item: EntityId(99), user: Some(EntityId(42)), ..event(0, 99, 10) };
+    signals.on_event(51, &Record::signal(ghost)).unwrap();
+    users.on_event(51, &Record::signal(ghost)).unwrap();
+    let audit = audit_signal_views(&schema, &archive, &wal, &signals.ledger(), &users, now).unwrap();
+    assert!(audit.mismatches >= 2, "{audit:?}");
+    assert!(audit.examples.iter().any(|e| e.contains("view of entity 99")), "{:?}", audit.examples);
+    assert!(audit.examples.iter().any(|e| e.contains("user 42")), "{:?}", audit.examples);
+    assert!(users.bitmap(EntityId(42), UserState::Seen).contains(99));
 }

@@ -464,6 +464,17 @@ impl SignalLedger {
         Ok(self.shards.iter().map(|s| s.slab.read().active[usize::from(pos)].len()).sum())
     }
 
+    /// Every (signal, entity) pair with state, in no particular order: for
+    /// audits such as `tidal check`, which compare every view with a rebuild.
+    pub fn pairs(&self) -> Vec<(SignalId, EntityId)> {
+        let mut out = Vec::with_capacity(self.len());
+        for shard in &*self.shards {
+            let slab = shard.slab.read();
+            out.extend(slab.pairs.iter().map(|p| (self.signals[usize::from(p.signal)].id, EntityId(p.entity))));
+        }
+        out
+    }
+
     /// Number of (entity, signal) pairs with state.
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| s.slab.read().pairs.len()).sum()

@@ -181,3 +181,27 @@ fn bad_input_is_a_typed_error_and_changes_nothing() {
     ));
     assert_eq!(ledger.read(view(), EntityId(99), Measure::Decayed, now).unwrap(), 0.0, "no events reads as zero");
 }
+
+proptest! {
+    /// `pairs` lists exactly the (signal, entity) pairs that received events.
+    #[test]
+    fn pairs_are_exactly_those_with_events(events in stream(), likes in prop::collection::vec(0u64..40, 0..20)) {
+        let ledger = SignalLedger::new(&presets::content_feed());
+        apply_all(&ledger, &events);
+        let like = SignalId::for_name("like");
+        for e in &likes {
+            ledger.apply(like, EntityKind::Item, EntityId(*e), Timestamp::from_secs(T0), 1.0).unwrap();
+        }
+        let mut got = ledger.pairs();
+        got.sort_unstable_by_key(|(s, e)| (s.0, e.0));
+        let mut want: Vec<(SignalId, EntityId)> = events
+            .iter()
+            .map(|(e, _, _)| (view(), EntityId(*e)))
+            .chain(likes.iter().map(|e| (like, EntityId(*e))))
+            .collect();
+        want.sort_unstable_by_key(|(s, e)| (s.0, e.0));
+        want.dedup();
+        prop_assert_eq!(got.len(), ledger.len());
+        prop_assert_eq!(got, want);
+    }
+}
