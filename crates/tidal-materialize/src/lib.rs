@@ -27,7 +27,7 @@ mod stores;
 mod user_state;
 
 pub use archive::{ArchivedEvent, EventArchive, retention_horizon};
-pub use audit::{ViewAudit, audit_signal_views};
+pub use audit::{StoreAudit, ViewAudit, audit_signal_views, audit_stores};
 pub use checkpoint_store::CheckpointStore;
 pub use error::{MaterializeError, Result};
 pub use materializer::{Materializer, Scope};

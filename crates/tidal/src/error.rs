@@ -63,6 +63,9 @@ pub enum Error {
     /// An argument out of range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// `tidal check` found differences between the views and the log.
+    #[error("check failed: {0} differences between the views and the log")]
+    CheckFailed(u64),
     /// The database was shut down.
     #[error("the database is shut down")]
     Closed,

@@ -25,8 +25,9 @@ pub use db::TidalDB;
 pub use error::{Error, Result};
 pub use key::Key;
 pub use retrieve::{Hit, Order, Page, Retrieve};
+pub use tidal_materialize::ViewAudit;
 pub use tidal_ranking::{Explanation, SortMode};
 /// The schema vocabulary (`Schema`, `Fields`, `FieldValue`, `Window`, ...).
 pub use tidal_schema as schema;
 pub use tidal_schema::{EntityId, EntityKind, Timestamp, UserState, Window};
-pub use types::{Ack, Event, OpenReport, SignalView, Stats, WindowView};
+pub use types::{Ack, CheckReport, Event, OpenReport, SignalView, Stats, WindowView};

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
+use tidal_materialize::{StoreAudit, ViewAudit};
 use tidal_schema::{Timestamp, Window};
+use tidal_wal::Wal;
 
 use crate::key::Key;
 
@@ -132,4 +134,75 @@ pub struct SignalView {
     pub all_time: f64,
     /// Each window the signal keeps.
     pub windows: Vec<WindowView>,
+}
+
+/// What [`TidalDB::check`](crate::TidalDB::check) found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckReport {
+    /// The log's first and last sequence numbers.
+    pub log_range: (u64, u64),
+    /// Log records read, every batch checksum-verified.
+    pub log_records: u64,
+    /// Bytes of a torn log tail cut when the database was opened.
+    pub torn_tail_bytes: Option<u64>,
+    /// Entities compared with the log's last write of each.
+    pub entities: u64,
+    /// Edges compared likewise.
+    pub edges: u64,
+    /// The signal-view audit; `None` when it could not run (no event
+    /// archive, and the log truncated below its first record).
+    pub signal_views: Option<ViewAudit>,
+    /// Differences found.
+    pub problems: u64,
+    /// The first few differences, in words.
+    pub examples: Vec<String>,
+}
+
+impl CheckReport {
+    pub(crate) fn new(open: &OpenReport, wal: &Wal, stores: StoreAudit, views: Option<ViewAudit>) -> Self {
+        let mut examples = stores.examples;
+        examples.extend(views.iter().flat_map(|v| v.examples.iter().cloned()));
+        Self {
+            log_range: (wal.first_seq(), wal.last_seq()),
+            log_records: stores.records,
+            torn_tail_bytes: open.torn_tail_bytes,
+            entities: stores.entities,
+            edges: stores.edges,
+            problems: stores.mismatches + views.as_ref().map_or(0, |v| v.mismatches),
+            signal_views: views,
+            examples,
+        }
+    }
+
+    /// Whether nothing differs.
+    pub const fn is_clean(&self) -> bool {
+        self.problems == 0
+    }
+}
+
+impl std::fmt::Display for CheckReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (first, last) = self.log_range;
+        writeln!(f, "log: {} records verified (seq {first}..={last})", self.log_records)?;
+        if let Some(bytes) = self.torn_tail_bytes {
+            writeln!(f, "log: a torn tail of {bytes} bytes (an unacknowledged write) was cut on open")?;
+        }
+        writeln!(f, "stores: {} entities and {} edges compared with the log's last writes", self.entities, self.edges)?;
+        match &self.signal_views {
+            Some(v) => writeln!(
+                f,
+                "signal views: {} (signal, entity) pairs and {} users compared with a rebuild from {} events",
+                v.pairs, v.users, v.events
+            )?,
+            None => writeln!(f, "signal views: not checked (no event archive, and the log is truncated)")?,
+        }
+        for e in &self.examples {
+            writeln!(f, "  differs: {e}")?;
+        }
+        if self.is_clean() {
+            write!(f, "ok: no differences")
+        } else {
+            write!(f, "FAILED: {} differences", self.problems)
+        }
+    }
 }
