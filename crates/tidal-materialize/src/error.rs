@@ -13,6 +13,9 @@ pub enum MaterializeError {
     /// A store or engine failed.
     #[error(transparent)]
     Storage(#[from] tidal_storage::StorageError),
+    /// A schema did not (de)serialize.
+    #[error(transparent)]
+    Schema(#[from] tidal_schema::SchemaError),
     /// The log failed.
     #[error(transparent)]
     Wal(#[from] tidal_wal::WalError),

@@ -32,6 +32,8 @@ pub enum Scope {
     Entities,
     /// Relationship edge writes and deletes.
     Relationships,
+    /// No records: a view that only rides along with checkpoints.
+    Nothing,
 }
 
 impl Scope {
@@ -42,6 +44,7 @@ impl Scope {
             Self::Signals => matches!(body, RecordBody::Signal(_)),
             Self::Entities => matches!(body, RecordBody::EntityWrite { .. } | RecordBody::EntityDelete { .. }),
             Self::Relationships => matches!(body, RecordBody::EdgeWrite { .. } | RecordBody::EdgeDelete { .. }),
+            Self::Nothing => false,
         }
     }
 }

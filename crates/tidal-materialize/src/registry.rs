@@ -59,11 +59,19 @@ impl MaterializerRegistry {
 
     /// Adds a view; names must be unique.
     pub fn register(&self, materializer: Arc<dyn Materializer>) -> Result<()> {
+        self.register_at(materializer, 0)
+    }
+
+    /// Adds a view that already reflects every record up to `watermark` —
+    /// one rebuilt from the event archive rather than restored from its
+    /// checkpoint. Register it after [`recover`](Self::recover), which
+    /// would otherwise restore it.
+    pub fn register_at(&self, materializer: Arc<dyn Materializer>, watermark: u64) -> Result<()> {
         let mut views = self.views.lock();
         if views.iter().any(|v| v.materializer.name() == materializer.name()) {
             return Err(MaterializeError::DuplicateName(materializer.name().to_owned()));
         }
-        views.push(View { materializer, watermark: 0 });
+        views.push(View { materializer, watermark });
         Ok(())
     }
 

@@ -31,6 +31,11 @@ impl GlobalSignals {
         Self { schema, ledger }
     }
 
+    /// A view over an existing ledger (one rebuilt from the archive).
+    pub fn with_ledger(schema: Arc<Schema>, ledger: SignalLedger) -> Self {
+        Self { schema, ledger: ArcSwap::from_pointee(ledger) }
+    }
+
     /// The ledger as it is now.
     pub fn ledger(&self) -> Arc<SignalLedger> {
         self.ledger.load_full()

@@ -619,7 +619,11 @@ const CHECKPOINT_VERSION: u16 = 1;
 
 /// A fingerprint of what a signal's state depends on (decay, windows,
 /// velocity): a checkpoint only restores under the same.
-fn fingerprint(def: &tidal_schema::SignalDef) -> u64 {
+/// A hash of what a signal's ledger state is shaped by — its decay, windows
+/// and velocity tracking. A checkpoint restores only under a schema whose
+/// signals have the fingerprints it was taken with; when one changes, the
+/// ledger must be rebuilt from the events.
+pub fn fingerprint(def: &tidal_schema::SignalDef) -> u64 {
     let text = format!("{:?}|{:?}|{}", def.decay.model(), def.windows, def.velocity);
     let hash = blake3::hash(text.as_bytes());
     let mut b = [0u8; 8];

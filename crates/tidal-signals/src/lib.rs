@@ -26,7 +26,7 @@ mod state;
 
 pub use decay::DecayedSum;
 pub use error::{Result, SignalError};
-pub use ledger::SignalLedger;
+pub use ledger::{SignalLedger, fingerprint};
 pub use linear::{LINEAR_BUCKETS, LinearDecay};
 pub use series::{Bucket, BucketSeries, SeriesShape, Tally};
 pub use state::{FEW_EVENTS, SignalLayout, SignalState};

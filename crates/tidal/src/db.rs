@@ -14,8 +14,8 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use roaring::RoaringTreemap;
 use tidal_materialize::{
-    CheckpointStore, Entities, EventArchive, GlobalSignals, MaterializerRegistry, RecoveryStats, Relationships,
-    Rollups, UserStates,
+    CheckpointStore, Entities, EventArchive, GlobalSignals, MaterializerRegistry, RebuildPlan, RecoveryStats,
+    Relationships, Rollups, SchemaInForce, UserStates,
 };
 use tidal_ranking::{Profile, Roles};
 use tidal_schema::{Compatibility, EdgeTypeId, EntityId, EntityKind, Fields, Measure, Schema, Timestamp, UserState};
@@ -100,7 +100,7 @@ impl TidalDB {
         };
         std::fs::create_dir_all(&dir)?;
         let stored = read_schema(&dir)?;
-        let (schema, schema_changed) = match (stored, config.schema) {
+        let (schema, schema_changed) = match (stored.clone(), config.schema) {
             (None, None) => (tidal_schema::presets::content_feed(), true),
             (None, Some(s)) => (s, true),
             (Some(old), None) => (old, false),
@@ -108,13 +108,9 @@ impl TidalDB {
             (Some(old), Some(new)) => {
                 let diff = Schema::diff(&old, &new);
                 match diff.compatibility() {
-                    Compatibility::Compatible => (new, true),
-                    Compatibility::RebuildRequired | Compatibility::Breaking => {
-                        return Err(Error::BreakingSchemaChange(format!(
-                            "{diff}\n(rebuild-required changes are applied by rebuilding from the archive; this \
-                             version refuses them until that path lands)"
-                        )));
-                    }
+                    // Views the change invalidates are rebuilt below.
+                    Compatibility::Compatible | Compatibility::RebuildRequired => (new, true),
+                    Compatibility::Breaking => return Err(Error::BreakingSchemaChange(diff.to_string())),
                 }
             }
         };
@@ -123,11 +119,25 @@ impl TidalDB {
         let graph: Arc<dyn StorageEngine> = Arc::new(RedbEngine::open(dir.join("relationships.redb"))?);
         let entities = Arc::new(EntityStore::new(Arc::clone(&data), Arc::clone(&schema)));
         let edges = Arc::new(RelationshipStore::new(Arc::clone(&graph), Arc::clone(&schema)));
-        let signals = Arc::new(GlobalSignals::new(Arc::clone(&schema)));
-        let users = Arc::new(UserStates::new(Arc::clone(&schema)));
+        let checkpoints = CheckpointStore::new(Arc::clone(&data));
+        // The schema the checkpointed views were derived under (databases
+        // from before it was recorded: the stored schema file).
+        let basis = match checkpoints.load(SchemaInForce::NAME)? {
+            Some((_, bytes)) => Some(SchemaInForce::decode(bytes.get(8..).unwrap_or_default())?),
+            None => stored,
+        };
+        let plan = basis.as_ref().map(|b| RebuildPlan::between(b, &schema)).unwrap_or_default();
+        let mut signals = Arc::new(GlobalSignals::new(Arc::clone(&schema)));
+        let mut users = Arc::new(UserStates::new(Arc::clone(&schema)));
         let registry = MaterializerRegistry::new();
-        registry.register(Arc::clone(&signals) as _)?;
-        registry.register(Arc::clone(&users) as _)?;
+        registry.register(Arc::new(SchemaInForce::new(&schema)?))?;
+        // Views to rebuild are registered after recovery, rebuilt.
+        if !plan.ledger {
+            registry.register(Arc::clone(&signals) as _)?;
+        }
+        if !plan.user_state {
+            registry.register(Arc::clone(&users) as _)?;
+        }
         registry.register(Arc::new(Entities::new(Arc::clone(&entities))))?;
         registry.register(Arc::new(Relationships::new(Arc::clone(&edges), Arc::clone(&graph))))?;
         let rollups = config.rollups.then(|| Arc::new(Rollups::new(Arc::clone(&schema), Arc::clone(&data))));
@@ -143,8 +153,32 @@ impl TidalDB {
                 .durability(config.durability)
                 .batching(config.group_commit.0.max(1), config.group_commit.1),
         )?;
-        let checkpoints = CheckpointStore::new(Arc::clone(&data));
         let recovered: RecoveryStats = registry.recover(&checkpoints, &wal)?;
+        let mut rebuilt = Vec::new();
+        if plan.ledger || plan.user_state {
+            let mut scratch = None;
+            let Some(events) = event_source(archive.as_deref(), &schema, &wal, &mut scratch) else {
+                return Err(Error::BreakingSchemaChange(format!(
+                    "{}\n(rebuilding these views needs every event: the log is truncated and the event archive is off)",
+                    basis.as_ref().map(|b| Schema::diff(b, &schema).to_string()).unwrap_or_default()
+                )));
+            };
+            let fresh = tidal_materialize::rebuild_signal_views(&schema, events, &wal, plan.ledger, plan.user_state)?;
+            if let Some(ledger) = fresh.ledger {
+                signals = Arc::new(GlobalSignals::with_ledger(Arc::clone(&schema), ledger));
+                registry.register_at(Arc::clone(&signals) as _, wal.last_seq())?;
+                rebuilt.push("signals".to_owned());
+            }
+            if let Some(u) = fresh.user_state {
+                users = Arc::new(u);
+                registry.register_at(Arc::clone(&users) as _, wal.last_seq())?;
+                rebuilt.push("user_state".to_owned());
+            }
+        }
+        for &kind in &plan.entities {
+            tidal_materialize::drop_removed_fields(&entities, &schema, kind)?;
+            rebuilt.push(format!("entities({kind})"));
+        }
         let profiles = schema
             .profiles()
             .iter()
@@ -174,12 +208,19 @@ impl TidalDB {
             inner.append(vec![Record::schema_change(schema.version(), json.clone().into_bytes())])?;
             write_atomically(&dir.join(SCHEMA_FILE), json.as_bytes())?;
         }
+        // Checkpoint a new schema and rebuilt views at once: the checkpoint
+        // records the schema they were derived under, so a crash before it
+        // only means rebuilding again.
+        if schema_changed || !rebuilt.is_empty() {
+            inner.checkpoint()?;
+        }
         let report = OpenReport {
             restored_views: recovered.restored,
             replayed: recovered.replayed,
             replayed_from: recovered.replayed_from,
             torn_tail_bytes: inner.wal.recovery().torn_tail.as_ref().map(|t| t.bytes_dropped),
             schema_changed,
+            rebuilt,
             elapsed: started.elapsed(),
         };
         let checkpointer = config.checkpoint_interval.map(|every| {
@@ -456,23 +497,13 @@ impl TidalDB {
     /// report.
     pub fn check(&self, now: Timestamp) -> Result<CheckReport> {
         let inner = &self.inner;
-        let stores = tidal_materialize::audit_stores(&inner.wal, &inner.entities, &inner.edges)?;
-        // Without an archive, the log alone must still hold every event.
-        let scratch;
-        let archive = if let Some(a) = &inner.archive {
-            Some(a.as_ref())
-        } else if inner.wal.first_seq() <= 1 {
-            let memory: Arc<dyn StorageEngine> = Arc::new(tidal_storage::MemoryEngine::new());
-            scratch = EventArchive::new(Arc::clone(&inner.schema), memory);
-            Some(&scratch)
-        } else {
-            None
-        };
-        let views = archive
-            .map(|a| {
+        let stores = tidal_materialize::audit_stores(&inner.schema, &inner.wal, &inner.entities, &inner.edges)?;
+        let mut scratch = None;
+        let views = event_source(inner.archive.as_deref(), &inner.schema, &inner.wal, &mut scratch)
+            .map(|events| {
                 tidal_materialize::audit_signal_views(
                     &inner.schema,
-                    a,
+                    events,
                     &inner.wal,
                     &inner.signals.ledger(),
                     &inner.users,
@@ -578,6 +609,25 @@ impl Inner {
         let seq = self.registry.checkpoint(&self.checkpoints, &self.wal)?;
         Ok(seq)
     }
+}
+
+/// Where every signal event can be read back from: the event archive, or —
+/// with the archive off — an empty stand-in when the log still holds every
+/// record from the first. `None` when neither holds them all.
+fn event_source<'a>(
+    archive: Option<&'a EventArchive>,
+    schema: &Arc<Schema>,
+    wal: &Wal,
+    scratch: &'a mut Option<EventArchive>,
+) -> Option<&'a EventArchive> {
+    if archive.is_some() {
+        return archive;
+    }
+    if wal.first_seq() > 1 {
+        return None;
+    }
+    let memory: Arc<dyn StorageEngine> = Arc::new(tidal_storage::MemoryEngine::new());
+    Some(scratch.insert(EventArchive::new(Arc::clone(schema), memory)))
 }
 
 fn read_schema(dir: &Path) -> Result<Option<Schema>> {

@@ -68,11 +68,7 @@ fn check(dir: PathBuf, at: Option<u64>) -> tidal::Result<()> {
     let report = db.check(at.map_or_else(tidal::Timestamp::now, tidal::Timestamp::from_secs))?;
     println!("{report}");
     db.shutdown()?;
-    if report.is_clean() {
-        Ok(())
-    } else {
-        Err(tidal::Error::CheckFailed(report.problems))
-    }
+    if report.is_clean() { Ok(()) } else { Err(tidal::Error::CheckFailed(report.problems)) }
 }
 
 fn stats(dir: PathBuf) -> tidal::Result<()> {

@@ -77,6 +77,9 @@ pub struct OpenReport {
     pub torn_tail_bytes: Option<u64>,
     /// Whether a new schema version was applied.
     pub schema_changed: bool,
+    /// Views rebuilt from the event archive and the log because the schema
+    /// they were derived under changed how they derive from events.
+    pub rebuilt: Vec<String>,
     /// How long opening took.
     pub elapsed: Duration,
 }
