@@ -1,29 +1,36 @@
-//! [`EventArchive`]: signal events kept past log truncation, keyed by
-//! entity and time, so views can be rebuilt exactly from archive + log
-//! (a new half-life, a new window: DESIGN §1).
+//! [`EventArchive`]: signal events kept past log truncation, so views can
+//! be rebuilt exactly from archive + log (a new half-life, a new window:
+//! DESIGN §1), in chunks of up to [`CHUNK`] events in sequence order.
 //!
-//! Key: `[entity][0x00][Archive][signal u32 BE][timestamp u64 BE][seq u64
-//! BE]` in the signal target kind's space; value: `has_user u8 | user u64 |
-//! weight f64`. Events are buffered and written in batches, in sequence
-//! order, and a checkpoint writes and flushes the buffer first — so the
-//! archive always holds exactly the signal events up to some sequence
-//! number, and the log is never truncated past it.
+//! Key: `[entity 0][0x00][Archive][first seq u64 BE]` in the system space;
+//! value: `version u8 | count u32 | (seq u64 | signal u32 | entity u64 |
+//! has_user u8 | user u64 | weight f64 | timestamp u64)*`, little-endian.
+//! One write per chunk, not per event, keeps the archive off the ingest
+//! path's cost. A chunk is sealed when full or at a checkpoint — never
+//! otherwise — so after a crash, replaying the log from the checkpoint
+//! rebuilds exactly the chunks written since (same first seq, same events):
+//! rewriting them is idempotent. The archive always holds exactly the
+//! signal events up to some sequence number, and the log is never truncated
+//! past it.
 
+use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tidal_schema::{EntityId, EntityKind, Schema, SignalId, Timestamp};
+use tidal_schema::{EntityId, Schema, SignalId, Timestamp};
 use tidal_signals::SignalLedger;
-use tidal_storage::keys::{Tag, encode_key, parse_key};
+use tidal_storage::keys::{Tag, encode_key};
 use tidal_storage::{FlushMode, Space, StorageEngine, WriteBatch};
 use tidal_wal::{Record, RecordBody, SignalEvent, Wal};
 
 use crate::error::{MaterializeError, Result};
 use crate::materializer::{Materializer, Scope, signal_of};
 
-/// Buffered events written in one batch.
-const BATCH: usize = 4096;
+/// Events per archive chunk.
+pub const CHUNK: usize = 4096;
+const VERSION: u8 = 1;
+const EVENT_BYTES: usize = 8 + 4 + 8 + 1 + 8 + 8 + 8;
 
 /// One archived signal event.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -42,29 +49,64 @@ pub struct ArchivedEvent {
     pub timestamp: Timestamp,
 }
 
-fn decode(key: &[u8], value: &[u8]) -> Option<ArchivedEvent> {
-    let (entity, tag, suffix) = parse_key(key)?;
-    if tag != Tag::Archive || suffix.len() != 20 || value.len() != 17 {
+fn chunk_key(first_seq: u64) -> Vec<u8> {
+    encode_key(EntityId(0), Tag::Archive, &first_seq.to_be_bytes())
+}
+
+fn encode_chunk(events: &[ArchivedEvent]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(5 + events.len() * EVENT_BYTES);
+    out.push(VERSION);
+    out.extend_from_slice(&u32::try_from(events.len()).unwrap_or(u32::MAX).to_le_bytes());
+    for e in events {
+        out.extend_from_slice(&e.seq.to_le_bytes());
+        out.extend_from_slice(&e.signal.0.to_le_bytes());
+        out.extend_from_slice(&e.entity.0.to_le_bytes());
+        out.push(u8::from(e.user.is_some()));
+        out.extend_from_slice(&e.user.map_or(0, |u| u.0).to_le_bytes());
+        out.extend_from_slice(&e.weight.to_bits().to_le_bytes());
+        out.extend_from_slice(&e.timestamp.as_nanos().to_le_bytes());
+    }
+    out
+}
+
+fn decode_chunk(value: &[u8]) -> Option<Vec<ArchivedEvent>> {
+    let (&version, rest) = value.split_first()?;
+    let count = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    let body = rest.get(4..)?;
+    if version != VERSION || body.len() != count.checked_mul(EVENT_BYTES)? {
         return None;
     }
-    let u32_at = |b: &[u8]| u32::from_be_bytes(b.try_into().unwrap_or([0; 4]));
-    let be64 = |b: &[u8]| u64::from_be_bytes(b.try_into().unwrap_or([0; 8]));
-    let le64 = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
-    Some(ArchivedEvent {
-        signal: SignalId(u32_at(&suffix[0..4])),
-        timestamp: Timestamp::from_nanos(be64(&suffix[4..12])),
-        seq: be64(&suffix[12..20]),
-        entity,
-        user: (value[0] == 1).then(|| EntityId(le64(&value[1..9]))),
-        weight: f64::from_bits(le64(&value[9..17])),
-    })
+    let le64 = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or([0; 8]));
+    Some(
+        body.chunks_exact(EVENT_BYTES)
+            .map(|b| ArchivedEvent {
+                seq: le64(b, 0),
+                signal: SignalId(u32::from_le_bytes(b[8..12].try_into().unwrap_or([0; 4]))),
+                entity: EntityId(le64(b, 12)),
+                user: (b[20] == 1).then(|| EntityId(le64(b, 21))),
+                weight: f64::from_bits(le64(b, 29)),
+                timestamp: Timestamp::from_nanos(le64(b, 37)),
+            })
+            .collect(),
+    )
 }
+
+fn corrupt(first_seq: &[u8]) -> MaterializeError {
+    MaterializeError::CorruptCheckpoint {
+        view: "archive".into(),
+        reason: format!("the chunk at key {first_seq:02x?} does not decode"),
+    }
+}
+
+/// Called with each stored chunk's key and events.
+type ChunkVisitor<'a> = dyn FnMut(&[u8], Vec<ArchivedEvent>) -> Result<()> + 'a;
 
 /// The event archive (see the module docs).
 pub struct EventArchive {
     schema: Arc<Schema>,
     engine: Arc<dyn StorageEngine>,
-    pending: Mutex<WriteBatch>,
+    /// The open chunk: events not yet written.
+    pending: Mutex<Vec<ArchivedEvent>>,
 }
 
 impl std::fmt::Debug for EventArchive {
@@ -74,79 +116,78 @@ impl std::fmt::Debug for EventArchive {
 }
 
 impl EventArchive {
-    /// An archive in `engine` (fjall in production: the key order is its
-    /// natural range-scan order).
+    /// An archive in `engine`.
     pub fn new(schema: Arc<Schema>, engine: Arc<dyn StorageEngine>) -> Self {
-        Self { schema, engine, pending: Mutex::new(WriteBatch::new()) }
+        Self { schema, engine, pending: Mutex::new(Vec::with_capacity(CHUNK)) }
     }
 
-    fn write_pending(&self) -> Result<()> {
-        let mut pending = self.pending.lock();
-        if !pending.is_empty() {
-            self.engine.write_batch(&pending)?;
-            pending.ops.clear();
+    /// Writes the open chunk (sealing it).
+    fn seal(&self, pending: &mut Vec<ArchivedEvent>) -> Result<()> {
+        if let Some(first) = pending.first() {
+            let mut batch = WriteBatch::new();
+            batch.put(Space::System, chunk_key(first.seq), encode_chunk(pending));
+            self.engine.write_batch(&batch)?;
+            pending.clear();
         }
         Ok(())
     }
 
-    fn kinds(&self) -> Vec<EntityKind> {
-        let mut kinds: Vec<EntityKind> = self.schema.signals().iter().map(|s| s.target).collect();
-        kinds.sort_unstable();
-        kinds.dedup();
-        kinds
-    }
-
-    /// Calls `visit` on every archived event (entity and time order within
-    /// each kind); stops at the first error.
-    pub fn for_each(&self, visit: &mut dyn FnMut(ArchivedEvent) -> Result<()>) -> Result<()> {
-        self.write_pending()?;
-        for kind in self.kinds() {
-            let mut failure = None;
-            self.engine.visit_range(
-                Space::of(kind),
-                std::ops::Bound::Unbounded,
-                std::ops::Bound::Unbounded,
-                &mut |k, v| match decode(k, v).map(&mut *visit) {
-                    Some(Err(e)) => {
-                        failure = Some(e);
-                        false
-                    }
-                    _ => true,
-                },
-            )?;
-            if let Some(e) = failure {
-                return Err(e);
+    /// Calls `visit` on every stored chunk, in sequence order, with its key.
+    fn visit_chunks(&self, visit: &mut ChunkVisitor<'_>) -> Result<()> {
+        let (lo, hi) = (chunk_key(0), chunk_key(u64::MAX));
+        let mut failure = None;
+        self.engine.visit_range(Space::System, Bound::Included(&lo), Bound::Included(&hi), &mut |k, v| {
+            let step = decode_chunk(v).ok_or_else(|| corrupt(k)).and_then(|events| visit(k, events));
+            match step {
+                Ok(()) => true,
+                Err(e) => {
+                    failure = Some(e);
+                    false
+                }
             }
-        }
-        Ok(())
+        })?;
+        failure.map_or(Ok(()), Err)
     }
 
-    /// Deletes archived events older than `before` (retention); returns how many.
+    /// Calls `visit` on every archived event, in sequence order; stops at
+    /// the first error. Unwritten events are visited from memory (reading
+    /// never seals a chunk, which keeps chunk boundaries deterministic).
+    pub fn for_each(&self, visit: &mut dyn FnMut(ArchivedEvent) -> Result<()>) -> Result<()> {
+        self.visit_chunks(&mut |_, events| events.into_iter().try_for_each(&mut *visit))?;
+        let open: Vec<ArchivedEvent> = self.pending.lock().clone();
+        open.into_iter().try_for_each(visit)
+    }
+
+    /// Deletes archived events older than `before` (retention); returns how
+    /// many. Chunks wholly older go; straddling ones are rewritten.
     pub fn prune(&self, before: Timestamp) -> Result<u64> {
-        self.write_pending()?;
         let mut batch = WriteBatch::new();
-        let mut dropped = 0;
-        for kind in self.kinds() {
-            self.engine.visit_range(
-                Space::of(kind),
-                std::ops::Bound::Unbounded,
-                std::ops::Bound::Unbounded,
-                &mut |k, v| {
-                    if decode(k, v).is_some_and(|e| e.timestamp < before) {
-                        batch.delete(Space::of(kind), k);
-                        dropped += 1;
-                    }
-                    true
-                },
-            )?;
+        let mut dropped = 0u64;
+        self.visit_chunks(&mut |k, events| {
+            let kept: Vec<ArchivedEvent> = events.iter().copied().filter(|e| e.timestamp >= before).collect();
+            dropped += (events.len() - kept.len()) as u64;
+            if kept.is_empty() {
+                batch.delete(Space::System, k);
+            } else if kept.len() < events.len() {
+                batch.put(Space::System, k, encode_chunk(&kept));
+            }
+            Ok(())
+        })?;
+        {
+            let mut open = self.pending.lock();
+            let before_len = open.len();
+            open.retain(|e| e.timestamp >= before);
+            dropped += (before_len - open.len()) as u64;
         }
-        self.engine.write_batch(&batch)?;
+        if !batch.is_empty() {
+            self.engine.write_batch(&batch)?;
+        }
         Ok(dropped)
     }
 
     /// Visits every signal event the archive and the log after it hold —
-    /// the archive's events first (in key order, not log order), then the
-    /// log's — as `(seq, event)`. Returns the last sequence number visited
+    /// the archive's first, then the log's, in sequence order — as `(seq,
+    /// event)`. Returns the last sequence number visited
     /// (0 if none).
     ///
     /// # Errors
@@ -214,37 +255,33 @@ impl Materializer for EventArchive {
     }
 
     fn on_event(&self, seq: u64, record: &Record) -> Result<()> {
-        let Some((e, def)) = signal_of(&self.schema, seq, record)? else { return Ok(()) };
-        let mut suffix = [0u8; 20];
-        suffix[0..4].copy_from_slice(&e.signal.0.to_be_bytes());
-        suffix[4..12].copy_from_slice(&e.timestamp.as_nanos().to_be_bytes());
-        suffix[12..20].copy_from_slice(&seq.to_be_bytes());
-        let mut value = [0u8; 17];
-        value[0] = u8::from(e.user.is_some());
-        value[1..9].copy_from_slice(&e.user.map_or(0, |u| u.0).to_le_bytes());
-        value[9..17].copy_from_slice(&e.weight.to_bits().to_le_bytes());
-        let full = {
-            let mut pending = self.pending.lock();
-            pending.put(Space::of(def.target), encode_key(e.item, Tag::Archive, &suffix), value);
-            pending.ops.len() >= BATCH
-        };
-        if full {
-            self.write_pending()?;
+        let Some((e, _)) = signal_of(&self.schema, seq, record)? else { return Ok(()) };
+        let mut pending = self.pending.lock();
+        pending.push(ArchivedEvent {
+            seq,
+            signal: e.signal,
+            entity: e.item,
+            user: e.user,
+            weight: e.weight,
+            timestamp: e.timestamp,
+        });
+        if pending.len() >= CHUNK {
+            self.seal(&mut pending)?;
         }
         Ok(())
     }
 
     fn checkpoint(&self) -> Result<Vec<u8>> {
-        self.write_pending()?;
+        self.seal(&mut self.pending.lock())?;
         self.engine.flush(FlushMode::Sync).map_err(MaterializeError::from)?;
         Ok(Vec::new())
     }
 
     fn restore(&self, _bytes: &[u8]) -> Result<()> {
-        // A crash may have lost the unwritten buffer; the registry replays
-        // those records from the log, and rewriting an archived event is
-        // idempotent (same key, same value).
-        self.pending.lock().ops.clear();
+        // A crash lost the open chunk; the registry replays its records
+        // from the log, and rebuilds any chunk sealed since the checkpoint
+        // exactly as it was (see the module docs).
+        self.pending.lock().clear();
         Ok(())
     }
 }

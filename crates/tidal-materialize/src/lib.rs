@@ -27,7 +27,7 @@ mod signals;
 mod stores;
 mod user_state;
 
-pub use archive::{ArchivedEvent, EventArchive, retention_horizon};
+pub use archive::{ArchivedEvent, CHUNK as ARCHIVE_CHUNK, EventArchive, retention_horizon};
 pub use audit::{StoreAudit, ViewAudit, audit_signal_views, audit_stores};
 pub use checkpoint_store::CheckpointStore;
 pub use error::{MaterializeError, Result};

@@ -1,0 +1,230 @@
+//! The facade benchmark summary, printed as a Markdown table; `cargo xtask
+//! bench facade` runs it in release mode. Through the public API with every
+//! materializer on: durable single-signal acknowledgement latency beside a
+//! raw fsync; batched ingest into a database of `TIDAL_BENCH_ITEMS` items
+//! (default 1,000,000) and `TIDAL_BENCH_EVENTS` events (default
+//! 10,000,000); trending top-50 over those items; reopening after a clean
+//! shutdown; and recovery replay of a log tail left by a process that exited
+//! without checkpointing (this program re-run as a child).
+
+// Reason: a report of measured figures; counts stay far below 2^52.
+#![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+
+use std::io::Write as _;
+use std::process::Command;
+use std::time::Instant;
+
+use tidal::schema::{FieldValue, Fields};
+use tidal::{Config, Durability, EntityId, EntityKind, Event, Key, Retrieve, TidalDB, Timestamp, Window};
+
+const CHILD_ENV: &str = "TIDAL_BENCH_REPLAY_CHILD";
+const BATCH: usize = 10_000;
+const NOW: u64 = 1_750_000_000;
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name).ok().and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(default)
+}
+
+fn percentile(samples: &mut [f64], p: f64) -> f64 {
+    samples.sort_by(f64::total_cmp);
+    samples[((samples.len() - 1) as f64 * p) as usize]
+}
+
+/// A small xorshift generator: deterministic, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// Roughly Zipf over `0..n`: a few items take most events.
+    fn skewed(&mut self, n: u64) -> u64 {
+        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
+        ((n as f64).powf(u) as u64).saturating_sub(1).min(n - 1)
+    }
+}
+
+/// `count` events over `items` items, timestamps rising over the 48 hours
+/// before `NOW`, starting at event number `from`.
+fn events(rng: &mut Rng, items: u64, from: u64, count: u64, total: u64) -> Vec<Event> {
+    (from..from + count)
+        .map(|n| {
+            let item = rng.skewed(items);
+            let signal = match rng.next() % 10 {
+                0 => "like",
+                1 => "share",
+                _ => "view",
+            };
+            let at = NOW - 48 * 3600 + n * 48 * 3600 / total.max(1);
+            Event::new(signal, Key::Id(EntityId(item)))
+                .by(Key::Id(EntityId(rng.next() % 100_000)))
+                .at(Timestamp::from_secs(at))
+        })
+        .collect()
+}
+
+fn ingest(db: &TidalDB, rng: &mut Rng, items: u64, from: u64, count: u64, total: u64) {
+    let mut done = 0;
+    while done < count {
+        let n = (count - done).min(BATCH as u64);
+        db.signal_batch(&events(rng, items, from + done, n, total)).expect("ingest");
+        done += n;
+    }
+}
+
+fn main() {
+    if let Ok(spec) = std::env::var(CHILD_ENV) {
+        // Child: append a log tail and exit without shutting down, so the
+        // parent's open must replay it.
+        let (dir, count) = spec.split_once(',').expect("dir,count");
+        let count: u64 = count.parse().expect("count");
+        let db = Config::new(dir).checkpoint_interval(None).open().expect("open");
+        ingest(&db, &mut Rng(7), env_or("TIDAL_BENCH_ITEMS", 1_000_000), 0, count, count);
+        std::process::exit(0);
+    }
+    let items = env_or("TIDAL_BENCH_ITEMS", 1_000_000);
+    let total = env_or("TIDAL_BENCH_EVENTS", 10_000_000);
+    let mut rows: Vec<(String, String, &str)> = Vec::new();
+
+    // 1. Durable single-signal acknowledgement, beside a raw fsync.
+    {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut fsyncs: Vec<f64> = {
+            let mut f = std::fs::File::create(dir.path().join("probe")).expect("probe");
+            (0..300)
+                .map(|_| {
+                    let t = Instant::now();
+                    f.write_all(&[0u8; 128]).expect("write");
+                    f.sync_data().expect("fsync");
+                    t.elapsed().as_secs_f64() * 1e6
+                })
+                .collect()
+        };
+        let fsync = percentile(&mut fsyncs, 0.5);
+        let db = Config::new(dir.path().join("db")).durability(Durability::Immediate).open().expect("open");
+        db.put_item("warm", &Fields::new()).expect("put");
+        let mut acks: Vec<f64> = (0..2000u64)
+            .map(|i| {
+                let e = Event::new("view", Key::Id(EntityId(i % 500))).by(Key::Id(EntityId(i)));
+                let t = Instant::now();
+                db.signal(e).expect("signal");
+                t.elapsed().as_secs_f64() * 1e6
+            })
+            .collect();
+        let p50 = percentile(&mut acks, 0.5);
+        let p99 = percentile(&mut acks, 0.99);
+        rows.push(("raw fsync (128 B write + fdatasync), p50".into(), format!("{fsync:.0} µs"), "—"));
+        rows.push((
+            "durable single-signal ack, p50 / p99".into(),
+            format!("{p50:.0} / {p99:.0} µs (fsync + {:.0} µs)", p50 - fsync),
+            "≤ fsync + 100 µs",
+        ));
+    }
+
+    // 2. Batched ingest into a large database.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("db");
+    let mut rng = Rng(42);
+    {
+        let cold = std::env::var("TIDAL_BENCH_COLD_TIER").map_or(true, |v| v != "0");
+        let db = Config::new(&path).archive(cold).rollups(cold).open().expect("open");
+        let t = Instant::now();
+        let mut id = 0u64;
+        while id < items {
+            let n = (items - id).min(BATCH as u64);
+            let batch = (id..id + n)
+                .map(|i| {
+                    let mut f = Fields::new();
+                    f.insert("title".into(), FieldValue::Text(format!("Item {i}")));
+                    f.insert("creator".into(), FieldValue::Reference(EntityId(i % 5000)));
+                    (EntityKind::Item, Key::Id(EntityId(i)), f)
+                })
+                .collect();
+            db.put_batch(batch).expect("put");
+            id += n;
+        }
+        let put = t.elapsed();
+        rows.push((
+            format!("put {items} items in batches of {BATCH}"),
+            format!("{:.0} items/s", items as f64 / put.as_secs_f64()),
+            "—",
+        ));
+        let t = Instant::now();
+        ingest(&db, &mut rng, items, 0, total, total);
+        let took = t.elapsed();
+        rows.push((
+            format!("batched ingest, {total} signals in batches of {BATCH} (durable, all views)"),
+            format!("{:.0} signals/s", total as f64 / took.as_secs_f64()),
+            "≥ 1,000,000 signals/s",
+        ));
+
+        // 3. Trending top-50.
+        let query =
+            Retrieve::sort_by("trending").expect("mode").window(Window::DAY).limit(50).at(Timestamp::from_secs(NOW));
+        let mut times: Vec<f64> = (0..30)
+            .map(|_| {
+                let t = Instant::now();
+                let page = db.retrieve(&query).expect("retrieve");
+                assert_eq!(page.hits.len(), 50);
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        rows.push((
+            format!("trending 24h top-50 over {items} items, p50"),
+            format!("{:.2} ms", percentile(&mut times, 0.5)),
+            "≤ 5 ms",
+        ));
+        let stats = db.stats().expect("stats");
+        rows.push((
+            "ledger after ingest".into(),
+            format!("{} pairs, {:.0} MiB", stats.signal_pairs, stats.ledger_bytes as f64 / (1 << 20) as f64),
+            "—",
+        ));
+        let t = Instant::now();
+        db.shutdown().expect("shutdown");
+        rows.push(("clean shutdown (final checkpoint)".into(), format!("{:.2} s", t.elapsed().as_secs_f64()), "—"));
+    }
+
+    // 4. Open after a clean shutdown.
+    {
+        let t = Instant::now();
+        let db = Config::new(&path).checkpoint_interval(None).open().expect("reopen");
+        let open = t.elapsed();
+        rows.push((
+            format!("open after clean shutdown ({items} items, {total} events)"),
+            format!("{:.2} s ({} records replayed)", open.as_secs_f64(), db.open_report().replayed),
+            "≤ 2 s",
+        ));
+        db.shutdown().expect("shutdown");
+    }
+
+    // 5. Recovery replay of a tail no checkpoint covers.
+    {
+        let tail = (total / 5).max(1);
+        let status = Command::new(std::env::current_exe().expect("exe"))
+            .env(CHILD_ENV, format!("{},{tail}", path.display()))
+            .env("TIDAL_BENCH_ITEMS", items.to_string())
+            .status()
+            .expect("child");
+        assert!(status.success(), "the replay child failed");
+        let t = Instant::now();
+        let db = Config::new(&path).checkpoint_interval(None).open().expect("recover");
+        let open = t.elapsed();
+        let replayed = db.open_report().replayed;
+        rows.push((
+            format!("recovery: open replaying a {replayed}-record log tail"),
+            format!("{:.2} s, {:.0} records/s", open.as_secs_f64(), replayed as f64 / open.as_secs_f64()),
+            "≥ 2,000,000 events/s",
+        ));
+        drop(db);
+    }
+    drop(dir);
+    println!("| measure | result | target |\n|---|---|---|");
+    for (what, result, target) in rows {
+        println!("| {what} | {result} | {target} |");
+    }
+}
