@@ -1,18 +1,26 @@
 //! [`Rollups`]: the cold tier — hourly and daily rollups of every signal
 //! event in a storage engine, read back for long windows.
 //!
-//! Key: `[entity][0x00][Rollup][signal u32 BE][granularity u8][bucket u32
-//! BE]` (granularity 0 hourly, 1 daily; bucket = floor(t / granularity)) in
-//! the signal target kind's space. Value: `count u64 | sum f64 | last seq
-//! u64`. Each rollup remembers the last sequence number folded into it, so
-//! replaying records it already holds changes nothing (idempotent, though
-//! the increments are not). Deltas are gathered in memory and written in
-//! batches; a checkpoint writes and flushes them.
+//! Written blind, as deltas: events are summed in memory per rollup, and
+//! every `BATCH` (131,072) distinct rollups (or at a checkpoint) the sums are written
+//! as one generation of delta keys — no read-back on the ingest path. Key:
+//! `[entity][0x00][Rollup][signal u32 BE][granularity u8][bucket u32
+//! BE][generation u32 BE]` (granularity 0 hourly, 1 daily; bucket =
+//! floor(t / granularity)) in the signal target kind's space; value: `count
+//! u64 | sum f64`. A read sums every generation of the buckets it covers,
+//! plus the unwritten sums in memory.
+//!
+//! Generations are deterministic: one is cut only when the sums reach
+//! `BATCH` rollups or at a checkpoint (reads never cut one), and the
+//! checkpoint records the next generation number. So after a crash,
+//! replaying the log from the checkpoint recreates exactly the generations
+//! written since — same keys, same values — and rewriting them is
+//! idempotent: replay never double counts.
 //!
 //! A window read at time `t` covers the hourly buckets `h(t)−n+1 ..= h(t)`
 //! (`n` = window hours, rounded up): exact at hourly granularity. Whole
 //! days inside that span are read from daily rollups, so a 30-day read
-//! touches at most 30 daily and 48 hourly keys.
+//! touches at most 30 daily and 48 hourly buckets.
 
 use std::collections::HashMap;
 use std::ops::Bound;
@@ -33,49 +41,47 @@ const HOUR_NS: u64 = 3_600_000_000_000;
 const DAY_NS: u64 = 24 * HOUR_NS;
 const HOURLY: u8 = 0;
 const DAILY: u8 = 1;
-/// Rollups gathered in memory before a write.
-const BATCH: usize = 8192;
-/// Rollups kept cached after they are written.
-const CACHE: usize = 1 << 18;
+/// Distinct rollups summed in memory before a generation is written, by
+/// default.
+const BATCH: usize = 1 << 17;
 
-#[derive(Default)]
-struct Pending {
-    rollups: HashMap<(Space, Vec<u8>), (Rollup, bool)>,
-    dirty: usize,
-}
-
-#[derive(Clone, Copy, Debug, Default, PartialEq)]
-struct Rollup {
+/// One rollup's unwritten sums.
+#[derive(Clone, Copy, Debug)]
+struct Delta {
+    granularity: u8,
+    bucket: u32,
     count: u64,
     sum: f64,
-    last_seq: u64,
 }
 
-impl Rollup {
-    fn encode(self) -> [u8; 24] {
-        let mut v = [0u8; 24];
-        v[0..8].copy_from_slice(&self.count.to_le_bytes());
-        v[8..16].copy_from_slice(&self.sum.to_bits().to_le_bytes());
-        v[16..24].copy_from_slice(&self.last_seq.to_le_bytes());
-        v
-    }
-
-    fn decode(v: &[u8]) -> Option<Self> {
-        let at = |i: usize| v.get(i..i + 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
-        Some(Self { count: at(0)?, sum: f64::from_bits(at(8)?), last_seq: at(16)? })
-    }
+/// The open generation: sums per (space, entity, signal), a handful of
+/// buckets each, so a read finds an entity's unwritten sums in one probe.
+#[derive(Default)]
+struct Pending {
+    generation: u32,
+    sums: HashMap<(Space, u64, u32), Vec<Delta>>,
+    rollups: usize,
 }
 
-fn prefix(entity: EntityId, signal: SignalId, granularity: u8) -> Vec<u8> {
-    let mut suffix = signal.0.to_be_bytes().to_vec();
-    suffix.push(granularity);
+fn encode(count: u64, sum: f64) -> [u8; 16] {
+    let mut v = [0u8; 16];
+    v[0..8].copy_from_slice(&count.to_le_bytes());
+    v[8..16].copy_from_slice(&sum.to_bits().to_le_bytes());
+    v
+}
+
+fn decode(v: &[u8]) -> Option<(u64, f64)> {
+    let at = |i: usize| v.get(i..i + 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
+    Some((at(0)?, f64::from_bits(at(8)?)))
+}
+
+fn key(entity: EntityId, signal: SignalId, granularity: u8, bucket: u32, generation: u32) -> Vec<u8> {
+    let mut suffix = [0u8; 13];
+    suffix[0..4].copy_from_slice(&signal.0.to_be_bytes());
+    suffix[4] = granularity;
+    suffix[5..9].copy_from_slice(&bucket.to_be_bytes());
+    suffix[9..13].copy_from_slice(&generation.to_be_bytes());
     encode_key(entity, Tag::Rollup, &suffix)
-}
-
-fn key(entity: EntityId, signal: SignalId, granularity: u8, bucket: u32) -> Vec<u8> {
-    let mut k = prefix(entity, signal, granularity);
-    k.extend_from_slice(&bucket.to_be_bytes());
-    k
 }
 
 fn bucket(t: Timestamp, width_ns: u64) -> u32 {
@@ -86,10 +92,7 @@ fn bucket(t: Timestamp, width_ns: u64) -> u32 {
 pub struct Rollups {
     schema: Arc<Schema>,
     engine: Arc<dyn StorageEngine>,
-    /// Rollups touched since the last write: (space, key) → absolute value.
-    /// Rollups touched recently, with whether each has unwritten changes.
-    /// Written ones stay cached (so the hot current buckets are not read
-    /// back for every event) until the cache outgrows [`CACHE`].
+    batch: usize,
     pending: Mutex<Pending>,
 }
 
@@ -102,34 +105,38 @@ impl std::fmt::Debug for Rollups {
 impl Rollups {
     /// A cold tier in `engine`.
     pub fn new(schema: Arc<Schema>, engine: Arc<dyn StorageEngine>) -> Self {
-        Self { schema, engine, pending: Mutex::new(Pending::default()) }
+        Self::with_batch(schema, engine, BATCH)
     }
 
-    fn write_pending(&self) -> Result<()> {
-        let mut pending = self.pending.lock();
-        if pending.dirty == 0 {
+    /// A cold tier that writes a generation every `batch` distinct rollups
+    /// (at least 1): larger batches sum more events per key.
+    pub fn with_batch(schema: Arc<Schema>, engine: Arc<dyn StorageEngine>, batch: usize) -> Self {
+        Self { schema, engine, batch: batch.max(1), pending: Mutex::new(Pending::default()) }
+    }
+
+    /// Writes the open generation and starts the next.
+    fn cut(&self, pending: &mut Pending) -> Result<()> {
+        if pending.rollups == 0 {
             return Ok(());
         }
         let mut batch = WriteBatch::new();
-        for ((space, k), (r, dirty)) in &pending.rollups {
-            if *dirty {
-                batch.put(*space, k.clone(), r.encode());
+        for (&(space, entity, signal), deltas) in &pending.sums {
+            for d in deltas {
+                let k = key(EntityId(entity), SignalId(signal), d.granularity, d.bucket, pending.generation);
+                batch.put(space, k, encode(d.count, d.sum));
             }
         }
         self.engine.write_batch(&batch)?;
-        pending.dirty = 0;
-        if pending.rollups.len() > CACHE {
-            pending.rollups.clear();
-        } else {
-            for (_, dirty) in pending.rollups.values_mut() {
-                *dirty = false;
-            }
-        }
+        pending.sums.clear();
+        pending.rollups = 0;
+        pending.generation += 1;
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)] // Reason: one bucket range of one rollup series, spelled out.
     fn sum_range(
         &self,
+        pending: &Pending,
         space: Space,
         entity: EntityId,
         signal: SignalId,
@@ -141,13 +148,13 @@ impl Rollups {
         if lo > hi {
             return Ok(total);
         }
-        let (start, end) = (key(entity, signal, granularity, lo), key(entity, signal, granularity, hi));
+        let (start, end) = (key(entity, signal, granularity, lo, 0), key(entity, signal, granularity, hi, u32::MAX));
         let mut bad = false;
         self.engine.visit_range(space, Bound::Included(&start), Bound::Included(&end), &mut |_, v| {
-            match Rollup::decode(v) {
-                Some(r) => {
-                    total.count += r.count;
-                    total.sum += r.sum;
+            match decode(v) {
+                Some((count, sum)) => {
+                    total.count += count;
+                    total.sum += sum;
                 }
                 None => bad = true,
             }
@@ -159,13 +166,18 @@ impl Rollups {
                 reason: "a rollup value does not decode".into(),
             });
         }
+        for d in pending.sums.get(&(space, entity.0, signal.0)).into_iter().flatten() {
+            if d.granularity == granularity && (lo..=hi).contains(&d.bucket) {
+                total.count += d.count;
+                total.sum += d.sum;
+            }
+        }
         Ok(total)
     }
 
     /// Count and weight sum of `signal` for `entity` over the `window`
     /// ending at `now`, at hourly granularity (see the module docs).
     pub fn window(&self, entity: EntityId, signal: SignalId, window: Duration, now: Timestamp) -> Result<Tally> {
-        self.write_pending()?;
         let def = self.schema.signal_by_id(signal).ok_or_else(|| MaterializeError::UnknownInSchema {
             seq: 0,
             what: "signal",
@@ -178,12 +190,16 @@ impl Rollups {
         // Whole days inside [lo, hi] come from daily rollups.
         let first_day = lo.div_ceil(24);
         let last_day_end = (hi + 1) / 24; // exclusive
+        // Reads never cut a generation (that would make cuts depend on
+        // reads, and replay could no longer recreate them).
+        let pending = self.pending.lock();
+        let p = &*pending;
         if first_day >= last_day_end {
-            return self.sum_range(space, entity, signal, HOURLY, lo, hi);
+            return self.sum_range(p, space, entity, signal, HOURLY, lo, hi);
         }
-        let head = self.sum_range(space, entity, signal, HOURLY, lo, first_day * 24 - 1)?;
-        let days = self.sum_range(space, entity, signal, DAILY, first_day, last_day_end - 1)?;
-        let tail = self.sum_range(space, entity, signal, HOURLY, last_day_end * 24, hi)?;
+        let head = self.sum_range(p, space, entity, signal, HOURLY, lo, first_day * 24 - 1)?;
+        let days = self.sum_range(p, space, entity, signal, DAILY, first_day, last_day_end - 1)?;
+        let tail = self.sum_range(p, space, entity, signal, HOURLY, last_day_end * 24, hi)?;
         Ok(Tally { count: head.count + days.count + tail.count, sum: head.sum + days.sum + tail.sum })
     }
 }
@@ -200,48 +216,48 @@ impl Materializer for Rollups {
     fn on_event(&self, seq: u64, record: &Record) -> Result<()> {
         let Some((e, def)) = signal_of(&self.schema, seq, record)? else { return Ok(()) };
         let space = Space::of(def.target);
-        let full = {
-            let mut guard = self.pending.lock();
-            let pending = &mut *guard;
-            for (granularity, width) in [(HOURLY, HOUR_NS), (DAILY, DAY_NS)] {
-                let k = key(e.item, e.signal, granularity, bucket(e.timestamp, width));
-                let (r, dirty) = match pending.rollups.entry((space, k)) {
-                    std::collections::hash_map::Entry::Occupied(o) => o.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        let stored =
-                            self.engine.get(space, &v.key().1)?.and_then(|b| Rollup::decode(&b)).unwrap_or_default();
-                        v.insert((stored, false))
-                    }
-                };
-                // Replay of a record this rollup already holds: no change.
-                if seq > r.last_seq {
-                    r.count += 1;
-                    r.sum += e.weight;
-                    r.last_seq = seq;
-                    if !*dirty {
-                        *dirty = true;
-                        pending.dirty += 1;
-                    }
-                }
+        let mut guard = self.pending.lock();
+        let pending = &mut *guard;
+        let deltas = pending.sums.entry((space, e.item.0, e.signal.0)).or_default();
+        for (granularity, width) in [(HOURLY, HOUR_NS), (DAILY, DAY_NS)] {
+            let b = bucket(e.timestamp, width);
+            if let Some(d) = deltas.iter_mut().find(|d| d.granularity == granularity && d.bucket == b) {
+                d.count += 1;
+                d.sum += e.weight;
+            } else {
+                deltas.push(Delta { granularity, bucket: b, count: 1, sum: e.weight });
+                pending.rollups += 1;
             }
-            pending.dirty >= BATCH
-        };
-        if full {
-            self.write_pending()?;
+        }
+        if pending.rollups >= self.batch {
+            self.cut(pending)?;
         }
         Ok(())
     }
 
+    /// Cuts the open generation, flushes, and records the next
+    /// generation's number (`u32` LE).
     fn checkpoint(&self) -> Result<Vec<u8>> {
-        self.write_pending()?;
+        let mut pending = self.pending.lock();
+        self.cut(&mut pending)?;
         self.engine.flush(FlushMode::Sync)?;
-        Ok(Vec::new())
+        Ok(pending.generation.to_le_bytes().to_vec())
     }
 
-    fn restore(&self, _bytes: &[u8]) -> Result<()> {
-        // Unwritten deltas died with the process; replay rebuilds them, and
-        // each rollup's last sequence number keeps that exact.
-        *self.pending.lock() = Pending::default();
+    fn restore(&self, bytes: &[u8]) -> Result<()> {
+        // The unwritten sums died with the process; replay from the
+        // checkpoint recreates them and every generation cut since.
+        let generation = match bytes.len() {
+            0 => 0,
+            4 => u32::from_le_bytes(bytes.try_into().unwrap_or([0; 4])),
+            _ => {
+                return Err(MaterializeError::CorruptCheckpoint {
+                    view: "rollups".into(),
+                    reason: "the generation number is not 4 bytes".into(),
+                });
+            }
+        };
+        *self.pending.lock() = Pending { generation, ..Pending::default() };
         Ok(())
     }
 }
