@@ -152,10 +152,14 @@ impl EventArchive {
     /// Calls `visit` on every archived event, in sequence order; stops at
     /// the first error. Unwritten events are visited from memory (reading
     /// never seals a chunk, which keeps chunk boundaries deterministic).
+    ///
+    /// Holds the open chunk for the whole visit, so no chunk is sealed
+    /// half-way through it (which could hide its events from this visit);
+    /// events being archived meanwhile wait.
     pub fn for_each(&self, visit: &mut dyn FnMut(ArchivedEvent) -> Result<()>) -> Result<()> {
+        let open = self.pending.lock();
         self.visit_chunks(&mut |_, events| events.into_iter().try_for_each(&mut *visit))?;
-        let open: Vec<ArchivedEvent> = self.pending.lock().clone();
-        open.into_iter().try_for_each(visit)
+        open.iter().copied().try_for_each(visit)
     }
 
     /// Deletes archived events older than `before` (retention); returns how
