@@ -6,12 +6,15 @@
 //! value: `version u8 | count u32 | (seq u64 | signal u32 | entity u64 |
 //! has_user u8 | user u64 | weight f64 | timestamp u64)*`, little-endian.
 //! One write per chunk, not per event, keeps the archive off the ingest
-//! path's cost. A chunk is sealed when full or at a checkpoint — never
-//! otherwise — so after a crash, replaying the log from the checkpoint
-//! rebuilds exactly the chunks written since (same first seq, same events):
-//! rewriting them is idempotent. The archive always holds exactly the
-//! signal events up to some sequence number, and the log is never truncated
-//! past it.
+//! path's cost. A chunk is sealed only when full: a checkpoint carries the
+//! open chunk in its own bytes instead (atomically with every other view's
+//! checkpoint), and restoring reopens it. So the chunk boundaries after a
+//! checkpoint depend only on the records after it, and after a crash,
+//! replaying the log from the checkpoint rebuilds exactly the chunks sealed
+//! since (same first seq, same events): rewriting them is idempotent. The
+//! archive (stored chunks plus the checkpointed open chunk) always holds
+//! exactly the signal events up to some sequence number, and the log is
+//! never truncated past it.
 
 use std::ops::Bound;
 use std::sync::Arc;
@@ -275,17 +278,20 @@ impl Materializer for EventArchive {
         Ok(())
     }
 
+    /// Flushes the sealed chunks and returns the open chunk, encoded as a
+    /// stored one, without sealing it (see the module docs).
     fn checkpoint(&self) -> Result<Vec<u8>> {
-        self.seal(&mut self.pending.lock())?;
+        let open = self.pending.lock();
         self.engine.flush(FlushMode::Sync).map_err(MaterializeError::from)?;
-        Ok(Vec::new())
+        Ok(encode_chunk(&open))
     }
 
-    fn restore(&self, _bytes: &[u8]) -> Result<()> {
-        // A crash lost the open chunk; the registry replays its records
-        // from the log, and rebuilds any chunk sealed since the checkpoint
-        // exactly as it was (see the module docs).
-        self.pending.lock().clear();
+    fn restore(&self, bytes: &[u8]) -> Result<()> {
+        // The open chunk as it was at the checkpoint; the registry replays
+        // the records after it, resealing any chunk sealed since exactly as
+        // it was.
+        let open = if bytes.is_empty() { Vec::new() } else { decode_chunk(bytes).ok_or_else(|| corrupt(b"open"))? };
+        *self.pending.lock() = open;
         Ok(())
     }
 }

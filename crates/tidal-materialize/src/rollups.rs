@@ -11,11 +11,12 @@
 //! plus the unwritten sums in memory.
 //!
 //! Generations are deterministic: one is cut only when the sums reach
-//! `BATCH` rollups or at a checkpoint (reads never cut one), and the
-//! checkpoint records the next generation number. So after a crash,
-//! replaying the log from the checkpoint recreates exactly the generations
-//! written since — same keys, same values — and rewriting them is
-//! idempotent: replay never double counts.
+//! `BATCH` rollups — never by a read or a checkpoint. A checkpoint carries
+//! the generation number and the unwritten sums in its own bytes
+//! (atomically with every other view's checkpoint), and restoring reloads
+//! them. So after a crash, replaying the log from the checkpoint recreates
+//! exactly the generations cut since — same keys, same values — and
+//! rewriting them is idempotent: replay never double counts.
 //!
 //! A window read at time `t` covers the hourly buckets `h(t)−n+1 ..= h(t)`
 //! (`n` = window hours, rounded up): exact at hourly granularity. Whole
@@ -235,29 +236,65 @@ impl Materializer for Rollups {
         Ok(())
     }
 
-    /// Cuts the open generation, flushes, and records the next
-    /// generation's number (`u32` LE).
+    /// Flushes the cut generations and returns the open one: `generation
+    /// u32 | rollups u32 | (entity u64 | signal u32 | granularity u8 |
+    /// bucket u32 | count u64 | sum f64)*`, little-endian (see the module
+    /// docs).
     fn checkpoint(&self) -> Result<Vec<u8>> {
-        let mut pending = self.pending.lock();
-        self.cut(&mut pending)?;
+        let pending = self.pending.lock();
         self.engine.flush(FlushMode::Sync)?;
-        Ok(pending.generation.to_le_bytes().to_vec())
+        let mut out = Vec::with_capacity(8 + pending.rollups * ENTRY);
+        out.extend_from_slice(&pending.generation.to_le_bytes());
+        out.extend_from_slice(&u32::try_from(pending.rollups).unwrap_or(u32::MAX).to_le_bytes());
+        for (&(_, entity, signal), deltas) in &pending.sums {
+            for d in deltas {
+                out.extend_from_slice(&entity.to_le_bytes());
+                out.extend_from_slice(&signal.to_le_bytes());
+                out.push(d.granularity);
+                out.extend_from_slice(&d.bucket.to_le_bytes());
+                out.extend_from_slice(&d.count.to_le_bytes());
+                out.extend_from_slice(&d.sum.to_bits().to_le_bytes());
+            }
+        }
+        Ok(out)
     }
 
     fn restore(&self, bytes: &[u8]) -> Result<()> {
-        // The unwritten sums died with the process; replay from the
-        // checkpoint recreates them and every generation cut since.
-        let generation = match bytes.len() {
-            0 => 0,
-            4 => u32::from_le_bytes(bytes.try_into().unwrap_or([0; 4])),
-            _ => {
-                return Err(MaterializeError::CorruptCheckpoint {
-                    view: "rollups".into(),
-                    reason: "the generation number is not 4 bytes".into(),
-                });
-            }
-        };
-        *self.pending.lock() = Pending { generation, ..Pending::default() };
+        // The open generation as it was at the checkpoint; the registry
+        // replays the records after it, recreating every generation cut
+        // since exactly as it was.
+        let restored = if bytes.is_empty() { Pending::default() } else { self.decode_pending(bytes)? };
+        *self.pending.lock() = restored;
         Ok(())
+    }
+}
+
+/// Bytes of one checkpointed rollup.
+const ENTRY: usize = 8 + 4 + 1 + 4 + 8 + 8;
+
+impl Rollups {
+    fn decode_pending(&self, bytes: &[u8]) -> Result<Pending> {
+        let corrupt =
+            |reason: &str| MaterializeError::CorruptCheckpoint { view: "rollups".into(), reason: reason.to_owned() };
+        let le32 = |b: &[u8]| u32::from_le_bytes(b.try_into().unwrap_or([0; 4]));
+        let le64 = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+        let (head, body) = bytes.split_at_checked(8).ok_or_else(|| corrupt("too short"))?;
+        let rollups = le32(&head[4..8]) as usize;
+        if body.len() != rollups.checked_mul(ENTRY).ok_or_else(|| corrupt("too many rollups"))? {
+            return Err(corrupt("the length does not match the rollup count"));
+        }
+        let mut pending = Pending { generation: le32(&head[0..4]), rollups, sums: HashMap::new() };
+        for b in body.chunks_exact(ENTRY) {
+            let signal = le32(&b[8..12]);
+            let def = self.schema.signal_by_id(SignalId(signal)).ok_or_else(|| corrupt("a signal the schema lacks"))?;
+            let delta = Delta {
+                granularity: b[12],
+                bucket: le32(&b[13..17]),
+                count: le64(&b[17..25]),
+                sum: f64::from_bits(le64(&b[25..33])),
+            };
+            pending.sums.entry((Space::of(def.target), le64(&b[0..8]), signal)).or_default().push(delta);
+        }
+        Ok(pending)
     }
 }
