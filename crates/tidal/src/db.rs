@@ -24,10 +24,9 @@ use tidal_wal::{Appended, Record, SignalEvent, Wal, WalConfig};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::key::Key;
-use crate::retrieve::{Page, Retrieve};
 use crate::sequencer::Sequencer;
 use crate::types::{Ack, CheckReport, Event, OpenReport, SignalView, Stats, WindowView};
+use tidal_query::{Key, Page, Retrieve, Snapshots};
 
 /// The shared state behind a [`TidalDB`] handle (and its checkpointer).
 pub(crate) struct Inner {
@@ -48,6 +47,8 @@ pub(crate) struct Inner {
     pub(crate) memory_limit: Option<usize>,
     pub(crate) closed: AtomicBool,
     pub(crate) opened_at_seq: u64,
+    /// Ranked pools of recent queries, for their cursors' later pages.
+    pub(crate) snapshots: Snapshots,
 }
 
 /// The database handle: `Send + Sync`, every method `&self`.
@@ -65,7 +66,7 @@ pub(crate) struct Inner {
 /// assert_eq!(page.hits[0].id, tidal::Key::id_for("hello"));
 /// ```
 pub struct TidalDB {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
     checkpointer: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
     report: OpenReport,
     dir: PathBuf,
@@ -189,6 +190,7 @@ impl TidalDB {
             profiles,
             sequencer: Sequencer::new(wal.last_seq() + 1),
             opened_at_seq: wal.last_seq(),
+            snapshots: Snapshots::new(),
             schema: Arc::clone(&schema),
             wal,
             registry,

@@ -25,6 +25,10 @@ pub enum Error {
     /// A view failed to apply, checkpoint or restore.
     #[error(transparent)]
     Materialize(#[from] tidal_materialize::MaterializeError),
+    /// A query that does not parse: the error has the position, a caret
+    /// excerpt and what was expected.
+    #[error("{0}")]
+    Parse(tidal_query::ParseError),
     /// Ranking failed (unknown profile or sort mode, a view not kept).
     #[error(transparent)]
     Ranking(#[from] tidal_ranking::RankError),
@@ -73,4 +77,20 @@ pub enum Error {
     /// holds the record, so reopening replays it.
     #[error("the database stopped applying writes after a failure ({0}); reopen to recover")]
     Poisoned(String),
+}
+
+impl From<tidal_query::QueryError> for Error {
+    fn from(e: tidal_query::QueryError) -> Self {
+        use tidal_query::QueryError as Q;
+        match e {
+            Q::Parse(p) => Self::Parse(p),
+            Q::Unsupported(m) => Self::Unsupported(m),
+            Q::Invalid(m) => Self::InvalidArgument(m),
+            Q::InvalidCursor(c) => Self::InvalidCursor(c),
+            Q::Ranking(r) => Self::Ranking(r),
+            Q::Storage(s) => Self::Storage(s),
+            Q::Signals(s) => Self::Signals(s),
+            other => Self::InvalidArgument(other.to_string()),
+        }
+    }
 }

@@ -3,8 +3,8 @@
 //! [`TidalDB`] wires the subsystem crates: every write goes through the
 //! `tidal-wal` log and is applied, in sequence order, to the views of
 //! `tidal-materialize` (signal ledger, entity store, relationships, user
-//! state, rollups, event archive); reads come from those views, ranked by
-//! `tidal-ranking`. Opening recovers: checkpoints restored, log tail
+//! state, rollups, event archive); reads are planned and executed by
+//! `tidal-query` over those views, ranked by `tidal-ranking`. Opening recovers: checkpoints restored, log tail
 //! replayed. The facade only wires; logic lives in the subsystem crates.
 //!
 //! **API boundary:** `TidalDB` is `Send + Sync` and every method takes
@@ -13,19 +13,18 @@
 mod config;
 mod db;
 mod error;
-mod key;
-mod retrieve;
+mod query;
 mod sequencer;
-mod serve;
 mod types;
-mod views;
 
 pub use config::{Config, DEFAULT_DIR, Durability};
 pub use db::TidalDB;
 pub use error::{Error, Result};
-pub use key::Key;
-pub use retrieve::{Hit, Order, Page, Retrieve};
+pub use query::{Explained, QueryOutput};
 pub use tidal_materialize::ViewAudit;
+pub use tidal_query::{
+    Filter, Hit, Key, Literal, Order, Page, ParseError, Predicate, QueryError, Retrieve, StageStats, Statement,
+};
 pub use tidal_ranking::{Explanation, SortMode};
 /// The schema vocabulary (`Schema`, `Fields`, `FieldValue`, `Window`, ...).
 pub use tidal_schema as schema;

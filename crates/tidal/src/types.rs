@@ -7,7 +7,7 @@ use tidal_materialize::{StoreAudit, ViewAudit};
 use tidal_schema::{Timestamp, Window};
 use tidal_wal::Wal;
 
-use crate::key::Key;
+use tidal_query::Key;
 
 /// One engagement event to record.
 #[derive(Clone, Debug, PartialEq)]

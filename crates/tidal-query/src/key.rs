@@ -24,7 +24,7 @@ impl Key {
     /// The id for a string key.
     ///
     /// ```
-    /// use tidal::Key;
+    /// use tidal_query::Key;
     /// assert_eq!(Key::from("video-1").id(), Key::id_for("video-1"));
     /// assert_ne!(Key::id_for("video-1"), Key::id_for("video-2"));
     /// ```

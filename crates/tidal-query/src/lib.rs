@@ -1,0 +1,46 @@
+//! `tidal-query`: the query language, its planner and executor.
+//!
+//! * [`parse`] turns statement text into a [`Statement`] — `RETRIEVE`,
+//!   `SEARCH`, `SUGGEST`, `SIGNAL`, `EXPLAIN [ANALYZE]` — or a
+//!   [`ParseError`] with the position, a caret excerpt and what was
+//!   expected. `Display` prints a statement back in canonical form.
+//! * The typed builder ([`Retrieve::profile`], [`Predicate::field`], ...)
+//!   builds the same AST, so text and Rust queries share one path.
+//! * The planner picks the candidate source and orders the filters by
+//!   estimated selectivity; the executor runs the plan over the views and
+//!   pages the results with cursors that pin a snapshot.
+//!
+//! The grammar and every clause are documented in docs/query-language.md.
+//!
+//! **API boundary:** depends on `tidal-schema`, `tidal-storage`,
+//! `tidal-signals`, `tidal-materialize` and `tidal-ranking`; it reads the
+//! views through their typed handles and never touches fjall, redb or the
+//! log directly. Writes (`SIGNAL`) are handed back to the caller to run.
+
+mod ast;
+mod builder;
+mod cursor;
+mod error;
+mod eval;
+mod exec;
+mod explain;
+mod key;
+mod lexer;
+mod parser;
+mod plan;
+mod print;
+mod views;
+
+pub use ast::{
+    CmpOp, Diversity, Filter, Literal, Near, Order, Predicate, Retrieve, Search, SignalStmt, Statement, Suggest,
+    TimeSpec, Within,
+};
+pub use builder::FieldRef;
+pub use cursor::{MAX_SNAPSHOT_ENTRIES, MAX_SNAPSHOTS, Snapshots};
+pub use error::{ParseError, QueryError, Result, Span};
+pub use exec::{Hit, Page, StageStats, execute};
+pub use explain::render_explain;
+pub use key::Key;
+pub use parser::{DEFAULT_LIMIT, MAX_LIMIT, MAX_NESTING, MAX_STATEMENT_BYTES, parse, parse_retrieve};
+pub use plan::{CandidateSource, FieldFilter, MAX_POOL, MIN_POOL, POOL_PER_RESULT, Plan, Ranker, StateFilter, plan};
+pub use views::{Source, Views};
