@@ -13,6 +13,11 @@ use crate::cursor::{Cursor, Snapshot, Snapshots};
 use crate::error::Result;
 use crate::eval;
 use crate::plan::{CandidateSource, FieldFilter, MAX_POOL, Plan, Ranker, follow_relationship};
+
+/// Results ranked per result wanted; the snapshot serves the extra pages.
+pub const RANK_DEPTH_PER_RESULT: usize = 5;
+/// The fewest results ranked (when there are that many candidates).
+pub const MIN_RANK_DEPTH: usize = 200;
 use crate::views::{Source, UserSnapshot, Views};
 
 /// One result.
@@ -75,15 +80,23 @@ pub fn execute(
     }
     let user = user_snapshot(plan, views)?;
     let mut pool = plan.pool;
+    let mut want = plan.resume.map_or(0, |c| c.position as usize) + plan.limit;
     loop {
         stats.clear();
-        let (ranked, candidates, exhausted) = run(plan, views, &user, pool, analyze, &mut stats)?;
+        let (ranked, candidates, source_done, all_ranked) = run(plan, views, &user, pool, want, analyze, &mut stats)?;
         let start = plan.resume.map_or(0, |c| resume_at(&ranked, c));
-        let short = ranked.len() < start + plan.limit;
-        if short && !exhausted && pool < MAX_POOL {
-            pool = pool.saturating_mul(2).min(MAX_POOL);
-            continue;
+        if ranked.len() < start + plan.limit {
+            // Short: draw more candidates, or rank deeper, while either can help.
+            if !source_done && pool < MAX_POOL {
+                pool = pool.saturating_mul(2).min(MAX_POOL);
+                continue;
+            }
+            if !all_ranked {
+                want = want.saturating_mul(2);
+                continue;
+            }
         }
+        let exhausted = source_done && all_ranked;
         let t = Instant::now();
         let more = ranked.len() > start + plan.limit || !exhausted;
         let id = if more {
@@ -189,16 +202,18 @@ fn user_snapshot(plan: &Plan, views: &Views<'_>) -> Result<UserSnapshot> {
     Ok(snap)
 }
 
-/// The pipeline up to ranking: the whole pool ranked, the number of
-/// candidates, and whether the source was exhausted (no deeper pool).
+/// The pipeline up to ranking: the pool ranked to a depth of at least
+/// `want`, the number of candidates, whether the source is exhausted (a
+/// bigger pool would add nothing) and whether every candidate was ranked.
 fn run(
     plan: &Plan,
     views: &Views<'_>,
     user: &UserSnapshot,
     pool: usize,
+    want: usize,
     analyze: bool,
     stats: &mut Vec<StageStats>,
-) -> Result<(Vec<Ranked>, usize, bool)> {
+) -> Result<(Vec<Ranked>, usize, bool, bool)> {
     let at = plan.at;
     let mut t = Instant::now();
     let stage = |stats: &mut Vec<StageStats>, name: &'static str, rows: usize, t: &mut Instant| {
@@ -272,7 +287,11 @@ fn run(
     }
     // 5. Rank the whole pool.
     let candidates: Vec<Candidate<'_>> = rows.iter().map(|(id, f)| Candidate::new(*id, f)).collect();
-    let mut request = Request::new(at, candidates.len()).seeded(plan.seed);
+    // Rank deep enough for this page and several more (the snapshot serves
+    // them), but not the whole pool: diversity's look-ahead grows with the
+    // depth.
+    let depth = want.saturating_mul(RANK_DEPTH_PER_RESULT).max(MIN_RANK_DEPTH).min(candidates.len());
+    let mut request = Request::new(at, depth).seeded(plan.seed);
     request.explain = analyze;
     request.exclude = plan.state_filters.iter().map(|f| f.state).collect();
     request.diversity.clone_from(&plan.diversity);
@@ -285,5 +304,5 @@ fn run(
         Ranker::Sort(mode) => mode.rank(views.roles, &candidates, &source, user, &request)?,
     };
     stage(stats, "rank", ranked.len(), &mut t);
-    Ok((ranked, candidates.len(), exhausted))
+    Ok((ranked, candidates.len(), exhausted, depth == candidates.len()))
 }

@@ -38,7 +38,7 @@ pub use ast::{
 pub use builder::FieldRef;
 pub use cursor::{MAX_SNAPSHOT_ENTRIES, MAX_SNAPSHOTS, Snapshots};
 pub use error::{ParseError, QueryError, Result, Span};
-pub use exec::{Hit, Page, StageStats, execute};
+pub use exec::{Hit, MIN_RANK_DEPTH, Page, RANK_DEPTH_PER_RESULT, StageStats, execute};
 pub use explain::render_explain;
 pub use key::Key;
 pub use parser::{DEFAULT_LIMIT, MAX_LIMIT, MAX_NESTING, MAX_STATEMENT_BYTES, parse, parse_retrieve};

@@ -386,7 +386,7 @@ impl Parser<'_> {
 
     fn sort(&mut self) -> Res<Order> {
         let start = self.span();
-        let mut text = self.ident("a sort mode")?;
+        let mut text = self.ident("a sort mode")?.to_ascii_lowercase();
         if self.eat(&Tok::LParen) {
             text = format!("{text}({})", self.ident("a signal name")?);
             self.expect(&Tok::RParen)?;

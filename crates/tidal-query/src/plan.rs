@@ -465,7 +465,13 @@ impl Plan {
 
 fn percent(x: f64) -> String {
     let p = x * 100.0;
-    if p == 0.0 || p >= 1.0 { format!("{p:.0}%") } else { format!("{p:.2}%") }
+    if p == 0.0 || p >= 10.0 {
+        format!("{p:.0}%")
+    } else if p >= 1.0 {
+        format!("{p:.1}%")
+    } else {
+        format!("{p:.2}%")
+    }
 }
 
 impl Display for Plan {
