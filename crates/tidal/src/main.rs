@@ -1,7 +1,9 @@
 //! The `tidal` command-line program: `demo` builds a realistic data set and
-//! shows the main queries; `stats` and `check` inspect a data directory.
+//! shows the main queries; `query` and `repl` run statements of the query
+//! language; `stats` and `check` inspect a data directory.
 
 mod demo;
+mod repl;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,6 +22,26 @@ struct Cli {
 enum Command {
     /// Build a realistic data set, ingest it, and show the main queries.
     Demo(demo::Args),
+    /// Run one statement of the query language (docs/query-language.md).
+    Query {
+        /// The statement, e.g. "RETRIEVE items SORT BY trending LIMIT 10".
+        statement: String,
+        /// The data directory.
+        #[arg(long, default_value = tidal::DEFAULT_DIR)]
+        dir: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// An interactive shell for the query language, with history.
+    Repl {
+        /// The data directory.
+        #[arg(long, default_value = tidal::DEFAULT_DIR)]
+        dir: PathBuf,
+        /// Print JSON instead of tables.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print statistics of a data directory.
     Stats {
         /// The data directory.
@@ -43,6 +65,14 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo(args) => demo::run(&args),
+        Command::Query { statement, dir, json } => open_existing(dir).and_then(|db| {
+            repl::run_one(&db, &statement, repl::Format { json })?;
+            db.shutdown()
+        }),
+        Command::Repl { dir, json } => open_existing(dir.clone()).and_then(|db| {
+            repl::repl(&db, &dir, repl::Format { json })?;
+            db.shutdown()
+        }),
         Command::Stats { dir } => stats(dir),
         Command::Check { dir, at } => check(dir, at),
     };
