@@ -15,6 +15,7 @@ const SUITES: &[(&str, &str, &str)] = &[
     ("signals", "tidal-signals", "signals_bench"),
     ("materialize", "tidal-materialize", "replay_bench"),
     ("ranking", "tidal-ranking", "ranking_bench"),
+    ("query", "tidal-query", "query_bench"),
     ("facade", "tidal", "facade_bench"),
 ];
 

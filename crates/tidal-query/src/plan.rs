@@ -213,6 +213,7 @@ pub fn plan(q: &Retrieve, views: &Views<'_>, now: Timestamp) -> Result<Plan> {
     // The candidate source.
     let ledger = views.ledger;
     let top = |signal: &str, measure: Measure| -> Result<CandidateSource> {
+        check_kept(views, signal, measure)?;
         let id = SignalId::for_name(signal);
         Ok(CandidateSource::TopK { signal: signal.to_owned(), id, measure, active: ledger.active_candidates(id)? })
     };
@@ -352,7 +353,31 @@ fn mode_source(
         Some(w) if !w.is_all_time() => def.windows.contains(&w),
         _ => true,
     };
-    if kept { top(&def.name, measure) } else { Ok(CandidateSource::AllItems) }
+    if kept || !matches!(measure, Measure::Count(_) | Measure::Sum(_)) {
+        top(&def.name, measure)
+    } else {
+        Ok(CandidateSource::AllItems)
+    }
+}
+
+/// Refuses, at plan time and naming the signal, a measure the ledger does
+/// not keep (a window not declared, velocity not tracked).
+fn check_kept(views: &Views<'_>, signal: &str, measure: Measure) -> Result<()> {
+    let def = views.schema.signal(signal).ok_or_else(|| QueryError::Invalid(format!("unknown signal {signal}")))?;
+    let kept: Vec<String> = def.windows.iter().map(ToString::to_string).collect();
+    let window = measure.window().filter(|w| !w.is_all_time());
+    if let Some(w) = window
+        && !def.windows.contains(&w)
+    {
+        return Err(QueryError::Invalid(format!(
+            "signal {signal} keeps windows {} only, not {w}",
+            if kept.is_empty() { "(none)".to_owned() } else { kept.join(", ") }
+        )));
+    }
+    if matches!(measure, Measure::Velocity(_) | Measure::Acceleration(_)) && (!def.velocity || window.is_none()) {
+        return Err(QueryError::Invalid(format!("signal {signal} does not track velocity over {measure}")));
+    }
+    Ok(())
 }
 
 fn view_signal(views: &Views<'_>) -> Result<String> {

@@ -15,7 +15,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use tidal::schema::{FieldValue, Fields};
-use tidal::{Config, Durability, EntityId, EntityKind, Event, Key, Retrieve, TidalDB, Timestamp, Window};
+use tidal::{Config, Durability, EntityId, EntityKind, Event, Key, QueryOutput, Retrieve, TidalDB, Timestamp, Window};
 
 const CHILD_ENV: &str = "TIDAL_BENCH_REPLAY_CHILD";
 const BATCH: usize = 10_000;
@@ -178,6 +178,29 @@ fn main() {
             format!("trending 24h top-50 over {items} items, p50"),
             format!("{:.2} ms", percentile(&mut times, 0.5)),
             "≤ 5 ms",
+        ));
+        // 3b. The seed's composed query, for a different user each time (so
+        // no run is served from another's snapshot).
+        let mut times: Vec<f64> = (0..30u64)
+            .map(|u| {
+                let text = format!(
+                    "RETRIEVE items FOR USER {} USING PROFILE for_you FILTER unseen \
+                     DIVERSITY max_per_creator:2 LIMIT 50 AT {NOW}",
+                    u * 997 % 100_000
+                );
+                let t = Instant::now();
+                let out = db.query(&text).expect("query");
+                let took = t.elapsed().as_secs_f64() * 1e3;
+                assert!(matches!(out, QueryOutput::Page(p) if p.hits.len() == 50));
+                took
+            })
+            .collect();
+        rows.push((
+            format!(
+                "composed for_you query (FOR USER, FILTER unseen, max_per_creator:2, LIMIT 50) over {items} items, p50"
+            ),
+            format!("{:.2} ms", percentile(&mut times, 0.5)),
+            "≤ 10 ms",
         ));
         let stats = db.stats().expect("stats");
         rows.push((

@@ -303,6 +303,10 @@ fn statements_that_cannot_run_are_typed_errors() {
     assert!(matches!(err("RETRIEVE items WHERE duration = 'long'"), Error::InvalidArgument(_)));
     assert!(matches!(err("RETRIEVE items DIVERSITY max_per_colour:1"), Error::InvalidArgument(_)));
     assert!(matches!(err("RETRIEVE items USING PROFILE nope"), Error::Ranking(_)));
+    // Windows the ledger does not keep are refused at plan time, naming the signal.
+    for text in ["RETRIEVE items SORT BY trending WINDOW 6h", "RETRIEVE items WITHIN TRENDING WINDOW 6h"] {
+        assert!(matches!(err(text), Error::InvalidArgument(m) if m.contains("signal view keeps windows")), "{text}");
+    }
     assert!(matches!(err("RETRIEVE items CURSOR 'garbage'"), Error::InvalidCursor(_)));
     assert!(matches!(err("SIGNAL nope ITEM 'item-1'"), Error::UnknownSignal(_)));
     // A cursor of one query does not continue another.
