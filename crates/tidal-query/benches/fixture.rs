@@ -1,6 +1,10 @@
 //! Shared set-up for the query benches: empty in-memory views over the
 //! content-feed schema, enough for parsing and planning.
 
+// Reason: benchmark set-up, compiled alone as a bench target too; it fails
+// loudly instead of documenting panics, and needs no Default or Debug.
+#![allow(clippy::new_without_default, clippy::missing_panics_doc, missing_debug_implementations, dead_code)]
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -11,22 +15,22 @@ use tidal_signals::SignalLedger;
 use tidal_storage::{EntityStore, MemoryEngine, RelationshipStore, StorageEngine};
 
 /// The seed's composed query.
-pub const COMPOSED: &str = "RETRIEVE items FOR USER 'u_123' USING PROFILE for_you FILTER unseen \
+pub(crate) const COMPOSED: &str = "RETRIEVE items FOR USER 'u_123' USING PROFILE for_you FILTER unseen \
                             DIVERSITY max_per_creator:2 LIMIT 50";
 
 /// Owned views to borrow a [`tidal_query::Views`] from.
-pub struct Fixture {
-    pub schema: Arc<Schema>,
-    pub entities: EntityStore,
-    pub edges: RelationshipStore,
-    pub users: UserStates,
-    pub ledger: SignalLedger,
-    pub roles: Roles,
-    pub profiles: HashMap<String, Profile>,
+pub(crate) struct Fixture {
+    pub(crate) schema: Arc<Schema>,
+    pub(crate) entities: EntityStore,
+    pub(crate) edges: RelationshipStore,
+    pub(crate) users: UserStates,
+    pub(crate) ledger: SignalLedger,
+    pub(crate) roles: Roles,
+    pub(crate) profiles: HashMap<String, Profile>,
 }
 
 impl Fixture {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let schema = Arc::new(presets::content_feed());
         let engine: Arc<dyn StorageEngine> = Arc::new(MemoryEngine::new());
         let profiles = schema
@@ -45,7 +49,7 @@ impl Fixture {
         }
     }
 
-    pub fn views(&self) -> tidal_query::Views<'_> {
+    pub(crate) fn views(&self) -> tidal_query::Views<'_> {
         tidal_query::Views {
             schema: &self.schema,
             entities: &self.entities,
