@@ -366,4 +366,38 @@ impl Schema {
         }
         SchemaDiff { from_version: old.version(), to_version: new.version(), changes: d.changes }
     }
+
+    /// The schema a database opens with, given the one it has `stored` and
+    /// the one it is `requested` to use: the request when there is nothing
+    /// stored, the stored one when nothing is requested, and the request
+    /// when it is a compatible or rebuild-required change. Returns the
+    /// schema and whether it differs from the stored one.
+    ///
+    /// # Errors
+    /// The diff, when the change is breaking.
+    ///
+    /// ```
+    /// use tidal_schema::{presets, Schema};
+    ///
+    /// let feed = presets::content_feed();
+    /// let (schema, changed) = Schema::evolve(Some(feed.clone()), None).unwrap();
+    /// assert_eq!((schema.hash(), changed), (feed.hash(), false));
+    /// let (_, changed) = Schema::evolve(None, Some(feed)).unwrap();
+    /// assert!(changed);
+    /// ```
+    pub fn evolve(stored: Option<Self>, requested: Option<Self>) -> Result<(Self, bool), SchemaDiff> {
+        match (stored, requested) {
+            (None, None) => Ok((crate::presets::content_feed(), true)),
+            (None, Some(new)) => Ok((new, true)),
+            (Some(old), None) => Ok((old, false)),
+            (Some(old), Some(new)) if old.hash() == new.hash() => Ok((old, false)),
+            (Some(old), Some(new)) => {
+                let diff = Self::diff(&old, &new);
+                match diff.compatibility() {
+                    Compatibility::Compatible | Compatibility::RebuildRequired => Ok((new, true)),
+                    Compatibility::Breaking => Err(diff),
+                }
+            }
+        }
+    }
 }

@@ -105,8 +105,9 @@ impl fmt::Display for EntityKind {
 
 /// The stable id of a signal type, as log records carry it.
 ///
-/// It is derived from the signal's name (the first four bytes of its BLAKE3
-/// hash), so adding, removing or reordering *other* signals never renumbers a
+/// It is derived from the signal's name — the first four bytes, read
+/// big-endian, of the BLAKE3 hash of `tidal.signal`, a zero byte and the
+/// name (relationship types use the domain `tidal.edge`) — so adding, removing or reordering *other* signals never renumbers a
 /// signal, and a log written under one schema version stays readable under the
 /// next. The schema builder rejects the (unlikely) collision of two names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -180,17 +181,37 @@ mod tests {
         assert_eq!(EntityKind::from_tag(4), None);
     }
 
-    #[test]
-    fn name_ids_are_pinned() {
-        // Log records store these ids: changing the derivation would make
-        // every existing log unreadable, so the values are fixed here.
-        assert_eq!(SignalId::for_name("view").0, 3_345_355_557);
-        assert_eq!(EdgeTypeId::for_name("follows").0, 1_725_915_785);
+    /// The derivation the log format fixes, written out from the spec
+    /// rather than through [`name_id`]: BLAKE3 of `<domain> 0x00 <name>`,
+    /// its first four bytes read big-endian, with the domain `tidal.signal`
+    /// for signals and `tidal.edge` for relationship types.
+    fn spec_id(domain: &str, name: &str) -> u32 {
+        let input = [domain.as_bytes(), &[0], name.as_bytes()].concat();
+        let hash = blake3::hash(&input);
+        let [a, b, c, d, ..] = *hash.as_bytes();
+        u32::from_be_bytes([a, b, c, d])
     }
 
     #[test]
-    fn name_ids_are_stable_and_domain_separated() {
-        assert_eq!(SignalId::for_name("view"), SignalId::for_name("view"));
+    fn name_ids_follow_the_documented_derivation() {
+        // Log records store these ids: a change in the derivation would
+        // make every existing log unreadable.
+        for name in ["view", "like", "follows", "blocks", "", "é\u{0}x"] {
+            assert_eq!(SignalId::for_name(name).0, spec_id("tidal.signal", name), "signal {name:?}");
+            assert_eq!(EdgeTypeId::for_name(name).0, spec_id("tidal.edge", name), "edge {name:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_name_gets_the_documented_id(name in ".{0,24}") {
+            prop_assert_eq!(SignalId::for_name(&name).0, spec_id("tidal.signal", &name));
+            prop_assert_eq!(EdgeTypeId::for_name(&name).0, spec_id("tidal.edge", &name));
+        }
+    }
+
+    #[test]
+    fn name_ids_are_domain_separated() {
         assert_ne!(SignalId::for_name("view"), SignalId::for_name("like"));
         assert_ne!(SignalId::for_name("follows").0, EdgeTypeId::for_name("follows").0);
     }

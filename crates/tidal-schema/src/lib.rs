@@ -5,6 +5,8 @@
 //! validated [`Schema`]: entity fields, signal types, relationship types,
 //! ranking profiles and cohorts, with a version, a BLAKE3 content hash, JSON
 //! and TOML forms, and [`Schema::diff`] to classify changes between versions.
+//! It also holds [`codec`], the one little-endian reader and writer every
+//! binary format (log records, entity fields, checkpoints) is built on.
 //!
 //! **API boundary:** plain types and pure functions. This crate does no I/O
 //! (beyond reading the clock in [`Timestamp::now`]) and depends on no other
@@ -23,7 +25,9 @@
 
 #![deny(missing_docs)]
 
+mod bounds;
 mod builder;
+pub mod codec;
 mod cohort;
 mod decay;
 mod diff;
@@ -43,6 +47,7 @@ mod validate;
 mod value;
 mod window;
 
+pub use bounds::{DEFAULT_FUTURE_SKEW, InputBounds, InputError, MAX_WEIGHT_LIMIT};
 pub use builder::SchemaBuilder;
 pub use cohort::{CohortDef, ItemFilter, SegmentDef};
 pub use decay::{DecayModel, DecaySpec, MAX_DECAY_SPAN, MIN_DECAY_SPAN};

@@ -115,10 +115,61 @@ impl fmt::Display for Timestamp {
     }
 }
 
+impl Timestamp {
+    /// The time in RFC 3339, UTC, with a fraction only when it has one:
+    /// `2023-11-14T22:13:20Z`, `2023-11-14T22:13:20.5Z`.
+    ///
+    /// ```
+    /// use tidal_schema::Timestamp;
+    ///
+    /// assert_eq!(Timestamp::from_secs(1_700_000_000).rfc3339(), "2023-11-14T22:13:20Z");
+    /// assert_eq!(Timestamp::from_nanos(1_500_000_000).rfc3339(), "1970-01-01T00:00:01.5Z");
+    /// ```
+    pub fn rfc3339(self) -> String {
+        let secs = self.0 / 1_000_000_000;
+        let nanos = self.0 % 1_000_000_000;
+        let (days, rem) = (secs / 86_400, secs % 86_400);
+        // Days since the epoch to a civil date (Howard Hinnant's algorithm,
+        // for days ≥ 0).
+        let z = days + 719_468;
+        let era = z / 146_097;
+        let doe = z - era * 146_097;
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = doy - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = yoe + era * 400 + u64::from(month <= 2);
+        let mut out = format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60);
+        if nanos != 0 {
+            let fraction = format!("{nanos:09}");
+            out.push('.');
+            out.push_str(fraction.trim_end_matches('0'));
+        }
+        out.push('Z');
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn rfc3339_of_known_instants() {
+        for (secs, text) in [
+            (0, "1970-01-01T00:00:00Z"),
+            (951_782_400, "2000-02-29T00:00:00Z"),
+            (1_718_000_000, "2024-06-10T06:13:20Z"),
+            (1_709_251_199, "2024-02-29T23:59:59Z"),
+            (4_102_444_800, "2100-01-01T00:00:00Z"),
+            (7_258_118_400, "2200-01-01T00:00:00Z"),
+        ] {
+            assert_eq!(Timestamp::from_secs(secs).rfc3339(), text, "{secs}");
+        }
+        assert_eq!(Timestamp::MAX.rfc3339(), "2554-07-21T23:34:33.709551615Z");
+    }
 
     #[test]
     fn saturates_at_both_ends() {

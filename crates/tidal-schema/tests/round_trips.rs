@@ -16,31 +16,26 @@ use tidal_schema::{
     Penalty, Polarity, ProfileDef, QualityGate, RelationshipDef, Schema, SchemaBuilder, SegmentDef, SignalDef,
     SignalTerm, Transform, UserState, Window,
 };
+use tidal_test_support::SplitMix64;
 
-/// `SplitMix64`: a tiny deterministic generator driven by the proptest seed.
-struct Gen(u64);
+/// Schema pieces from a [`SplitMix64`] driven by the proptest seed; its
+/// plain draws (`index`, `chance`, `pick`) are the generator's own.
+struct Gen(SplitMix64);
+
+impl std::ops::Deref for Gen {
+    type Target = SplitMix64;
+    fn deref(&self) -> &SplitMix64 {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Gen {
+    fn deref_mut(&mut self) -> &mut SplitMix64 {
+        &mut self.0
+    }
+}
 
 impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        usize::try_from(self.next() % n as u64).unwrap()
-    }
-
-    fn chance(&mut self) -> bool {
-        self.next() & 1 == 1
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len())]
-    }
-
     /// A positive weight from a palette of awkward values.
     fn weight(&mut self) -> f64 {
         *self.pick(&[1.0, 0.1, 1e-300, 5e-324, 123_456.789, 1e9, 0.333_333_333_333_333_3, 2.0_f64.sqrt()])
@@ -51,23 +46,23 @@ impl Gen {
     }
 
     fn window(&mut self) -> Window {
-        match self.below(7) {
+        match self.index(7) {
             0 => Window::HOUR,
             1 => Window::DAY,
             2 => Window::WEEK,
             3 => Window::MONTH,
             4 => Window::ALL_TIME,
-            _ => Window::custom(Duration::from_secs(60 * (1 + self.next() % (366 * 24 * 60)))).unwrap(),
+            _ => Window::custom(Duration::from_secs(60 * (1 + self.next_u64() % (366 * 24 * 60)))).unwrap(),
         }
     }
 
     fn name(&mut self, prefix: &str, i: usize) -> String {
-        if self.below(8) == 0 { format!("{prefix}{i}_{}", "x".repeat(40)) } else { format!("{prefix}{i}") }
+        if self.index(8) == 0 { format!("{prefix}{i}_{}", "x".repeat(40)) } else { format!("{prefix}{i}") }
     }
 }
 
 fn random_field(g: &mut Gen, name: String) -> FieldDef {
-    let ty = match g.below(9) {
+    let ty = match g.index(9) {
         0 => FieldType::Text {
             boost: g.weight(),
             language: *g.pick(&[Language::English, Language::German, Language::Simple, Language::Russian]),
@@ -79,7 +74,7 @@ fn random_field(g: &mut Gen, name: String) -> FieldDef {
         5 => FieldType::Timestamp,
         6 => FieldType::Bool,
         7 => FieldType::Vector {
-            dimension: u32::try_from(1 + g.below(4096)).unwrap(),
+            dimension: u32::try_from(1 + g.index(4096)).unwrap(),
             metric: *g.pick(&[Metric::Cosine, Metric::Dot, Metric::L2]),
         },
         _ => FieldType::Reference { target: *g.pick(&EntityKind::ALL) },
@@ -88,15 +83,15 @@ fn random_field(g: &mut Gen, name: String) -> FieldDef {
 }
 
 fn random_signal(g: &mut Gen, name: String) -> SignalDef {
-    let span = Duration::from_secs(1 + g.next() % (10 * 365 * 86_400));
-    let decay = match g.below(3) {
+    let span = Duration::from_secs(1 + g.next_u64() % (10 * 365 * 86_400));
+    let decay = match g.index(3) {
         0 => DecaySpec::exponential(span).unwrap(),
         1 => DecaySpec::linear(span).unwrap(),
         _ => DecaySpec::NONE,
     };
-    let windows: Vec<Window> = (0..g.below(6)).map(|_| g.window()).collect();
+    let windows: Vec<Window> = (0..g.index(6)).map(|_| g.window()).collect();
     let finite = windows.iter().any(|w| !w.is_all_time());
-    let mut signal = SignalDef::new(name, if g.below(4) == 0 { EntityKind::Creator } else { EntityKind::Item })
+    let mut signal = SignalDef::new(name, if g.index(4) == 0 { EntityKind::Creator } else { EntityKind::Item })
         .with_decay(decay)
         .with_windows(windows)
         .with_velocity(finite && g.chance())
@@ -111,7 +106,7 @@ fn random_signal(g: &mut Gen, name: String) -> SignalDef {
 /// A measure valid for `signal`: windowed only over kept windows, velocity only when tracked.
 fn measure_for(g: &mut Gen, signal: &SignalDef) -> Measure {
     let kept: Vec<Window> = signal.windows.iter().copied().filter(|w| !w.is_all_time()).collect();
-    match (g.below(6), kept.is_empty()) {
+    match (g.index(6), kept.is_empty()) {
         (0, _) | (_, true) => {
             if g.chance() {
                 Measure::Decayed
@@ -134,11 +129,11 @@ fn item_fields_of(fields: &[FieldDef], ok: impl Fn(&FieldType) -> bool) -> Vec<S
 
 #[allow(clippy::too_many_lines)] // Reason: one generator, read top to bottom.
 fn random_schema(seed: u64) -> SchemaBuilder {
-    let mut g = Gen(seed);
-    let mut b = Schema::builder().version(1 + g.next() % 1000);
+    let mut g = Gen(SplitMix64::new(seed));
+    let mut b = Schema::builder().version(1 + g.next_u64() % 1000);
     let mut item_fields = Vec::new();
     for kind in EntityKind::ALL {
-        for i in 0..g.below(7) {
+        for i in 0..g.index(7) {
             let name = g.name("f", i);
             let field = random_field(&mut g, name);
             if kind == EntityKind::Item {
@@ -147,11 +142,11 @@ fn random_schema(seed: u64) -> SchemaBuilder {
             b = b.field(kind, field);
         }
     }
-    let user_keywords: Vec<String> = (0..g.below(3)).map(|i| format!("k{i}")).collect();
+    let user_keywords: Vec<String> = (0..g.index(3)).map(|i| format!("k{i}")).collect();
     for k in &user_keywords {
         b = b.field(EntityKind::User, FieldDef::keyword(k));
     }
-    let signals: Vec<SignalDef> = (0..g.below(6)).map(|i| random_signal(&mut g, format!("s{i}"))).collect();
+    let signals: Vec<SignalDef> = (0..g.index(6)).map(|i| random_signal(&mut g, format!("s{i}"))).collect();
     for s in &signals {
         b = b.signal(s.clone());
     }
@@ -168,8 +163,8 @@ fn random_schema(seed: u64) -> SchemaBuilder {
     let refs = item_fields_of(&item_fields, |t| matches!(t, FieldType::Reference { .. } | FieldType::Keyword));
     let keywords = item_fields_of(&item_fields, |t| matches!(t, FieldType::Keyword));
 
-    for p in 0..g.below(4) {
-        let candidates = match g.below(5) {
+    for p in 0..g.index(4) {
+        let candidates = match g.index(5) {
             0 if !velocity.is_empty() => {
                 let (s, w) = *g.pick(&velocity);
                 CandidateStrategy::Trending { signal: s.name.clone(), window: w }
@@ -182,8 +177,8 @@ fn random_schema(seed: u64) -> SchemaBuilder {
             _ => CandidateStrategy::All,
         };
         let mut profile = ProfileDef::new(format!("p{p}"), candidates);
-        for _ in 0..g.below(4) {
-            if let Some(s) = item_signals.get(g.below(item_signals.len().max(1))) {
+        for _ in 0..g.index(4) {
+            if let Some(s) = item_signals.get(g.index(item_signals.len().max(1))) {
                 let m = measure_for(&mut g, s);
                 let transform = *g.pick(&[Transform::Identity, Transform::Log1p, Transform::Sqrt]);
                 let w = g.signed_weight();
@@ -195,7 +190,7 @@ fn random_schema(seed: u64) -> SchemaBuilder {
                         profile.penalty(Penalty::Signal { signal: s.name.clone(), measure: m, transform, weight });
                 }
                 if let Some(window) = s.windows.first().copied() {
-                    let min = 1 + g.next() % 100;
+                    let min = 1 + g.next_u64() % 100;
                     profile = profile.gate(QualityGate::MinCount { signal: s.name.clone(), window, min });
                 }
                 let window = s.windows.first().copied();
@@ -207,7 +202,7 @@ fn random_schema(seed: u64) -> SchemaBuilder {
                         window,
                         threshold: g.weight().min(1e9),
                         factor: 0.5,
-                        after: g.next() % 10,
+                        after: g.next_u64() % 10,
                     });
                 }
             }
@@ -217,17 +212,17 @@ fn random_schema(seed: u64) -> SchemaBuilder {
             profile = profile.diversify(DiversityRule::Mmr { embedding: v.clone(), lambda: 0.25 });
         }
         if let (Some(t), true) = (timestamps.first(), g.chance()) {
-            profile = profile.recency(t.clone(), Duration::from_secs(1 + g.next() % 1_000_000), g.weight());
+            profile = profile.recency(t.clone(), Duration::from_secs(1 + g.next_u64() % 1_000_000), g.weight());
         }
         if let Some(r) = refs.first() {
             profile = profile
-                .diversify(DiversityRule::MaxPer { field: r.clone(), max: 1 + u32::try_from(g.below(5)).unwrap() });
+                .diversify(DiversityRule::MaxPer { field: r.clone(), max: 1 + u32::try_from(g.index(5)).unwrap() });
         }
         if let Some(k) = keywords.first() {
             profile = profile.diversify(DiversityRule::Mix { field: k.clone() });
         }
         if g.chance() {
-            profile = profile.explore(*g.pick(&[0.0, 0.1, 0.999]), 1 + g.next() % 50);
+            profile = profile.explore(*g.pick(&[0.0, 0.1, 0.999]), 1 + g.next_u64() % 50);
             if let Some(state) = item_signals.iter().find_map(|s| s.user_state) {
                 profile = profile.exclude(state);
             }
