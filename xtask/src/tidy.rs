@@ -3,6 +3,7 @@
 //! * Every `.rs` file starts with a `//!` line saying what it is for.
 //! * Dependencies between `tidal-*` crates follow the layer table of
 //!   DESIGN.md §2, kept here in [`LAYERS`] and checked against `cargo metadata`.
+//! * Dev-only crates ([`DEV_ONLY`]) are never a normal or build dependency.
 //! * Files over [`MAX_LINES`] lines are reported (a warning, not a failure).
 
 use std::collections::BTreeSet;
@@ -19,7 +20,9 @@ pub(crate) const MAX_LINES: usize = 800;
 /// The allowed direct dependencies of each workspace crate on other `tidal`
 /// crates (normal, dev and build dependencies alike). Dependencies point down
 /// the layers only; a crate missing from this table is an error, so a new
-/// crate must say where it sits.
+/// crate must say where it sits. Two edges need no entry: a dev-dependency
+/// on a [`DEV_ONLY`] crate, and a crate's dev-dependency on itself (to turn
+/// on a test feature such as `tidal-storage/testing`).
 pub(crate) const LAYERS: &[(&str, &[&str])] = &[
     ("tidal-schema", &[]),
     ("tidal-wal", &["tidal-schema"]),
@@ -45,7 +48,27 @@ pub(crate) const LAYERS: &[(&str, &[&str])] = &[
             "tidal-query",
         ],
     ),
+    // Dev-only (see `DEV_ONLY`): above every crate it supports.
+    (
+        "tidal-test-support",
+        &[
+            "tidal-schema",
+            "tidal-wal",
+            "tidal-storage",
+            "tidal-signals",
+            "tidal-index",
+            "tidal-materialize",
+            "tidal-ranking",
+            "tidal-query",
+            "tidal",
+        ],
+    ),
 ];
+
+/// Crates for tests, benches and examples only: any crate may take one as a
+/// dev-dependency, whatever its layer, and none as a normal or build
+/// dependency, so they never reach a release build.
+pub(crate) const DEV_ONLY: &[&str] = &["tidal-test-support"];
 
 /// Runs every tidy check on the workspace at `root`.
 pub(crate) fn run(root: &Path) -> Result<()> {
@@ -101,16 +124,29 @@ pub(crate) fn check_layers(metadata: &Value, layers: &[(&str, &[&str])]) -> Vec<
             errors.push(format!("crate `{name}` is not in the layer table (xtask/src/tidy.rs LAYERS); add it"));
             continue;
         };
-        let deps: BTreeSet<&str> = package
+        // (name, kind): the kind is `null` for normal dependencies, else "dev" or "build".
+        let deps: BTreeSet<(&str, Option<&str>)> = package
             .get("dependencies")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
-            .filter_map(|dep| dep.get("name").and_then(Value::as_str))
-            .filter(|dep| is_tidal(dep))
+            .filter_map(|dep| {
+                let dep_name = dep.get("name").and_then(Value::as_str)?;
+                Some((dep_name, dep.get("kind").and_then(Value::as_str)))
+            })
+            .filter(|(dep, _)| is_tidal(dep))
             .collect();
-        for dep in deps {
-            if !allowed.contains(&dep) {
+        let mut refused = BTreeSet::new();
+        for (dep, kind) in deps {
+            let dev = kind == Some("dev");
+            if DEV_ONLY.contains(&dep) {
+                if !dev {
+                    errors.push(format!(
+                        "`{name}` has the dev-only crate `{dep}` as a {} dependency; take it under [dev-dependencies] only",
+                        kind.unwrap_or("normal")
+                    ));
+                }
+            } else if !(allowed.contains(&dep) || (dev && dep == name)) && refused.insert(dep) {
                 errors.push(format!(
                     "`{name}` depends on `{dep}`, which the layer table does not allow (dependencies point down the layers of DESIGN.md §2)"
                 ));
@@ -169,6 +205,39 @@ mod tests {
         let errors = check_layers(&metadata, LAYERS);
         assert_eq!(errors.len(), 1);
         assert!(errors[0].contains("not in the layer table"));
+    }
+
+    /// Metadata of one package, `name`, with `deps` as (name, kind) pairs.
+    fn package(name: &str, deps: &[(&str, Option<&str>)]) -> Value {
+        let deps: Vec<Value> =
+            deps.iter().map(|(dep, kind)| serde_json::json!({ "name": dep, "kind": kind })).collect();
+        serde_json::json!({ "packages": [ { "name": name, "dependencies": deps } ] })
+    }
+
+    #[test]
+    fn dev_only_crate_is_any_crates_dev_dependency() {
+        for (name, _) in LAYERS {
+            let errors = check_layers(&package(name, &[("tidal-test-support", Some("dev"))]), LAYERS);
+            assert!(errors.is_empty(), "{name}: {errors:?}");
+        }
+    }
+
+    #[test]
+    fn dev_only_crate_as_normal_or_build_dependency_is_rejected() {
+        for kind in [None, Some("build")] {
+            let metadata = package("tidal-wal", &[("tidal-schema", None), ("tidal-test-support", kind)]);
+            let errors = check_layers(&metadata, LAYERS);
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert!(errors[0].contains("dev-only crate `tidal-test-support`"), "{errors:?}");
+        }
+    }
+
+    #[test]
+    fn a_crate_may_dev_depend_on_itself_only() {
+        let errors = check_layers(&package("tidal-storage", &[("tidal-storage", Some("dev"))]), LAYERS);
+        assert!(errors.is_empty(), "{errors:?}");
+        let errors = check_layers(&package("tidal-storage", &[("tidal-wal", Some("dev"))]), LAYERS);
+        assert_eq!(errors.len(), 1, "dev-dependencies still follow the layers: {errors:?}");
     }
 
     #[test]
