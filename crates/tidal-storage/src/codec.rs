@@ -13,6 +13,7 @@
 //! strict and allocation-bounded: every length is checked against the bytes
 //! that remain before anything is allocated.
 
+use tidal_schema::codec::{ByteReader, ByteWriter, DecodeError, LengthOverflow};
 use tidal_schema::{EntityId, FieldValue, Fields, Timestamp};
 
 use crate::error::{Result, StorageError};
@@ -23,165 +24,174 @@ const VERSION: u8 = 1;
 /// fields or tags, names over 255 bytes, strings or vectors over 4 Gi) are
 /// [`StorageError::InvalidInput`]; fields checked against a schema never are.
 pub fn encode_fields(fields: &Fields) -> Result<Vec<u8>> {
-    let too_long = |what: &str| StorageError::InvalidInput(format!("{what} too long for the entity encoding"));
-    let len8 = |n: usize| u8::try_from(n).map_err(|_| too_long("field name"));
-    let len16 = |n: usize| u16::try_from(n).map_err(|_| too_long("field or tag list"));
-    let len32 = |n: usize| u32::try_from(n).map_err(|_| too_long("string or vector"));
+    let too_long = |what: &'static str| {
+        move |_: LengthOverflow| StorageError::InvalidInput(format!("{what} too long for the entity encoding"))
+    };
+    let list = too_long("field or tag list");
+    let long = too_long("string or vector");
     let mut out = Vec::with_capacity(64);
-    out.push(VERSION);
+    let mut w = ByteWriter::new(&mut out);
+    w.u8(VERSION);
     // Entities have at most 256 fields (schema limit), names at most 64 bytes.
-    out.extend_from_slice(&len16(fields.len())?.to_le_bytes());
+    w.len_u16(fields.len()).map_err(list)?;
     for (name, value) in fields {
-        out.push(len8(name.len())?);
-        out.extend_from_slice(name.as_bytes());
+        w.len_u8(name.len()).map_err(too_long("field name"))?;
+        w.bytes(name.as_bytes());
         match value {
-            FieldValue::Text(s) => put_str(&mut out, 1, s, len32(s.len())?),
-            FieldValue::Keyword(s) => put_str(&mut out, 2, s, len32(s.len())?),
+            FieldValue::Text(s) => {
+                w.u8(1);
+                w.bytes_u32(s.as_bytes()).map_err(long)?;
+            }
+            FieldValue::Keyword(s) => {
+                w.u8(2);
+                w.bytes_u32(s.as_bytes()).map_err(long)?;
+            }
             FieldValue::Tags(tags) => {
-                out.push(3);
-                out.extend_from_slice(&len16(tags.len())?.to_le_bytes());
+                w.u8(3);
+                w.len_u16(tags.len()).map_err(list)?;
                 for t in tags {
-                    out.extend_from_slice(&len32(t.len())?.to_le_bytes());
-                    out.extend_from_slice(t.as_bytes());
+                    w.bytes_u32(t.as_bytes()).map_err(long)?;
                 }
             }
             FieldValue::Integer(i) => {
-                out.push(4);
-                out.extend_from_slice(&i.to_le_bytes());
+                w.u8(4);
+                w.i64(*i);
             }
             FieldValue::Float(x) => {
-                out.push(5);
-                out.extend_from_slice(&x.to_le_bytes());
+                w.u8(5);
+                w.f64(*x);
             }
             FieldValue::Timestamp(t) => {
-                out.push(6);
-                out.extend_from_slice(&t.as_nanos().to_le_bytes());
+                w.u8(6);
+                w.u64(t.as_nanos());
             }
             FieldValue::Bool(b) => {
-                out.push(7);
-                out.push(u8::from(*b));
+                w.u8(7);
+                w.u8(u8::from(*b));
             }
             FieldValue::Vector(v) => {
-                out.push(8);
-                out.extend_from_slice(&len32(v.len())?.to_le_bytes());
+                w.u8(8);
+                w.len_u32(v.len()).map_err(long)?;
                 for x in v {
-                    out.extend_from_slice(&x.to_le_bytes());
+                    w.f32(*x);
                 }
             }
             FieldValue::Reference(id) => {
-                out.push(9);
-                out.extend_from_slice(&id.0.to_le_bytes());
+                w.u8(9);
+                w.u64(id.0);
             }
         }
     }
     Ok(out)
 }
 
-fn put_str(out: &mut Vec<u8>, tag: u8, s: &str, len: u32) {
-    out.push(tag);
-    out.extend_from_slice(&len.to_le_bytes());
-    out.extend_from_slice(s.as_bytes());
-}
-
 /// Decodes fields encoded by [`encode_fields`]. `key` only labels errors.
 pub fn decode_fields(bytes: &[u8], key: &[u8]) -> Result<Fields> {
-    let mut r = Reader { bytes, key };
+    read_fields(&mut ByteReader::new(bytes)).map_err(|e| StorageError::corrupt_at("entity", key, e))
+}
+
+fn read_fields(r: &mut ByteReader<'_>) -> Result<Fields, DecodeError> {
     let version = r.u8()?;
     if version != VERSION {
-        return Err(r.fail(format!("unknown entity encoding version {version}")));
+        return Err(DecodeError::new(0, format!("unknown entity encoding version {version}")));
     }
     let count = r.u16()?;
     let mut fields = Fields::new();
     for _ in 0..count {
+        let at = r.offset();
         let name_len = usize::from(r.u8()?);
-        let name = r.string(name_len)?;
-        let value = match r.u8()? {
-            1 => {
-                let n = r.len32()?;
-                FieldValue::Text(r.string(n)?)
-            }
-            2 => {
-                let n = r.len32()?;
-                FieldValue::Keyword(r.string(n)?)
-            }
-            3 => {
-                let n = usize::from(r.u16()?);
-                // Each tag takes at least 4 bytes: bound the allocation by what remains.
-                let mut tags = Vec::with_capacity(n.min(r.bytes.len() / 4));
-                for _ in 0..n {
-                    let len = r.len32()?;
-                    tags.push(r.string(len)?);
-                }
-                FieldValue::Tags(tags)
-            }
-            4 => FieldValue::Integer(i64::from_le_bytes(r.array()?)),
-            5 => FieldValue::Float(f64::from_le_bytes(r.array()?)),
-            6 => FieldValue::Timestamp(Timestamp::from_nanos(u64::from_le_bytes(r.array()?))),
-            7 => match r.u8()? {
-                0 => FieldValue::Bool(false),
-                1 => FieldValue::Bool(true),
-                b => return Err(r.fail(format!("bool byte {b}"))),
-            },
-            8 => {
-                let dim = r.len32()?;
-                let raw = r.take(dim.checked_mul(4).ok_or_else(|| r.fail("vector too long"))?)?;
-                FieldValue::Vector(raw.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect())
-            }
-            9 => FieldValue::Reference(EntityId(u64::from_le_bytes(r.array()?))),
-            t => return Err(r.fail(format!("unknown value type {t}"))),
-        };
+        let name = r.str(name_len)?.to_owned();
+        let value = read_value(r)?;
         // Names are stored in strictly increasing order (the encoding is
         // canonical), which also rules out duplicates.
         if fields.last_key_value().is_some_and(|(last, _)| *last >= name) {
-            return Err(r.fail(format!("field {name:?} is out of order or repeated")));
+            return Err(DecodeError::new(at, format!("field {name:?} is out of order or repeated")));
         }
         fields.insert(name, value);
     }
-    if !r.bytes.is_empty() {
-        return Err(r.fail(format!("{} trailing bytes", r.bytes.len())));
-    }
+    r.finish()?;
     Ok(fields)
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    key: &'a [u8],
+/// One value: its type byte, then its encoding.
+fn read_value(r: &mut ByteReader<'_>) -> Result<FieldValue, DecodeError> {
+    let at = r.offset();
+    Ok(match r.u8()? {
+        1 => FieldValue::Text(read_str(r)?),
+        2 => FieldValue::Keyword(read_str(r)?),
+        3 => {
+            // Each tag takes at least its 4-byte length.
+            let n = r.len_u16(4)?;
+            let mut tags = Vec::with_capacity(n);
+            for _ in 0..n {
+                tags.push(read_str(r)?);
+            }
+            FieldValue::Tags(tags)
+        }
+        4 => FieldValue::Integer(r.i64()?),
+        5 => FieldValue::Float(r.f64()?),
+        6 => FieldValue::Timestamp(Timestamp::from_nanos(r.u64()?)),
+        7 => match r.u8()? {
+            0 => FieldValue::Bool(false),
+            1 => FieldValue::Bool(true),
+            b => return Err(DecodeError::new(at + 1, format!("bool byte {b}"))),
+        },
+        8 => {
+            let dim = r.len_u32(4)?;
+            let mut v = Vec::with_capacity(dim);
+            for _ in 0..dim {
+                v.push(r.f32()?);
+            }
+            FieldValue::Vector(v)
+        }
+        9 => FieldValue::Reference(EntityId(r.u64()?)),
+        t => return Err(DecodeError::new(at, format!("unknown value type {t}"))),
+    })
 }
 
-impl<'a> Reader<'a> {
-    fn fail(&self, reason: impl Into<String>) -> StorageError {
-        StorageError::corrupt("entity", self.key, reason)
+/// UTF-8 text behind a `u32` length.
+fn read_str(r: &mut ByteReader<'_>) -> Result<String, DecodeError> {
+    let n = r.len_u32(1)?;
+    Ok(r.str(n)?.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields() -> Fields {
+        let mut f = Fields::new();
+        f.insert("a".into(), FieldValue::Tags(vec!["x".into(), "yz".into()]));
+        f.insert("b".into(), FieldValue::Bool(true));
+        f.insert("c".into(), FieldValue::Vector(vec![1.5, -0.0]));
+        f
     }
 
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        if self.bytes.len() < n {
-            return Err(self.fail(format!("needed {n} bytes, {} left", self.bytes.len())));
+    fn offset_of(bytes: &[u8]) -> u64 {
+        match decode_fields(bytes, b"k") {
+            Err(StorageError::Corruption { what: "entity", key, offset, .. }) if key == "6b" => offset,
+            other => panic!("expected a corrupt entity, got {other:?}"),
         }
-        let (head, tail) = self.bytes.split_at(n);
-        self.bytes = tail;
-        Ok(head)
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
-        let mut out = [0; N];
-        out.copy_from_slice(self.take(N)?);
-        Ok(out)
-    }
-
-    fn u8(&mut self) -> Result<u8> {
-        Ok(self.array::<1>()?[0])
-    }
-
-    fn u16(&mut self) -> Result<u16> {
-        Ok(u16::from_le_bytes(self.array()?))
-    }
-
-    fn len32(&mut self) -> Result<usize> {
-        usize::try_from(u32::from_le_bytes(self.array()?)).map_err(|_| self.fail("length overflows"))
-    }
-
-    fn string(&mut self, n: usize) -> Result<String> {
-        let raw = self.take(n)?;
-        String::from_utf8(raw.to_vec()).map_err(|_| self.fail("invalid UTF-8"))
+    #[test]
+    fn corruption_says_where() {
+        let bytes = encode_fields(&fields()).expect("encode");
+        assert_eq!(decode_fields(&bytes, b"k").expect("decode"), fields());
+        // version u8 | count u16 | name_len u8 | "a" | type 3 | tags u16 | ...
+        let mut hostile = bytes.clone();
+        hostile[6..8].copy_from_slice(&u16::MAX.to_le_bytes());
+        assert_eq!(offset_of(&hostile), 6, "a tag count larger than the value is refused at its prefix");
+        let mut bool_byte = bytes.clone();
+        let at = bytes.len() - 1 - 4 - 8 - 1 - 1 - 1;
+        assert_eq!(bool_byte[at], 1);
+        bool_byte[at] = 2;
+        assert_eq!(offset_of(&bool_byte), at as u64);
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert_eq!(offset_of(&trailing), bytes.len() as u64);
+        for cut in 0..bytes.len() {
+            assert!(offset_of(&bytes[..cut]) <= cut as u64, "cut at {cut}");
+        }
     }
 }

@@ -151,7 +151,7 @@ pub type KvIter<'a> = Box<dyn Iterator<Item = Result<KeyValue>> + Send + 'a>;
 /// An ordered key-value store with atomic batches over the four [`Space`]s.
 ///
 /// Contract, for every implementation (the conformance suite in
-/// [`conformance`](crate::conformance) checks it):
+/// `conformance.rs`, behind the `testing` feature, checks it):
 ///
 /// * **Visibility:** once `put`, `delete` or `write_batch` returns `Ok`,
 ///   every later read on any thread sees the write.

@@ -1,5 +1,7 @@
 //! [`StorageError`]: everything that can go wrong in `tidal-storage`.
 
+use tidal_schema::codec::DecodeError;
+
 /// `Result` with [`StorageError`].
 pub type Result<T, E = StorageError> = std::result::Result<T, E>;
 
@@ -24,12 +26,15 @@ pub enum StorageError {
         max: usize,
     },
     /// Stored bytes do not decode: where and what.
-    #[error("corrupt {what} at key {key}: {reason}")]
+    #[error("corrupt {what} at key {key}, byte {offset}: {reason}")]
     Corruption {
         /// What was being decoded (`entity`, `edge`, `counter`).
         what: &'static str,
-        /// The key, hex-encoded.
+        /// The key, hex-encoded (at most its first 64 bytes).
         key: String,
+        /// Byte offset of the problem in the stored value (0 when the value
+        /// as a whole is wrong, e.g. of the wrong length).
+        offset: u64,
         /// What is wrong.
         reason: String,
     },
@@ -54,12 +59,19 @@ pub enum StorageError {
 }
 
 impl StorageError {
+    /// A stored value under `key` that is wrong as a whole (offset 0).
     pub(crate) fn corrupt(what: &'static str, key: &[u8], reason: impl Into<String>) -> Self {
+        Self::corrupt_at(what, key, DecodeError::new(0, reason))
+    }
+
+    /// A stored value under `key` that failed to decode where `e` says.
+    #[cold]
+    pub(crate) fn corrupt_at(what: &'static str, key: &[u8], e: DecodeError) -> Self {
         use std::fmt::Write as _;
-        let mut hex = String::with_capacity(key.len() * 2);
+        let mut hex = String::with_capacity(key.len().min(64) * 2);
         for b in key.iter().take(64) {
             let _ = write!(hex, "{b:02x}");
         }
-        Self::Corruption { what, key: hex, reason: reason.into() }
+        Self::Corruption { what, key: hex, offset: e.offset, reason: e.reason }
     }
 }

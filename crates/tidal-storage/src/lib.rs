@@ -6,13 +6,16 @@
 //! [`MemoryEngine`]), the key encoding ([`keys`]), and the typed stores built
 //! on any engine: [`EntityStore`] (an entity's fields, one atomic value) and
 //! [`RelationshipStore`] (typed directed edges, indexed both ways, with
-//! degree counts). [`conformance`] is the one suite every engine passes.
+//! degree counts). `conformance` is the one suite every engine passes; it
+//! exists only with the `testing` feature (tests turn it on), so the release
+//! library does not carry it.
 //!
 //! **API boundary:** depends only on `tidal-schema` among tidalDB crates. It
 //! knows nothing of the log, signals or queries; fjall and redb types never
 //! appear in its public API, so callers depend on the trait alone.
 
 mod codec;
+#[cfg(feature = "testing")]
 pub mod conformance;
 mod engine;
 mod entity_store;

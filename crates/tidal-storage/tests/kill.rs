@@ -3,19 +3,18 @@
 //! SIGKILLs it at a random moment, reopens the engine and checks that every
 //! batch is wholly present or wholly absent, and that every batch covered by
 //! a returned flush is present. 100 rounds per disk engine (fjall, redb),
-//! 1,000 with `TIDAL_SOAK=1`. The child is this test binary re-run with
-//! `TIDAL_STORAGE_KILL_CHILD` set.
+//! 1,000 with `TIDAL_SOAK=1`. The child is this test binary, re-run by the
+//! kill harness of `tidal-test-support` with `TIDAL_STORAGE_KILL_CHILD` set.
 
 #![allow(clippy::unwrap_used)] // Reason: test helpers fail the test by panicking, with the error shown.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
 use std::ops::Bound;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use tidal_storage::{FjallEngine, FlushMode, RedbEngine, Space, StorageEngine, WriteBatch};
+use tidal_test_support::kill::{self, KillTest};
 
 const CHILD_ENV: &str = "TIDAL_STORAGE_KILL_CHILD";
 const KEYS: u8 = 8;
@@ -35,7 +34,6 @@ fn batch_key(batch: u64, k: u8) -> Vec<u8> {
 
 fn child(engine: &str, dir: &Path, first: u64) -> ! {
     let e = open(engine, dir);
-    let mut out = std::io::stdout().lock();
     for batch in first.. {
         let mut b = WriteBatch::new();
         for k in 0..KEYS {
@@ -44,12 +42,11 @@ fn child(engine: &str, dir: &Path, first: u64) -> ! {
         // One more key in another space: batches are atomic across spaces.
         b.put(Space::System, batch_key(batch, 0), batch.to_le_bytes());
         e.write_batch(&b).unwrap();
-        writeln!(out, "WROTE {batch}").unwrap();
+        kill::report(&format!("WROTE {batch}\n"));
         if batch % 7 == 0 {
             e.flush(FlushMode::Sync).unwrap();
-            writeln!(out, "FLUSHED {batch}").unwrap();
+            kill::report(&format!("FLUSHED {batch}\n"));
         }
-        out.flush().unwrap();
     }
     unreachable!("the loop never ends")
 }
@@ -89,8 +86,7 @@ fn verify(engine: &str, dir: &Path, flushed: &[u64], round: u64) -> usize {
 const ROUNDS_PER_DIR: u64 = 20;
 
 fn kill_rounds(engine: &str, rounds: u64) {
-    let exe = std::env::current_exe().unwrap();
-    let mut rng = 0x853C_49E6_748F_EA9Bu64;
+    let mut harness = KillTest::new("kill_test", CHILD_ENV).seed(0x853C_49E6_748F_EA9B).kill_within(60);
     let mut dir = tempfile::tempdir().unwrap();
     let mut flushed = Vec::new();
     let mut present = 0;
@@ -101,41 +97,14 @@ fn kill_rounds(engine: &str, rounds: u64) {
             dir = tempfile::tempdir().unwrap();
             flushed.clear();
         }
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let kill_after = 1 + rng % 60;
-        let stderr_path = dir.path().join("child-stderr.txt");
-        let mut child = Command::new(&exe)
-            .args(["--exact", "kill_test", "--nocapture", "--test-threads", "1"])
-            .env(CHILD_ENV, format!("{engine}:{}:{}", dir.path().display(), round * 1_000_000))
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr_path).unwrap())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut wrote = 0;
-        let mut record = |line: &str| {
+        let first = round * 1_000_000;
+        harness.round(&[&engine, &first, &dir.path().display()], |line| {
             if let Some(n) = line.strip_prefix("FLUSHED ") {
                 let last: u64 = n.parse().unwrap();
-                flushed.extend((round * 1_000_000..=last).step_by(1));
+                flushed.extend(first..=last);
             }
-        };
-        while wrote < kill_after {
-            let Some(Ok(line)) = lines.next() else { break };
-            wrote += u64::from(line.starts_with("WROTE "));
-            record(&line);
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
-        for line in lines.map_while(Result::ok) {
-            record(&line);
-        }
-        assert!(
-            wrote >= kill_after,
-            "{engine} round {round}: the child died early; its stderr:\n{}",
-            std::fs::read_to_string(&stderr_path).unwrap_or_default()
-        );
+            line.starts_with("WROTE ")
+        });
         flushed.sort_unstable();
         flushed.dedup();
         present = verify(engine, dir.path(), &flushed, round);
@@ -146,12 +115,10 @@ fn kill_rounds(engine: &str, rounds: u64) {
 
 #[test]
 fn kill_test() {
-    if let Ok(spec) = std::env::var(CHILD_ENV) {
-        let mut parts = spec.splitn(3, ':');
-        let (engine, dir, first) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
-        child(engine, Path::new(dir), first.parse().unwrap());
+    if let Some(args) = KillTest::new("kill_test", CHILD_ENV).child_args() {
+        child(&args[0], Path::new(&args[2]), args[1].parse().unwrap());
     }
-    let rounds = if std::env::var("TIDAL_SOAK").is_ok_and(|v| v == "1") { 1000 } else { 100 };
+    let rounds = kill::rounds(100, 1000);
     kill_rounds("fjall", rounds);
     kill_rounds("redb", rounds);
 }
