@@ -7,17 +7,12 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use tidal_schema::{EntityId, SignalId, Timestamp};
-use tidal_wal::{Record, SignalEvent, Wal, WalConfig};
+use tidal_test_support::fixtures::view_signal;
+use tidal_wal::{Record, Wal, WalConfig};
 
+/// The `i`-th view event, from 1,000 users.
 fn signal(i: u64) -> Record {
-    Record::signal(SignalEvent {
-        signal: SignalId::for_name("view"),
-        item: EntityId(i),
-        user: Some(EntityId(i % 1000)),
-        weight: 1.0,
-        timestamp: Timestamp::from_secs(1_700_000_000 + i / 1000),
-    })
+    view_signal(i, 1000)
 }
 
 fn codec(c: &mut Criterion) {

@@ -15,17 +15,12 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tidal_schema::{EntityId, SignalId, Timestamp};
-use tidal_wal::{Record, SignalEvent, Wal, WalConfig, WalStats};
+use tidal_test_support::fixtures::view_signal;
+use tidal_wal::{Record, Wal, WalConfig, WalStats};
 
+/// The `i`-th view event, from 100,000 users.
 fn signal(i: u64) -> Record {
-    Record::signal(SignalEvent {
-        signal: SignalId::for_name("view"),
-        item: EntityId(i),
-        user: Some(EntityId(i % 100_000)),
-        weight: 1.0,
-        timestamp: Timestamp::from_secs(1_700_000_000 + i / 1000),
-    })
+    view_signal(i, 100_000)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {

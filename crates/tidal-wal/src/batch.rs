@@ -14,6 +14,7 @@
 //! damaged one (checksum fails).
 
 use tidal_schema::Timestamp;
+use tidal_schema::codec::{ByteReader, DecodeError};
 
 use crate::error::{Result, WalError};
 use crate::record::Record;
@@ -93,41 +94,19 @@ fn checksum(prefix: &[u8], payload: &[u8]) -> [u8; 32] {
     *hasher.finalize().as_bytes()
 }
 
-fn le_u64(b: &[u8]) -> u64 {
-    let mut a = [0; 8];
-    a.copy_from_slice(&b[..8]);
-    u64::from_le_bytes(a)
-}
-
-fn le_u32(b: &[u8]) -> u32 {
-    let mut a = [0; 4];
-    a.copy_from_slice(&b[..4]);
-    u32::from_le_bytes(a)
-}
-
 /// Parses the header at the front of `bytes` (structure only, not the checksum).
 pub(crate) fn parse_header(bytes: &[u8]) -> Result<BatchHeader, HeaderError> {
+    // Past this length check no read can fail.
     if bytes.len() < BATCH_HEADER_LEN {
         return Err(HeaderError::Short);
     }
-    let h = &bytes[..BATCH_HEADER_LEN];
-    if h[0..4] != BATCH_MAGIC {
+    let (magic, reserved, header) = read_header(&mut ByteReader::new(bytes)).map_err(|_| HeaderError::Short)?;
+    if magic != BATCH_MAGIC {
         return Err(HeaderError::Garbage("bad magic"));
     }
-    if h[6..8] != [0, 0] {
+    if reserved != [0, 0] {
         return Err(HeaderError::Garbage("reserved bytes are not zero"));
     }
-    let version = u16::from_le_bytes([h[4], h[5]]);
-    let mut checksum = [0; 32];
-    checksum.copy_from_slice(&h[32..64]);
-    let header = BatchHeader {
-        version,
-        first_seq: le_u64(&h[8..16]),
-        count: le_u32(&h[16..20]),
-        payload_len: le_u32(&h[20..24]),
-        timestamp: Timestamp::from_nanos(le_u64(&h[24..32])),
-        checksum,
-    };
     if header.count == 0 {
         return Err(HeaderError::Garbage("empty batch"));
     }
@@ -135,6 +114,23 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<BatchHeader, HeaderError> {
         return Err(HeaderError::Garbage("sequence number out of range"));
     }
     Ok(header)
+}
+
+/// The header's fields in order: magic, reserved bytes, and the rest.
+#[inline]
+fn read_header(r: &mut ByteReader<'_>) -> Result<([u8; 4], [u8; 2], BatchHeader), DecodeError> {
+    let magic = r.array()?;
+    let version = r.u16()?;
+    let reserved = r.array()?;
+    let header = BatchHeader {
+        version,
+        first_seq: r.u64()?,
+        count: r.u32()?,
+        payload_len: r.u32()?,
+        timestamp: Timestamp::from_nanos(r.u64()?),
+        checksum: r.array()?,
+    };
+    Ok((magic, reserved, header))
 }
 
 /// Whether `payload` matches the header's checksum. `header_bytes` are the
@@ -148,12 +144,13 @@ pub(crate) fn decode_records(payload: &[u8], count: u32) -> Result<Vec<Record>> 
     let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or(0).min(payload.len() / 14 + 1));
     let mut at = 0;
     while at < payload.len() {
-        let (record, used) = Record::decode(&payload[at..])?;
+        let (record, used) = Record::decode(&payload[at..]).map_err(|e| e.offset_by(at))?;
         out.push(record);
         at += used;
     }
     if out.len() != count as usize {
-        return Err(WalError::malformed(format!("batch header says {count} records, payload holds {}", out.len())));
+        let reason = format!("batch header says {count} records, payload holds {}", out.len());
+        return Err(DecodeError::new(payload.len(), reason).into());
     }
     Ok(out)
 }
@@ -164,11 +161,12 @@ pub(crate) fn check_records(payload: &[u8], count: u32) -> Result<()> {
     let mut at = 0;
     let mut found = 0u64;
     while at < payload.len() {
-        at += Record::check_encoded(&payload[at..])?;
+        at += Record::check_encoded(&payload[at..]).map_err(|e| e.offset_by(at))?;
         found += 1;
     }
     if found != u64::from(count) {
-        return Err(WalError::malformed(format!("batch header says {count} records, payload holds {found}")));
+        let reason = format!("batch header says {count} records, payload holds {found}");
+        return Err(DecodeError::new(payload.len(), reason).into());
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ use std::io;
 use std::path::Path;
 
 use tidal_schema::Timestamp;
+use tidal_schema::codec::{ByteReader, DecodeError};
 
 use crate::error::{Result, WalError};
 use crate::vfs::Vfs;
@@ -43,26 +44,33 @@ pub(crate) fn encode(cp: Checkpoint) -> [u8; LEN] {
 }
 
 pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<Checkpoint> {
-    let corrupt =
-        |reason: &str| WalError::Corruption { segment: path.to_path_buf(), offset: 0, reason: reason.to_owned() };
+    let corrupt = |offset: u64, reason: String| WalError::Corruption { segment: path.to_path_buf(), offset, reason };
     if bytes.len() != LEN {
-        return Err(corrupt("checkpoint file has the wrong length"));
+        return Err(corrupt(0, format!("checkpoint file has the wrong length ({} bytes, not {LEN})", bytes.len())));
     }
-    if bytes[0..4] != MAGIC || bytes[6..8] != [0, 0] {
-        return Err(corrupt("bad checkpoint magic"));
+    let (magic, version, reserved, seq, written_at, sum) =
+        read_fields(bytes).map_err(|e| corrupt(e.offset, e.reason))?;
+    if magic != MAGIC || reserved != [0, 0] {
+        return Err(corrupt(0, "bad checkpoint magic".to_owned()));
     }
-    let version = u16::from_le_bytes([bytes[4], bytes[5]]);
     if version != VERSION {
         return Err(WalError::UnsupportedVersion { what: "checkpoint", version });
     }
-    if blake3::hash(&bytes[0..24]).as_bytes() != &bytes[24..56] {
-        return Err(corrupt("checkpoint checksum mismatch"));
+    if blake3::hash(&bytes[0..24]).as_bytes() != &sum {
+        return Err(corrupt(24, "checkpoint checksum mismatch".to_owned()));
     }
-    let mut seq = [0; 8];
-    seq.copy_from_slice(&bytes[8..16]);
-    let mut at = [0; 8];
-    at.copy_from_slice(&bytes[16..24]);
-    Ok(Checkpoint { seq: u64::from_le_bytes(seq), written_at: Timestamp::from_nanos(u64::from_le_bytes(at)) })
+    Ok(Checkpoint { seq, written_at: Timestamp::from_nanos(written_at) })
+}
+
+/// The fields in order: magic, version, reserved bytes, sequence number,
+/// time written and checksum.
+type Fields = ([u8; 4], u16, [u8; 2], u64, u64, [u8; 32]);
+
+fn read_fields(bytes: &[u8]) -> Result<Fields, DecodeError> {
+    let mut r = ByteReader::new(bytes);
+    let fields = (r.array()?, r.u16()?, r.array()?, r.u64()?, r.u64()?, r.array()?);
+    r.finish()?;
+    Ok(fields)
 }
 
 /// Reads the checkpoint in `dir`, `None` if there is none yet. A damaged

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::dedup::DedupMode;
 use crate::error::{Result, WalError};
 
 /// The largest payload one batch may carry; one `append_batch` must fit.
@@ -46,14 +47,23 @@ pub struct WalConfig {
     pub queue_capacity: usize,
     /// Largest encoded record (default 16 MiB).
     pub max_record_size: usize,
-    /// How long a signal event is remembered for deduplication (default
-    /// 60 s; zero turns dedup off).
+    /// Which signal events are duplicates: by idempotency key, by key or
+    /// else exact content (the default), or none. See [`DedupMode`].
+    pub dedup: DedupMode,
+    /// How long a signal event (its content or its idempotency key) is
+    /// remembered for deduplication, counted from when its batch was written
+    /// (default 60 s; zero turns dedup off). An event whose earlier copy was
+    /// written longer ago is not recognised and is logged again. The window
+    /// is rebuilt on open from the batches still in the log, so segments
+    /// truncated after a checkpoint take their entries with them.
     pub dedup_window: Duration,
     /// Most events the dedup window remembers; past this the oldest are
     /// forgotten early, so under sustained ingest above `max_dedup_entries /
     /// dedup_window` events per second the effective window shrinks
-    /// (default 1 Mi entries, about 110 MiB at the worst; rebuilding a full
-    /// window on open costs about 0.25 s).
+    /// (default 1 Mi entries, about 110 MiB at the worst, plus the keys of
+    /// keyed events: at most 144 bytes each with a 128-byte key, so up to
+    /// about 260 MiB if every remembered event carries a key that long;
+    /// rebuilding a full window on open costs about 0.25 s).
     pub max_dedup_entries: usize,
     /// On open, truncate the log at the first damaged batch even when valid
     /// batches follow it, dropping them, and report what was lost in
@@ -74,6 +84,7 @@ impl WalConfig {
             max_batch_delay: Duration::ZERO,
             queue_capacity: 4_096,
             max_record_size: 16 << 20,
+            dedup: DedupMode::Content,
             dedup_window: Duration::from_secs(60),
             max_dedup_entries: 1 << 20,
             repair: false,
@@ -99,6 +110,13 @@ impl WalConfig {
     pub fn batching(mut self, records: usize, delay: Duration) -> Self {
         self.max_batch_records = records;
         self.max_batch_delay = delay;
+        self
+    }
+
+    /// Sets what makes two signal events the same.
+    #[must_use]
+    pub fn dedup(mut self, mode: DedupMode) -> Self {
+        self.dedup = mode;
         self
     }
 

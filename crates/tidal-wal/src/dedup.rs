@@ -1,11 +1,18 @@
 //! The dedup window: a signal event seen again within the window is
 //! reported as a duplicate instead of being logged twice.
 //!
-//! Two events are the same when their signal, item, user and timestamp
-//! truncated to one second are equal. The key is that content itself, so
-//! unlike a truncated hash it has no false positives: a distinct
-//! event is never dropped. The map hashes with foldhash, seeded per process. Entries expire by the wall-clock time their batch
-//! was written, and the window is rebuilt from the log tail on open.
+//! What makes two events the same is the [`DedupMode`]. By default an event
+//! is identified by its idempotency key when it carries one, and otherwise
+//! by its content: signal, item, user and exact timestamp in nanoseconds.
+//! The identity is the key or the content itself, never a hash of it, so
+//! there are no false positives: distinct events are never merged. The map
+//! hashes with foldhash, seeded per process.
+//!
+//! Entries expire by the wall-clock time their batch was written, and at
+//! most `max_dedup_entries` are kept (the oldest are forgotten early past
+//! that); a key is at most [`MAX_IDEMPOTENCY_KEY_LEN`](crate::MAX_IDEMPOTENCY_KEY_LEN)
+//! bytes, so memory is bounded. The window is rebuilt from the log tail on
+//! open: keys are stored in the log with their events.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -14,47 +21,71 @@ use std::time::Duration;
 
 use tidal_schema::Timestamp;
 
-use crate::record::{RECORD_HEADER_LEN, SignalEvent};
+use crate::record::{IdempotencyKey, Record, RecordBody, SignalEvent, encoded_signal};
+
+/// Which signal events the log drops as duplicates of one already written
+/// within the dedup window. Whatever the mode, keys are stored in the log,
+/// so changing the mode later (it is read at open) applies to the keys
+/// already written; other records are never deduplicated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DedupMode {
+    /// Nothing is a duplicate: every event is logged.
+    Off,
+    /// Only events carrying an idempotency key are deduplicated: one whose
+    /// key was already written is a duplicate, whatever its content. Events
+    /// without a key are always logged.
+    Key,
+    /// The default. An event carrying a key is identified by the key alone,
+    /// as in [`Key`](Self::Key): the same key is a duplicate even with other
+    /// content, and distinct keys are distinct events even with the same
+    /// content (the key is the producer's statement of identity). An event
+    /// without a key is identified by its content — signal, item, user and
+    /// exact timestamp in nanoseconds (not its weight) — and is a duplicate
+    /// of an earlier keyless event with the same content. Distinct events
+    /// sharing all four (timestamps coarser than the events are frequent)
+    /// need keys, or [`Off`](Self::Off).
+    #[default]
+    Content,
+}
 
 /// The identity of a signal event for deduplication.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub(crate) struct DedupKey {
-    signal: u32,
-    item: u64,
-    user: Option<u64>,
-    second: u64,
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum DedupKey {
+    /// A keyless event's content.
+    Content { signal: u32, item: u64, user: Option<u64>, nanos: u64 },
+    /// The event's idempotency key.
+    Key(IdempotencyKey),
 }
 
 impl DedupKey {
-    /// The key of an encoded, verified record, if it is a signal event.
-    pub(crate) fn of_encoded(record: &[u8]) -> Option<Self> {
-        // Layout (record.rs): tag, version, partition, body length, then the
-        // signal body: signal u32, item u64, has_user u8, user u64, weight, timestamp.
-        if record.first() != Some(&1) || record.len() != RECORD_HEADER_LEN + 37 {
-            return None;
-        }
-        let body = &record[RECORD_HEADER_LEN..];
-        let u64_at = |at: usize| {
-            let mut b = [0; 8];
-            b.copy_from_slice(&body[at..at + 8]);
-            u64::from_le_bytes(b)
-        };
-        let mut signal = [0; 4];
-        signal.copy_from_slice(&body[0..4]);
-        Some(Self {
-            signal: u32::from_le_bytes(signal),
-            item: u64_at(4),
-            user: (body[12] == 1).then(|| u64_at(13)),
-            second: Timestamp::from_nanos(u64_at(29)).as_secs(),
-        })
+    /// The identity of `record` under `mode`, if it takes part in dedup.
+    pub(crate) fn of(record: &Record, mode: DedupMode) -> Option<Self> {
+        let RecordBody::Signal(event) = &record.body else { return None };
+        Self::identify(event, record.key().cloned(), mode)
     }
 
-    pub(crate) fn of(event: &SignalEvent) -> Self {
-        Self {
-            signal: event.signal.0,
-            item: event.item.0,
-            user: event.user.map(|u| u.0),
-            second: event.timestamp.as_secs(),
+    /// The identity of an encoded, verified record under `mode`, if it is a
+    /// signal event taking part in dedup.
+    pub(crate) fn of_encoded(record: &[u8], mode: DedupMode) -> Option<Self> {
+        if mode == DedupMode::Off {
+            return None;
+        }
+        let (event, key) = encoded_signal(record)?;
+        // Verified already, so the key is well formed.
+        let key = key.map(IdempotencyKey::new).transpose().ok()?;
+        Self::identify(&event, key, mode)
+    }
+
+    fn identify(event: &SignalEvent, key: Option<IdempotencyKey>, mode: DedupMode) -> Option<Self> {
+        match (mode, key) {
+            (DedupMode::Off, _) | (DedupMode::Key, None) => None,
+            (_, Some(key)) => Some(Self::Key(key)),
+            (DedupMode::Content, None) => Some(Self::Content {
+                signal: event.signal.0,
+                item: event.item.0,
+                user: event.user.map(|u| u.0),
+                nanos: event.timestamp.as_nanos(),
+            }),
         }
     }
 }
@@ -64,6 +95,7 @@ pub(crate) struct DedupWindow {
     window: Duration,
     max_entries: usize,
     seen: HashMap<DedupKey, u64, RandomState>,
+    /// Insertion order, for expiry. A key's bytes are shared with `seen`.
     order: VecDeque<(Timestamp, DedupKey, u64)>,
 }
 
@@ -85,9 +117,9 @@ impl DedupWindow {
             return;
         }
         // A key seen again (possible only when rebuilding from a log written
-        // with another window) takes its newest sequence number and time;
-        // the older order entry no longer matches and is skipped on expiry.
-        self.seen.insert(key, seq);
+        // with another window or mode) takes its newest sequence number and
+        // time; the older order entry no longer matches and is skipped on expiry.
+        self.seen.insert(key.clone(), seq);
         self.order.push_back((at, key, seq));
         while self.seen.len() > self.max_entries || self.order.len() > 2 * self.max_entries.max(1) {
             self.pop_oldest();
@@ -136,42 +168,77 @@ mod tests {
         }
     }
 
-    #[test]
-    fn keys_from_bytes_equal_keys_from_events() {
-        for user in [None, Some(EntityId(77))] {
-            let mut e = event(123_456, 9_876_543_210_123);
-            e.user = user;
-            let bytes = crate::record::Record::signal(e).encode_to_vec();
-            assert_eq!(DedupKey::of_encoded(&bytes), Some(DedupKey::of(&e)));
-        }
-        let delete = crate::record::Record::entity_delete(tidal_schema::EntityKind::Item, EntityId(1)).encode_to_vec();
-        assert_eq!(DedupKey::of_encoded(&delete), None);
+    fn content(item: u64, nanos: u64) -> DedupKey {
+        DedupKey::of(&Record::signal(event(item, nanos)), DedupMode::Content).unwrap()
+    }
+
+    fn keyed(item: u64, key: &str) -> Record {
+        Record::keyed_signal(event(item, 0), IdempotencyKey::new(key).unwrap())
     }
 
     #[test]
-    fn same_second_is_a_duplicate_next_second_is_not() {
+    fn an_entry_is_no_bigger_than_before_keys() {
+        // The memory figures in WalConfig::max_dedup_entries and
+        // docs/wal-format.md count 40-byte identities (a key's bytes aside).
+        assert!(std::mem::size_of::<DedupKey>() <= 40, "{}", std::mem::size_of::<DedupKey>());
+    }
+
+    #[test]
+    fn keys_from_bytes_equal_keys_from_records() {
+        let mut records = Vec::new();
+        for user in [None, Some(EntityId(77))] {
+            let mut e = event(123_456, 9_876_543_210_123);
+            e.user = user;
+            records.push(Record::signal(e));
+            records.push(Record::keyed_signal(e, IdempotencyKey::new([0xff, 0, 7]).unwrap()));
+        }
+        records.push(Record::entity_delete(tidal_schema::EntityKind::Item, EntityId(1)));
+        for mode in [DedupMode::Off, DedupMode::Key, DedupMode::Content] {
+            for record in &records {
+                let bytes = record.encode_to_vec();
+                assert_eq!(DedupKey::of_encoded(&bytes, mode), DedupKey::of(record, mode), "{mode:?} {record:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn modes_pick_the_identity() {
+        let plain = Record::signal(event(1, 5));
+        let key = DedupKey::Key(IdempotencyKey::new("k").unwrap());
+        assert_eq!(DedupKey::of(&plain, DedupMode::Off), None);
+        assert_eq!(DedupKey::of(&plain, DedupMode::Key), None, "no key, no dedup by key");
+        assert_eq!(DedupKey::of(&keyed(1, "k"), DedupMode::Off), None);
+        assert_eq!(DedupKey::of(&keyed(1, "k"), DedupMode::Key), Some(key.clone()));
+        assert_eq!(DedupKey::of(&keyed(2, "k"), DedupMode::Content), Some(key), "the key alone, not the content");
+    }
+
+    #[test]
+    fn only_the_exact_nanosecond_is_a_duplicate() {
         let mut w = DedupWindow::new(Duration::from_secs(30), 100);
-        w.insert(DedupKey::of(&event(1, 5_000_000_000)), 7, Timestamp::from_secs(100));
-        assert_eq!(w.original(&DedupKey::of(&event(1, 5_999_999_999))), Some(7));
-        assert_eq!(w.original(&DedupKey::of(&event(1, 6_000_000_000))), None);
-        assert_eq!(w.original(&DedupKey::of(&event(2, 5_000_000_000))), None);
+        w.insert(content(1, 5_000_000_000), 7, Timestamp::from_secs(100));
+        assert_eq!(w.original(&content(1, 5_000_000_000)), Some(7));
+        assert_eq!(w.original(&content(1, 5_000_000_001)), None, "1 ns later is another event");
+        assert_eq!(w.original(&content(1, 5_001_000_000)), None, "1 ms later is another event");
+        assert_eq!(w.original(&content(2, 5_000_000_000)), None);
         let mut anonymous = event(1, 5_000_000_000);
         anonymous.user = None;
-        assert_eq!(w.original(&DedupKey::of(&anonymous)), None);
+        assert_eq!(w.original(&DedupKey::of(&Record::signal(anonymous), DedupMode::Content).unwrap()), None);
     }
 
     #[test]
     fn entries_expire_after_the_window_and_past_the_cap() {
         let mut w = DedupWindow::new(Duration::from_secs(30), 2);
-        let k = |i| DedupKey::of(&event(i, 0));
-        w.insert(k(1), 1, Timestamp::from_secs(100));
-        w.insert(k(2), 2, Timestamp::from_secs(110));
+        let key = |k: &str| DedupKey::of(&keyed(1, k), DedupMode::Key).unwrap();
+        w.insert(content(1, 0), 1, Timestamp::from_secs(100));
+        w.insert(key("a"), 2, Timestamp::from_secs(110));
         w.expire(Timestamp::from_secs(131));
-        assert_eq!(w.original(&k(1)), None);
-        assert_eq!(w.original(&k(2)), Some(2));
-        w.insert(k(3), 3, Timestamp::from_secs(131));
-        w.insert(k(4), 4, Timestamp::from_secs(131));
+        assert_eq!(w.original(&content(1, 0)), None);
+        assert_eq!(w.original(&key("a")), Some(2));
+        w.insert(key("b"), 3, Timestamp::from_secs(131));
+        w.insert(key("c"), 4, Timestamp::from_secs(131));
         assert_eq!(w.len(), 2);
-        assert_eq!(w.original(&k(2)), None, "the oldest is forgotten past the cap");
+        assert_eq!(w.original(&key("a")), None, "the oldest is forgotten past the cap");
+        w.expire(Timestamp::from_secs(200));
+        assert_eq!((w.len(), w.order.len()), (0, 0), "expired keys are freed");
     }
 }

@@ -3,6 +3,8 @@
 use std::io;
 use std::path::PathBuf;
 
+use tidal_schema::codec::DecodeError;
+
 /// `Result` with [`WalError`].
 pub type Result<T, E = WalError> = std::result::Result<T, E>;
 
@@ -56,8 +58,12 @@ pub enum WalError {
     },
     /// Bytes that do not decode as a record (inside a batch whose checksum
     /// matched: a bug or a newer writer, never silently skipped).
-    #[error("malformed record: {reason}")]
+    #[error("malformed record at byte {offset}: {reason}")]
     Malformed {
+        /// Where: the byte offset in the batch payload for records read from
+        /// the log, in the record's own bytes for [`Record::decode`](crate::Record::decode)
+        /// called directly.
+        offset: u64,
         /// What is wrong.
         reason: String,
     },
@@ -105,7 +111,26 @@ impl WalError {
         Self::Io { op, path: path.into(), source }
     }
 
+    /// A [`Malformed`](Self::Malformed) error that no byte position
+    /// explains (reported at offset 0).
     pub(crate) fn malformed(reason: impl Into<String>) -> Self {
-        Self::Malformed { reason: reason.into() }
+        Self::Malformed { offset: 0, reason: reason.into() }
+    }
+
+    /// The same error with a [`Malformed`](Self::Malformed) offset moved
+    /// `by` bytes on: a record's offsets made relative to the payload it
+    /// was read from.
+    #[cold]
+    pub(crate) fn offset_by(self, by: usize) -> Self {
+        match self {
+            Self::Malformed { offset, reason } => Self::Malformed { offset: offset + by as u64, reason },
+            other => other,
+        }
+    }
+}
+
+impl From<DecodeError> for WalError {
+    fn from(e: DecodeError) -> Self {
+        Self::Malformed { offset: e.offset, reason: e.reason }
     }
 }

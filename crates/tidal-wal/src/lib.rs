@@ -5,12 +5,15 @@
 //! crate owns the record format ([`Record`]), checksummed batches in
 //! segment files, the group-commit writer thread, recovery (torn tails are
 //! truncated; damage followed by valid data refuses to open), signal-event
-//! deduplication, the checkpoint watermark, truncation and replay.
+//! deduplication (by idempotency key or exact content, [`DedupMode`]), the
+//! checkpoint watermark, truncation and replay.
 //!
 //! **API boundary:** [`Wal`] — `append`, `append_batch`, `submit`, `sync`,
 //! `checkpoint`, `truncate_before`, `replay_from`. All file I/O goes through
-//! the small [`Vfs`] trait; [`MemFs`] simulates power loss and failing disks
-//! for tests. Depends only on `tidal-schema` among tidalDB crates; knows
+//! the small [`Vfs`] trait; its in-memory implementation, `MemFs`, which
+//! simulates power loss and failing disks, lives in the dev-only
+//! `tidal-test-support` crate. Depends only on `tidal-schema` among tidalDB
+//! crates (and on `tidal-test-support` for its tests only); knows
 //! nothing of materializers, storage engines or queries. The byte layout is
 //! in `docs/wal-format.md`.
 
@@ -19,7 +22,6 @@ mod checkpoint;
 mod config;
 mod dedup;
 mod error;
-mod memfs;
 mod record;
 mod recovery;
 mod replay;
@@ -31,9 +33,12 @@ mod writer;
 pub use batch::{BATCH_HEADER_LEN, BATCH_MAGIC, BATCH_VERSION, BatchHeader, MAX_SEQ};
 pub use checkpoint::Checkpoint;
 pub use config::{Durability, MAX_BATCH_PAYLOAD, WalConfig};
+pub use dedup::DedupMode;
 pub use error::{Result, WalError};
-pub use memfs::{CrashMode, Faults, MemFs};
-pub use record::{PartitionKey, RECORD_HEADER_LEN, RECORD_VERSION, Record, RecordBody, SignalEvent};
+pub use record::{
+    IdempotencyKey, MAX_IDEMPOTENCY_KEY_LEN, PartitionKey, RECORD_HEADER_LEN, RECORD_VERSION, Record, RecordBody,
+    SignalEvent,
+};
 pub use recovery::{RecoveryReport, Truncation};
 pub use replay::Replay;
 pub use vfs::{StdFs, Vfs, VfsFile};

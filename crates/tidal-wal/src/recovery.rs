@@ -146,7 +146,7 @@ pub(crate) fn recover(vfs: &dyn Vfs, config: &WalConfig, now: Timestamp) -> Resu
             report.bytes += batch.header.total_len();
             if batch.header.timestamp >= horizon {
                 for (i, record) in record_slices(batch.payload).enumerate() {
-                    if let Some(key) = DedupKey::of_encoded(record) {
+                    if let Some(key) = DedupKey::of_encoded(record, config.dedup) {
                         dedup.insert(key, batch.header.first_seq + i as u64, batch.header.timestamp);
                     }
                 }

@@ -1,6 +1,6 @@
 //! The file-system boundary: every byte the log reads or writes goes through
-//! [`Vfs`], so tests can swap in [`MemFs`](crate::MemFs) and simulate power
-//! loss and failing disks.
+//! [`Vfs`], so tests can swap in `tidal_test_support::MemFs` and simulate
+//! power loss and failing disks.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};

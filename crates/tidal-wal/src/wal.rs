@@ -13,7 +13,7 @@ use crate::checkpoint::{self, Checkpoint};
 use crate::config::{MAX_BATCH_PAYLOAD, WalConfig};
 use crate::dedup::DedupKey;
 use crate::error::{Result, WalError};
-use crate::record::{Record, RecordBody};
+use crate::record::Record;
 use crate::recovery::{RecoveryReport, recover};
 use crate::replay::Replay;
 use crate::segment::{Segment, segment_name};
@@ -42,6 +42,12 @@ impl BatchAppended {
     /// How many records were duplicates.
     pub fn duplicates(&self) -> usize {
         self.outcomes.iter().filter(|o| o.is_duplicate()).count()
+    }
+
+    /// Which records were duplicates: their positions in the submitted
+    /// slice, ascending.
+    pub fn duplicate_indexes(&self) -> Vec<usize> {
+        self.outcomes.iter().enumerate().filter(|(_, o)| o.is_duplicate()).map(|(i, _)| i).collect()
     }
 }
 
@@ -139,7 +145,7 @@ impl Wal {
         Self::open_with(config, Arc::new(StdFs))
     }
 
-    /// Opens the log through another file system (e.g. [`MemFs`](crate::MemFs)).
+    /// Opens the log through another file system (e.g. `tidal_test_support::MemFs`).
     pub fn open_with(config: WalConfig, vfs: Arc<dyn Vfs>) -> Result<Self> {
         config.validate()?;
         let dir = config.dir.clone();
@@ -254,10 +260,7 @@ impl Wal {
             }
             // Bounded by `max_record_size` ≤ 1 GiB, so this fits.
             lens.push(u32::try_from(payload.len() - start).unwrap_or(u32::MAX));
-            keys.push(match &record.body {
-                RecordBody::Signal(event) => Some(DedupKey::of(event)),
-                _ => None,
-            });
+            keys.push(DedupKey::of(record, self.config.dedup));
         }
         let (reply, rx) = bounded(1);
         self.tx.send(Command::Append(AppendRequest { payload, lens, keys, reply })).map_err(|_| WalError::Closed)?;

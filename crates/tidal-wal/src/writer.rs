@@ -181,13 +181,14 @@ impl Writer {
         let first_seq = self.next_seq;
         let mut outcomes: Vec<Vec<Appended>> = Vec::with_capacity(pending.len());
         let mut duplicates = 0u64;
-        for req in pending.iter() {
+        for req in pending.iter_mut() {
             let mut outs = Vec::with_capacity(req.lens.len());
             let mut at = 0usize;
-            for (i, len) in req.lens.iter().enumerate() {
+            let mut keys = std::mem::take(&mut req.keys).into_iter();
+            for len in &req.lens {
                 let record = &req.payload[at..at + *len as usize];
                 at += *len as usize;
-                if let Some(key) = req.keys.get(i).copied().flatten() {
+                if let Some(key) = keys.next().flatten() {
                     if let Some(original) = self.dedup.original(&key) {
                         outs.push(Appended::Duplicate { original });
                         duplicates += 1;

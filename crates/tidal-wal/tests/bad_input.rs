@@ -8,7 +8,8 @@ mod common;
 use std::sync::Arc;
 
 use tidal_schema::{EdgeTypeId, EntityId, EntityKind, SignalId, Timestamp};
-use tidal_wal::{MemFs, Record, SignalEvent, Wal, WalConfig, WalError};
+use tidal_test_support::MemFs;
+use tidal_wal::{Record, SignalEvent, Wal, WalConfig, WalError};
 
 #[test]
 fn invalid_records_change_nothing() {

@@ -9,7 +9,8 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use tidal_wal::{CrashMode, MemFs, Wal, WalConfig, WalError};
+use tidal_test_support::{CrashMode, MemFs};
+use tidal_wal::{Wal, WalConfig, WalError};
 
 #[test]
 fn every_bit_flip_in_the_last_two_batches_is_detected() {

@@ -9,7 +9,8 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use tidal_wal::{MemFs, Vfs, Wal, WalError};
+use tidal_test_support::MemFs;
+use tidal_wal::{Vfs, Wal, WalError};
 
 fn filled(records: u64) -> (MemFs, Wal) {
     let fs = MemFs::new();
@@ -142,7 +143,7 @@ fn a_buffered_checkpoint_syncs_the_log_first() {
     assert!(wal.synced_seq() < 10);
     wal.checkpoint(10).unwrap();
     assert_eq!(wal.synced_seq(), 10);
-    let crashed = fs.crash(tidal_wal::CrashMode::DropUnsynced, 0);
+    let crashed = fs.crash(tidal_test_support::CrashMode::DropUnsynced, 0);
     let wal = Wal::open_with(config, Arc::new(crashed)).unwrap();
     assert_eq!(common::replay(&wal, 1).len(), 10);
 }

@@ -12,7 +12,8 @@ mod common;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use tidal_wal::{MemFs, Record, Wal, WalConfig};
+use tidal_test_support::MemFs;
+use tidal_wal::{Record, Wal, WalConfig};
 
 /// A real two-batch log image to damage: random bytes almost never reach
 /// past the magic check, so most inputs mutate this instead.
@@ -31,7 +32,7 @@ fn valid_image() -> &'static [u8] {
 fn open_image(bytes: Vec<u8>) {
     let fs = MemFs::new();
     let dir = Path::new(common::DIR);
-    fs.set_faults(tidal_wal::Faults::default());
+    fs.set_faults(tidal_test_support::Faults::default());
     {
         use tidal_wal::Vfs;
         fs.create_dir_all(dir).unwrap();

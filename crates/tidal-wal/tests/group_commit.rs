@@ -9,7 +9,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use tidal_wal::{MemFs, StdFs, Wal, WalConfig};
+use tidal_test_support::MemFs;
+use tidal_wal::{StdFs, Wal, WalConfig};
 
 fn hammer(wal: &Arc<Wal>, threads: u64, per_thread: u64) -> BTreeMap<u64, tidal_wal::Record> {
     let handles: Vec<_> = (0..threads)

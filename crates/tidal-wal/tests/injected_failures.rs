@@ -8,7 +8,8 @@ mod common;
 
 use std::sync::Arc;
 
-use tidal_wal::{CrashMode, Faults, MemFs, Wal, WalError};
+use tidal_test_support::{CrashMode, Faults, MemFs};
+use tidal_wal::{Wal, WalError};
 
 fn poisoned_run(faults: Faults) -> (MemFs, u64, WalError) {
     let fs = MemFs::new();

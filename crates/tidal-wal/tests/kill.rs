@@ -5,8 +5,9 @@
 //! duplicated, and that sequence numbers continue. 200 rounds by default,
 //! 2,000 with `TIDAL_SOAK=1`, 100 rounds to a log.
 //!
-//! The child is this same test binary, re-run with `TIDAL_WAL_KILL_CHILD`
-//! set: the test sees the variable and becomes the appender.
+//! The child is this same test binary, re-run by the kill harness of
+//! `tidal-test-support` with `TIDAL_WAL_KILL_CHILD` set: the test sees the
+//! variable and becomes the appender.
 
 #![allow(clippy::unwrap_used)] // Reason: test helpers fail the test by panicking, with the error shown.
 
@@ -14,11 +15,10 @@ mod common;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
+use tidal_test_support::kill::{self, KillTest};
 use tidal_wal::{Durability, Record, RecordBody, Wal, WalConfig};
 
 const CHILD_ENV: &str = "TIDAL_WAL_KILL_CHILD";
@@ -55,9 +55,7 @@ fn child(dir: &str, generation: u64, durability: Durability) -> ! {
                     for (seq, k) in done.seqs().zip(i..) {
                         writeln!(out, "ACK {seq} {thread} {k}").unwrap();
                     }
-                    let mut stdout = std::io::stdout().lock();
-                    stdout.write_all(out.as_bytes()).unwrap();
-                    stdout.flush().unwrap();
+                    kill::report(&out);
                     i += n;
                 }
             })
@@ -71,17 +69,15 @@ fn child(dir: &str, generation: u64, durability: Durability) -> ! {
 
 #[test]
 fn kill_test() {
-    if let Ok(dir) = std::env::var(CHILD_ENV) {
-        let generation = std::env::var("TIDAL_WAL_KILL_GEN").unwrap().parse().unwrap();
-        let durability = if generation % 2 == 0 { Durability::Immediate } else { Durability::Buffered };
-        child(&dir, generation, durability);
+    let mut harness = KillTest::new("kill_test", CHILD_ENV).seed(0x2545_F491_4F6C_DD1D).kill_within(400);
+    if let Some(args) = harness.child_args() {
+        let generation: u64 = args[1].parse().unwrap();
+        let durability = if generation.is_multiple_of(2) { Durability::Immediate } else { Durability::Buffered };
+        child(&args[0], generation, durability);
     }
-    let rounds: u64 = if std::env::var("TIDAL_SOAK").is_ok_and(|v| v == "1") { 2000 } else { 200 };
-    let exe = std::env::current_exe().unwrap();
-    let mut rng = 0x2545_F491_4F6C_DD1Du64;
     let mut dir = tempfile::tempdir().unwrap();
     let mut acked: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
-    for generation in 0..rounds {
+    for generation in 0..kill::rounds(200, 2000) {
         // A fresh log every 100 rounds: 100 crashes piled on one log is
         // plenty, and verifying replays the whole log, so one log for all
         // rounds would make the soak quadratic.
@@ -89,44 +85,14 @@ fn kill_test() {
             dir = tempfile::tempdir().unwrap();
             acked.clear();
         }
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let kill_after = 1 + rng % 400;
-        let stderr_path = dir.path().join("child-stderr.txt");
-        let mut child = Command::new(&exe)
-            .args(["--exact", "kill_test", "--nocapture", "--test-threads", "1"])
-            .env(CHILD_ENV, dir.path().join("log"))
-            .env("TIDAL_WAL_KILL_GEN", generation.to_string())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr_path).unwrap())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let mut seen = 0;
-        let mut round = Vec::new();
-        while seen < kill_after {
-            let Some(Ok(line)) = lines.next() else { break };
-            if let Some(ack) = parse_ack(&line) {
-                round.push(ack);
-                seen += 1;
-            }
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
+        let log = dir.path().join("log");
         // Whatever the child printed before it died was acknowledged.
-        round.extend(lines.map_while(Result::ok).filter_map(|l| parse_ack(&l)));
-        // The child never stops on its own: ending early means it failed.
-        assert!(
-            seen >= kill_after,
-            "round {generation}: the child died after {seen} of {kill_after} acknowledgements; its stderr:\n{}",
-            std::fs::read_to_string(&stderr_path).unwrap_or_default()
-        );
+        let mut round = Vec::new();
+        harness.round(&[&log.display(), &generation], |line| parse_ack(line).map(|ack| round.push(ack)).is_some());
         for (seq, thread, i) in round {
             assert!(acked.insert(seq, (thread, i)).is_none(), "round {generation}: seq {seq} acknowledged twice");
         }
-        verify(&dir.path().join("log"), &acked, generation);
+        verify(&log, &acked, generation);
     }
 }
 

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use parking_lot::Mutex;
-use tidal_wal::{CrashMode, Durability, MemFs, Record, Wal, WalConfig};
+use tidal_test_support::{CrashMode, MemFs};
+use tidal_wal::{Durability, Record, Wal, WalConfig};
 
 struct Run {
     acked: BTreeMap<u64, Record>,

@@ -6,7 +6,8 @@
 mod common;
 
 use proptest::prelude::*;
-use tidal_wal::{MemFs, Record};
+use tidal_test_support::MemFs;
+use tidal_wal::Record;
 
 proptest! {
     #[test]

@@ -7,7 +7,8 @@ mod common;
 
 use std::path::Path;
 
-use tidal_wal::{MemFs, Wal, WalConfig};
+use tidal_test_support::MemFs;
+use tidal_wal::{Wal, WalConfig};
 
 #[test]
 fn truncating_at_every_offset_recovers_a_prefix() {
@@ -27,7 +28,7 @@ fn truncating_at_every_offset_recovers_a_prefix() {
     let all = common::replay(&common::open(&fs, config.clone()), 1);
 
     for cut in 0..=full.len() {
-        let crashed = fs.crash(tidal_wal::CrashMode::KeepUnsynced, 0);
+        let crashed = fs.crash(tidal_test_support::CrashMode::KeepUnsynced, 0);
         crashed.set_contents(&path, full[..cut].to_vec()).unwrap();
         let wal = Wal::open_with(config.clone(), std::sync::Arc::new(crashed.clone()))
             .unwrap_or_else(|e| panic!("cut at {cut}: {e}"));

@@ -6,7 +6,8 @@
 use std::io::ErrorKind;
 use std::path::Path;
 
-use tidal_wal::{MemFs, StdFs, Vfs};
+use tidal_test_support::MemFs;
+use tidal_wal::{StdFs, Vfs};
 
 fn conformance(fs: &dyn Vfs, root: &Path) {
     let dir = root.join("a/b");

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use tidal_schema::{EdgeTypeId, EntityId, EntityKind, SignalId, Timestamp};
-use tidal_wal::{MemFs, Record, SignalEvent, Wal, WalConfig};
+use tidal_test_support::MemFs;
+use tidal_wal::{Record, SignalEvent, Wal, WalConfig};
 
 /// The log directory used on [`MemFs`].
 pub(crate) const DIR: &str = "/log";
@@ -60,17 +61,21 @@ fn weight() -> impl Strategy<Value = f64> {
 
 /// Any valid record.
 pub(crate) fn any_record() -> impl Strategy<Value = Record> {
-    let signal = (any::<u32>(), any::<u64>(), proptest::option::of(any::<u64>()), weight(), any::<u64>()).prop_map(
-        |(signal, item, user, weight, ts)| {
-            Record::signal(SignalEvent {
+    let key = proptest::option::of(prop::collection::vec(any::<u8>(), 1..=tidal_wal::MAX_IDEMPOTENCY_KEY_LEN));
+    let signal = (any::<u32>(), any::<u64>(), proptest::option::of(any::<u64>()), weight(), any::<u64>(), key)
+        .prop_map(|(signal, item, user, weight, ts, key)| {
+            let event = SignalEvent {
                 signal: SignalId(signal),
                 item: EntityId(item),
                 user: user.map(EntityId),
                 weight,
                 timestamp: Timestamp::from_nanos(ts),
-            })
-        },
-    );
+            };
+            match key {
+                Some(key) => Record::keyed_signal(event, tidal_wal::IdempotencyKey::new(key).unwrap()),
+                None => Record::signal(event),
+            }
+        });
     let partition = any::<u64>();
     prop_oneof![
         signal,
