@@ -12,24 +12,7 @@ use std::time::Instant;
 
 use tidal_schema::{EntityId, EntityKind, Measure, Schema, SignalDef, SignalId, Timestamp, Window, presets};
 use tidal_signals::SignalLedger;
-
-/// xorshift64*, for a reproducible Zipf-ish stream.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// An item id with Zipf(1)-like popularity over `n` items.
-    fn zipf(&mut self, n: u64) -> u64 {
-        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
-        ((n as f64).powf(u) as u64).saturating_sub(1).min(n - 1)
-    }
-}
+use tidal_test_support::SplitMix64;
 
 fn percentile(mut xs: Vec<f64>, p: f64) -> f64 {
     xs.sort_by(f64::total_cmp);
@@ -57,7 +40,7 @@ fn main() {
 
     // 1. Apply cost: 2,000,000 events over 1,000,000 items, Zipf, one day of time.
     let ledger = SignalLedger::new(&three);
-    let mut rng = Rng(42);
+    let mut rng = SplitMix64::new(42);
     let events: Vec<(u64, u64)> = (0..2_000_000u64).map(|i| (rng.zipf(1_000_000), t0 + i * 43_200_000)).collect();
     let start = Instant::now();
     for (item, t) in &events {
@@ -94,7 +77,7 @@ fn main() {
 
     // 3. Top-50 trending over 1,000,000 items with Zipf activity, on the preset's view signal.
     let full = SignalLedger::new(&schema);
-    let mut rng = Rng(7);
+    let mut rng = SplitMix64::new(7);
     for i in 0..3_000_000u64 {
         let item = rng.zipf(1_000_000);
         full.apply(view, EntityKind::Item, EntityId(item), Timestamp::from_nanos(t0 + i * 28_800_000), 1.0)

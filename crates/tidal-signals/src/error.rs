@@ -1,5 +1,6 @@
 //! [`SignalError`]: everything that can go wrong in `tidal-signals`.
 
+use tidal_schema::codec::DecodeError;
 use tidal_schema::{EntityKind, SignalId, Window};
 
 /// `Result` with [`SignalError`].
@@ -40,7 +41,7 @@ pub enum SignalError {
     /// A checkpoint does not decode: damaged, truncated or hostile.
     #[error("corrupt ledger checkpoint at byte {offset}: {reason}")]
     CorruptCheckpoint {
-        /// Where decoding stopped.
+        /// Where, from the start of the checkpoint.
         offset: u64,
         /// What is wrong.
         reason: String,
@@ -48,9 +49,37 @@ pub enum SignalError {
     /// A checkpoint of a format version this build does not read.
     #[error("unsupported ledger checkpoint version {0}")]
     UnsupportedCheckpoint(u16),
+    /// A read that cannot be answered exactly at that time (DESIGN §4:
+    /// never silently approximate); it can be at the `nearest` times.
+    #[error("{0}")]
+    NotExact(Box<NotExact>),
     /// A checkpoint made for a signal whose definition (decay, windows or
     /// velocity) has changed since, or that the schema no longer has: the
     /// ledger must be rebuilt from the log instead.
     #[error("checkpoint state of signal {0} does not match the schema; rebuild from the log")]
     CheckpointMismatch(SignalId),
+}
+
+/// A read refused as not exact: what, when, and when it can be answered.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error(
+    "{measure} of signal {signal} cannot be read exactly at {}; it can at {}",
+    at.rfc3339(),
+    nearest.iter().map(|t| t.rfc3339()).collect::<Vec<_>>().join(" or ")
+)]
+pub struct NotExact {
+    /// The signal's name.
+    pub signal: String,
+    /// What was read.
+    pub measure: tidal_schema::Measure,
+    /// When.
+    pub at: tidal_schema::Timestamp,
+    /// The nearest times the read can be answered exactly.
+    pub nearest: Vec<tidal_schema::Timestamp>,
+}
+
+impl From<DecodeError> for SignalError {
+    fn from(e: DecodeError) -> Self {
+        Self::CorruptCheckpoint { offset: e.offset, reason: e.reason }
+    }
 }

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 
 use foldhash::fast::RandomState;
 use parking_lot::RwLock;
+use tidal_schema::codec::{ByteReader, ByteWriter, DecodeError};
 use tidal_schema::limits::MAX_WINDOWS;
 use tidal_schema::{DecayModel, EntityId, EntityKind, Measure, Schema, SignalId, Timestamp, Window};
 
-use crate::codec::{Reader, Writer};
-use crate::error::{Result, SignalError};
+use crate::error::{NotExact, Result, SignalError};
 use crate::state::{SignalLayout, SignalState};
 
 const SHARDS: usize = 64;
@@ -17,6 +17,10 @@ const SHARDS: usize = 64;
 /// How long after its last event an entity stays a top-K candidate, in half-lives,
 /// for decayed scores: by then its score is below 2^-64 of its weight.
 const DECAY_HORIZON_HALF_LIVES: u32 = 64;
+
+/// What [`SignalLedger::scan_at`] found: the pairs the ledger answers, with
+/// their non-zero values, and the entities it cannot answer at that time.
+pub type ScanAt = (Vec<(EntityId, f64)>, Vec<EntityId>);
 
 /// One pair's state and bookkeeping, in its shard's slab.
 struct Pair {
@@ -108,6 +112,7 @@ struct Shard {
 
 struct SignalInfo {
     id: SignalId,
+    name: String,
     fingerprint: u64,
     target: EntityKind,
     layout: SignalLayout,
@@ -163,19 +168,21 @@ impl SignalLedger {
             .signals()
             .iter()
             .map(|def| {
-                let longest = def.windows.iter().filter_map(|w| w.duration()).max();
+                // A read covers up to one bucket more than its window, and
+                // acceleration's previous window one more span.
+                let longest = def.windows.iter().filter_map(|w| Some(w.duration()? * 2 + w.bucket_width()?)).max();
                 let decay_horizon = match def.decay.model() {
                     DecayModel::Exponential { half_life } => Some(half_life * DECAY_HORIZON_HALF_LIVES),
                     DecayModel::Linear { lifetime } => Some(lifetime),
                     DecayModel::None => None,
                 };
-                // Windows need twice their span (acceleration's previous window).
                 let horizon = match (decay_horizon, longest) {
-                    (Some(d), Some(w)) => Some(d.max(w * 2)),
+                    (Some(d), Some(w)) => Some(d.max(w)),
                     _ => None,
                 };
                 SignalInfo {
                     id: def.id(),
+                    name: def.name.clone(),
                     fingerprint: fingerprint(def),
                     target: def.target,
                     layout: SignalLayout::new(def),
@@ -255,20 +262,22 @@ impl SignalLedger {
         Ok(())
     }
 
-    /// One number from one pair's state: what a ranking profile reads.
-    /// A pair with no events reads as zero.
+    /// One number from one pair's state at time `now`: what a ranking
+    /// profile reads. A pair with no events reads as zero.
+    ///
+    /// # Errors
+    /// [`SignalError::NotExact`] when the ledger cannot answer exactly at
+    /// `now` (an earlier time than the pair's newest event; see
+    /// [`read_bulk_at`](Self::read_bulk_at)), besides the measure's own.
     pub fn read(&self, signal: SignalId, entity: EntityId, measure: Measure, now: Timestamp) -> Result<f64> {
-        let (pos, info) = self.info(signal)?;
-        Self::check_measure(info, measure)?;
-        let slab = self.shards[shard_of(entity)].slab.read();
-        Ok(slab
-            .index
-            .get(&(entity.0, pos))
-            .map_or(0.0, |&i| Self::measure_of(info, &slab.pairs[i as usize].state, measure, now)))
+        Ok(self.read_bulk(signal, &[entity], measure, now)?[0])
     }
 
-    /// [`read`](Self::read) for a candidate set, in order. Candidates are
-    /// grouped by shard, so each shard is locked once.
+    /// [`read`](Self::read) for a candidate set, in order.
+    ///
+    /// # Errors
+    /// As [`read`](Self::read): one candidate the ledger cannot answer
+    /// exactly fails the whole read.
     pub fn read_bulk(
         &self,
         signal: SignalId,
@@ -276,18 +285,116 @@ impl SignalLedger {
         measure: Measure,
         now: Timestamp,
     ) -> Result<Vec<f64>> {
+        let values = self.read_bulk_at(signal, entities, measure, now)?;
+        let newest = self.newest_bulk(signal, entities)?;
+        values
+            .into_iter()
+            .zip(newest)
+            .map(|(v, newest)| v.ok_or_else(|| self.not_exact(signal, measure, now, newest)))
+            .collect()
+    }
+
+    /// The error for a read the ledger cannot answer exactly at `at`: it
+    /// can at `newest` (the newest event concerned) and any time after.
+    fn not_exact(&self, signal: SignalId, measure: Measure, at: Timestamp, newest: Timestamp) -> SignalError {
+        let name = self.info(signal).map_or_else(|_| signal.to_string(), |(_, i)| i.name.clone());
+        SignalError::NotExact(Box::new(NotExact { signal: name, measure, at, nearest: vec![newest] }))
+    }
+
+    /// `measure` of `signal` for each entity as of time `at`, in order:
+    /// `Some(value)` where the ledger answers exactly (DESIGN §4: every
+    /// measure at or after the pair's newest event; windows while their
+    /// buckets cover `at`, see `BucketSeries::covers`), `None` where only
+    /// the cold tier can. Candidates are grouped by shard, so each shard is
+    /// locked once.
+    ///
+    /// # Errors
+    /// An unknown signal, a window it does not keep, velocity it does not
+    /// track.
+    pub fn read_bulk_at(
+        &self,
+        signal: SignalId,
+        entities: &[EntityId],
+        measure: Measure,
+        at: Timestamp,
+    ) -> Result<Vec<Option<f64>>> {
         let (pos, info) = self.info(signal)?;
         Self::check_measure(info, measure)?;
         let mut order: Vec<(usize, usize)> = entities.iter().enumerate().map(|(i, e)| (shard_of(*e), i)).collect();
         order.sort_unstable();
-        let mut out = vec![0.0; entities.len()];
+        let mut out = vec![Some(0.0); entities.len()];
         for run in order.chunk_by(|a, b| a.0 == b.0) {
             let slab = self.shards[run[0].0].slab.read();
             for &(_, i) in run {
                 if let Some(&slot) = slab.index.get(&(entities[i].0, pos)) {
-                    out[i] = Self::measure_of(info, &slab.pairs[slot as usize].state, measure, now);
+                    out[i] = slab.pairs[slot as usize].state.read_at(&info.layout, measure, at);
                 }
             }
+        }
+        Ok(out)
+    }
+
+    /// Each entity's latest event of `signal`, in order (the epoch for an
+    /// entity with none).
+    ///
+    /// # Errors
+    /// An unknown signal.
+    pub fn newest_bulk(&self, signal: SignalId, entities: &[EntityId]) -> Result<Vec<Timestamp>> {
+        let (pos, _) = self.info(signal)?;
+        Ok(entities
+            .iter()
+            .map(|e| {
+                let slab = self.shards[shard_of(*e)].slab.read();
+                slab.index.get(&(e.0, pos)).map_or(Timestamp::EPOCH, |&i| slab.pairs[i as usize].state.newest())
+            })
+            .collect())
+    }
+
+    /// The latest event time of any pair (the epoch when empty): a read at
+    /// or after it is exact for every pair.
+    pub fn newest(&self) -> Timestamp {
+        Timestamp::from_nanos(self.shards.iter().map(|s| s.slab.read().newest).max().unwrap_or(0))
+    }
+
+    /// The bucket width, in nanoseconds, the warm tier keeps `window` of
+    /// `signal` at, if it keeps it.
+    pub fn bucket_width_ns(&self, signal: SignalId, window: Window) -> Option<u64> {
+        self.info(signal).ok()?.1.layout.bucket_width_ns(window)
+    }
+
+    /// `measure` of every pair of `signal` as of `at`, in one pass over the
+    /// shards: the entities the ledger answers exactly, with their non-zero
+    /// values, and those it cannot answer at `at` (for the cold tier). The
+    /// candidates of a ranking as of a past time, whose present-time top-K
+    /// index does not apply. Cost: every pair of the signal.
+    ///
+    /// # Errors
+    /// As [`read_bulk_at`](Self::read_bulk_at).
+    pub fn scan_at(&self, signal: SignalId, measure: Measure, at: Timestamp) -> Result<ScanAt> {
+        let (pos, info) = self.info(signal)?;
+        Self::check_measure(info, measure)?;
+        let (mut scored, mut unresolved) = (Vec::new(), Vec::new());
+        for shard in &*self.shards {
+            let slab = shard.slab.read();
+            for pair in slab.pairs.iter().filter(|p| p.signal == pos) {
+                match pair.state.read_at(&info.layout, measure, at) {
+                    Some(v) if v > 0.0 => scored.push((EntityId(pair.entity), v)),
+                    Some(_) => {}
+                    None => unresolved.push(EntityId(pair.entity)),
+                }
+            }
+        }
+        Ok((scored, unresolved))
+    }
+
+    /// Every entity with a state for `signal`, active or not, in no order:
+    /// the candidates of a ranking as of a past time.
+    pub fn entities_of(&self, signal: SignalId) -> Result<Vec<EntityId>> {
+        let (pos, _) = self.info(signal)?;
+        let mut out = Vec::new();
+        for shard in &*self.shards {
+            let slab = shard.slab.read();
+            out.extend(slab.pairs.iter().filter(|p| p.signal == pos).map(|p| EntityId(p.entity)));
         }
         Ok(out)
     }
@@ -323,17 +430,27 @@ impl SignalLedger {
     /// are left out. Only the signal's active list is looked at — entities
     /// with an event within its horizon, plus those not yet pruned — so the
     /// cost follows activity, not the number of entities.
+    ///
+    /// # Errors
+    /// [`SignalError::NotExact`] for a `now` before the newest event: the
+    /// active lists and bounds describe the present, so a ranking as of an
+    /// earlier time reads every pair as of then instead (see
+    /// [`entities_of`](Self::entities_of) and
+    /// [`read_bulk_at`](Self::read_bulk_at)).
     pub fn top_k(&self, signal: SignalId, measure: Measure, k: usize, now: Timestamp) -> Result<Vec<(EntityId, f64)>> {
         let (pos, info) = self.info(signal)?;
         Self::check_measure(info, measure)?;
+        let newest = self.newest();
+        if now < newest {
+            return Err(self.not_exact(signal, measure, now, newest));
+        }
         let threshold_window = match measure {
             Measure::Count(w) | Measure::Velocity(w) => info.layout.window_index(w),
             Measure::Decayed => Some(info.layout.window_count()),
             _ => None,
         };
-        let bounds_hold = self.shards.iter().all(|s| s.slab.read().newest <= now.as_nanos());
         let mut scored = match threshold_window {
-            Some(i) if bounds_hold && k > 0 => self.threshold_candidates(pos, info, i, measure, k, now),
+            Some(i) if k > 0 => self.threshold_candidates(pos, info, i, measure, k, now),
             _ => self.scan_candidates(pos, info, measure, now),
         };
         let by_rank = |a: &(EntityId, f64), b: &(EntityId, f64)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
@@ -517,16 +634,16 @@ impl SignalLedger {
     /// ```
     pub fn checkpoint(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        let mut w = Writer(&mut out);
-        w.0.extend_from_slice(&CHECKPOINT_MAGIC);
-        w.0.extend_from_slice(&CHECKPOINT_VERSION.to_le_bytes());
-        w.0.extend_from_slice(&[0, 0]);
-        w.len(self.signals.len());
+        let mut w = ByteWriter::new(&mut out);
+        w.bytes(&CHECKPOINT_MAGIC);
+        w.u16(CHECKPOINT_VERSION);
+        w.u16(0);
+        w.len_u32_saturating(self.signals.len());
         for info in &self.signals {
             w.u32(info.id.0);
             w.u64(info.fingerprint);
         }
-        let count_at = w.0.len();
+        let count_at = w.position();
         w.u64(0);
         let mut pairs = 0u64;
         for shard in &*self.shards {
@@ -550,6 +667,32 @@ impl SignalLedger {
     /// (allocations are bounded by its size); one made under a different
     /// definition of a signal (decay, windows, velocity) is
     /// [`SignalError::CheckpointMismatch`]: rebuild from the log instead.
+    /// Whether a checkpoint beginning with `head` (its first bytes: at
+    /// least the header and the signal list) is of this build's format and
+    /// was taken under `schema`'s signal definitions — so
+    /// [`restore`](Self::restore) can use it instead of a rebuild from the
+    /// events.
+    /// Checksums are not verified here; `restore` does that.
+    pub fn checkpoint_fits(schema: &Schema, head: &[u8]) -> bool {
+        let fits = || -> std::result::Result<bool, DecodeError> {
+            let mut r = ByteReader::new(head);
+            if r.array()? != CHECKPOINT_MAGIC || r.u16()? != CHECKPOINT_VERSION {
+                return Ok(false);
+            }
+            r.u16()?;
+            let fingerprints: HashMap<SignalId, u64> =
+                schema.signals().iter().map(|d| (d.id(), fingerprint(d))).collect();
+            for _ in 0..r.len_u32(4 + 8)? {
+                let id = SignalId(r.u32()?);
+                if fingerprints.get(&id) != Some(&r.u64()?) {
+                    return Ok(false);
+                }
+            }
+            Ok(true)
+        };
+        fits().unwrap_or(false)
+    }
+
     pub fn restore(schema: &Schema, bytes: &[u8]) -> Result<Self> {
         if bytes.len() < 8 + 32 {
             return Err(SignalError::CorruptCheckpoint { offset: 0, reason: "too short".to_owned() });
@@ -561,17 +704,18 @@ impl SignalLedger {
                 reason: "checksum mismatch".to_owned(),
             });
         }
-        if body[0..4] != CHECKPOINT_MAGIC {
-            return Err(SignalError::CorruptCheckpoint { offset: 0, reason: "bad magic".to_owned() });
+        let mut r = ByteReader::new(body);
+        if r.array()? != CHECKPOINT_MAGIC {
+            return Err(DecodeError::new(0, "bad magic").into());
         }
-        let version = u16::from_le_bytes([body[4], body[5]]);
+        let version = r.u16()?;
         if version != CHECKPOINT_VERSION {
             return Err(SignalError::UnsupportedCheckpoint(version));
         }
+        r.u16()?; // Reserved.
         // Verified: only now build the (empty) ledger to fill.
         let ledger = Self::new(schema);
-        let mut r = Reader::new(&body[8..]);
-        let n = r.len(12)?;
+        let n = r.len_u32(4 + 8)?;
         for _ in 0..n {
             let id = SignalId(r.u32()?);
             let fingerprint = r.u64()?;
@@ -580,7 +724,8 @@ impl SignalLedger {
                 _ => return Err(SignalError::CheckpointMismatch(id)),
             }
         }
-        let pairs = r.u64()?;
+        // A pair takes at least its entity, signal id and last event time.
+        let pairs = r.len_u64(8 + 4 + 8)?;
         for _ in 0..pairs {
             let entity = r.u64()?;
             let id = SignalId(r.u32()?);
@@ -591,7 +736,7 @@ impl SignalLedger {
             let mut slab = ledger.shards[shard_of(EntityId(entity))].slab.write();
             let slot = u32::try_from(slab.pairs.len()).unwrap_or(u32::MAX);
             if slab.index.insert((entity, pos), slot).is_some() {
-                return Err(r.corrupt("a pair appears twice"));
+                return Err(r.error("a pair appears twice").into());
             }
             let mut pair =
                 Pair { entity, signal: pos, state, last_event, listed: true, levels: [NO_LEVEL; MAX_WINDOWS + 1] };
@@ -605,9 +750,7 @@ impl SignalLedger {
             slab.newest = slab.newest.max(last_event);
             slab.pairs.push(pair);
         }
-        if !r.is_done() {
-            return Err(r.corrupt("trailing bytes"));
-        }
+        r.finish()?;
         Ok(ledger)
     }
 }
@@ -615,18 +758,40 @@ impl SignalLedger {
 /// The first bytes of a ledger checkpoint.
 const CHECKPOINT_MAGIC: [u8; 4] = *b"TDSL";
 /// The checkpoint format version this build writes and reads.
-const CHECKPOINT_VERSION: u16 = 1;
+/// Version 2: buckets hold `((b−1)·w, b·w]` (indices `⌈t/w⌉`), one more
+/// bucket is kept per window, and fingerprints hash explicit fields.
+const CHECKPOINT_VERSION: u16 = 2;
 
-/// A fingerprint of what a signal's state depends on (decay, windows,
-/// velocity): a checkpoint only restores under the same.
 /// A hash of what a signal's ledger state is shaped by — its decay, windows
 /// and velocity tracking. A checkpoint restores only under a schema whose
 /// signals have the fingerprints it was taken with; when one changes, the
 /// ledger must be rebuilt from the events.
+///
+/// The hashed bytes are spelled out field by field (never derived from
+/// `Debug` output, which may change between compiler or crate versions and
+/// would silently invalidate every checkpoint):
+///
+/// ```text
+/// "tidal-ledger-fingerprint-v1" | decay u8 (0 none, 1 exponential, 2 linear) | span ns u128
+///   | windows u32 | (window secs u64, u64::MAX for all time)* | velocity u8
+/// ```
 pub fn fingerprint(def: &tidal_schema::SignalDef) -> u64 {
-    let text = format!("{:?}|{:?}|{}", def.decay.model(), def.windows, def.velocity);
-    let hash = blake3::hash(text.as_bytes());
+    use tidal_schema::DecayModel;
+    let mut h = blake3::Hasher::new();
+    h.update(b"tidal-ledger-fingerprint-v1");
+    let (model, span) = match def.decay.model() {
+        DecayModel::None => (0u8, 0),
+        DecayModel::Exponential { half_life } => (1, half_life.as_nanos()),
+        DecayModel::Linear { lifetime } => (2, lifetime.as_nanos()),
+    };
+    h.update(&[model]);
+    h.update(&span.to_le_bytes());
+    h.update(&u32::try_from(def.windows.len()).unwrap_or(u32::MAX).to_le_bytes());
+    for w in &def.windows {
+        h.update(&w.duration().map_or(u64::MAX, |d| d.as_secs()).to_le_bytes());
+    }
+    h.update(&[u8::from(def.velocity)]);
     let mut b = [0u8; 8];
-    b.copy_from_slice(&hash.as_bytes()[..8]);
+    b.copy_from_slice(&h.finalize().as_bytes()[..8]);
     u64::from_le_bytes(b)
 }

@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use tidal_schema::Timestamp;
+use tidal_schema::codec::{ByteReader, ByteWriter};
 
 /// Buckets per lifetime.
 pub const LINEAR_BUCKETS: u64 = 128;
@@ -77,8 +78,8 @@ impl LinearDecay {
         total
     }
 
-    pub(crate) fn encode(&self, w: &mut crate::codec::Writer<'_>) {
-        w.len(self.slots.len());
+    pub(crate) fn encode(&self, w: &mut ByteWriter<'_>) {
+        w.len_u32_saturating(self.slots.len());
         for s in &self.slots {
             w.u64(s.index);
             w.f64(s.weight);
@@ -86,13 +87,13 @@ impl LinearDecay {
         }
     }
 
-    pub(crate) fn decode(lifetime: Duration, r: &mut crate::codec::Reader<'_>) -> crate::Result<Self> {
+    pub(crate) fn decode(lifetime: Duration, r: &mut ByteReader<'_>) -> crate::Result<Self> {
         let mut out = Self::new(lifetime);
-        let n = r.len(24)?;
+        let n = r.len_u32(24)?;
         for _ in 0..n {
             let slot = Slot { index: r.u64()?, weight: r.f64()?, weighted_offset: r.f64()? };
             if out.slots.back().is_some_and(|b| b.index >= slot.index) {
-                return Err(r.corrupt("linear buckets out of order"));
+                return Err(r.error("linear buckets out of order").into());
             }
             out.slots.push_back(slot);
         }

@@ -1,28 +1,42 @@
 //! [`BucketSeries`]: sparse, fixed-width time buckets of counts and weight
 //! sums, the warm tier behind window counts, velocity and acceleration.
 //!
-//! Bucket `i` holds the events with `tᵢ` in `[i·width, (i+1)·width)`. A
-//! window of `n` buckets at time `t` covers buckets `idx(t)−n+1 ..= idx(t)`:
-//! the span `(t − W, t]` rounded out to whole buckets, which is the
-//! documented granularity (`Window::bucket_width`). Only buckets holding
-//! events are stored — the first two inline, more on the heap — and buckets
-//! older than `keep` behind the newest are dropped, so memory follows
-//! activity, not the window length. Widths are at least one minute, so a
-//! bucket index fits a `u32` for any `Timestamp`.
+//! Bucket `i` holds the events with `tᵢ` in `((i−1)·w, i·w]` (its index is
+//! `⌈tᵢ / w⌉`, the multiple of `w` it ends at). A window `W = n·w` read at
+//! `T` covers the span `(T − W, T]` rounded out to whole buckets: with
+//! `f = ⌊T / w⌋`, buckets `f−n+1 ..= f` when `T` is a multiple of `w` —
+//! exactly `(T − W, T]` — and `f−n+1 ..= f+1` otherwise, which adds the part
+//! of one bucket older than `T − W` and never misses an event in the window.
+//! That is the window contract (DESIGN §4, `Window::bucket_width`): never
+//! miss an event in `(T − W, T]`, include at most one bucket older, exact
+//! whenever `T − W` is on a bucket boundary.
+//!
+//! Only buckets holding events are stored — the first two inline, more on
+//! the heap — and buckets more than `keep` behind the newest are dropped,
+//! so memory follows activity, not the window length (`keep` is `n + 1`,
+//! or `2n + 1` with the previous window kept for acceleration, so a read at
+//! or after the newest event always finds every bucket it needs). Widths are
+//! at least one minute, so a bucket index fits a `u32` for any `Timestamp`.
+//!
+//! A read at `T` is exact only if no bucket it sums holds an event after
+//! `T` (true when `T` is a bucket boundary or no event is later than `T`)
+//! and no bucket it needs was dropped: [`BucketSeries::covers`] says when.
 //!
 //! The series also keeps running totals of the `n`-bucket window ending at
 //! its newest bucket and of the one before it, so reading a window at a
-//! time in the newest bucket (the common case for active entities) is O(1).
+//! time in the newest bucket (the common case for active entities) costs at
+//! most two bucket look-ups.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use tidal_schema::Timestamp;
+use tidal_schema::codec::{ByteReader, ByteWriter};
 
 /// One bucket: its index and what fell into it.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Bucket {
-    /// `floor(t / width)` of its events.
+    /// `⌈t / width⌉` of its events: it holds `((index−1)·width, index·width]`.
     pub index: u32,
     /// Number of events.
     pub count: u32,
@@ -75,6 +89,18 @@ impl Store {
 
     fn last(&self) -> Option<&Bucket> {
         self.iter().next_back()
+    }
+
+    fn first(&self) -> Option<&Bucket> {
+        self.iter().next()
+    }
+
+    /// The bucket `index`, if held.
+    fn get(&self, index: u32) -> Option<&Bucket> {
+        match self {
+            Self::Inline { len, buckets } => buckets[..usize::from(*len)].iter().find(|b| b.index == index),
+            Self::Heap(d) => d.binary_search_by_key(&index, |b| b.index).ok().map(|i| &d[i]),
+        }
     }
 
     /// Adds to the bucket `index`, creating it in order if needed.
@@ -135,8 +161,8 @@ impl Store {
 }
 
 /// The shape of a series: bucket width, buckets per window, and bucket
-/// indices kept behind the newest (`n`, or `2n` for acceleration). Held
-/// once per signal, not per series.
+/// indices kept up to the newest (`n + 1`, or `2n + 1` for acceleration).
+/// Held once per signal, not per series.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SeriesShape {
     width_ns: u64,
@@ -146,32 +172,59 @@ pub struct SeriesShape {
 
 impl SeriesShape {
     /// A shape of `width` buckets for windows of `n` buckets, keeping `keep`
-    /// bucket indices (`keep ≥ n`). Widths under a minute are raised to one.
+    /// bucket indices up to the newest (at least `n + 1`, so an unaligned
+    /// read at the newest event finds every bucket). Widths under a minute
+    /// are raised to one.
     pub fn new(width: Duration, n: u64, keep: u64) -> Self {
         let width_ns = u64::try_from(width.as_nanos()).unwrap_or(u64::MAX).max(60_000_000_000);
-        let n = u32::try_from(n).unwrap_or(u32::MAX).max(1);
-        let keep = u32::try_from(keep).unwrap_or(u32::MAX).max(n);
+        let n = u32::try_from(n).unwrap_or(u32::MAX / 4).clamp(1, u32::MAX / 4);
+        let keep = u32::try_from(keep).unwrap_or(u32::MAX).max(n + 1);
         Self { width_ns, n, keep }
     }
 
-    /// The bucket index of a time (widths of a minute or more keep it in `u32`).
-    pub fn index_of(&self, t: Timestamp) -> u32 {
-        u32::try_from(t.as_nanos() / self.width_ns).unwrap_or(u32::MAX)
+    /// The bucket width in nanoseconds.
+    pub const fn width_ns(&self) -> u64 {
+        self.width_ns
     }
 
-    /// Which window ending at `hi` bucket `index` falls in: 0 current, 1 previous.
-    pub(crate) fn slot(&self, index: u32, hi: u32) -> Option<u8> {
-        let (i, hi, n) = (u64::from(index), u64::from(hi), u64::from(self.n));
-        if i > hi {
-            None
-        } else if i + n > hi {
-            Some(0)
-        } else if i + 2 * n > hi {
-            Some(1)
-        } else {
-            None
-        }
+    /// The index of the bucket holding time `t`: `⌈t / width⌉` (widths of a
+    /// minute or more keep it in `u32`).
+    pub fn index_of(&self, t: Timestamp) -> u32 {
+        u32::try_from(t.as_nanos().div_ceil(self.width_ns)).unwrap_or(u32::MAX)
     }
+
+    /// The buckets `lo ..= hi` a read at `now` sums for the current window
+    /// (`back` 0) or the one before it (`back` 1); see the module docs. The
+    /// previous window is the `n` whole buckets before the current one's
+    /// first: `(T' − W, T']` for `T' = ⌊T / w⌋·w − W`, which is exactly
+    /// `(T − 2W, T − W]` when `T` is a bucket boundary and otherwise ends
+    /// less than one bucket before `T − W` (a bucket holding `T − W` also
+    /// holds events after it, which the previous window must not count).
+    pub fn range(&self, now: Timestamp, back: u8) -> (u32, u32) {
+        let t = now.as_nanos();
+        let f = t / self.width_ns;
+        let n = u64::from(self.n);
+        let (lo, hi) = if back == 0 {
+            ((f + 1).saturating_sub(n), f + u64::from(!t.is_multiple_of(self.width_ns)))
+        } else {
+            ((f + 1).saturating_sub(2 * n), f.saturating_sub(n))
+        };
+        let clamp = |x: u64| u32::try_from(x).unwrap_or(u32::MAX);
+        (clamp(lo), clamp(hi))
+    }
+
+    /// Whether `now` is a bucket boundary.
+    pub fn is_boundary(&self, now: Timestamp) -> bool {
+        now.as_nanos().is_multiple_of(self.width_ns)
+    }
+}
+
+/// The buckets of the window of `n` buckets ending with bucket `top`
+/// (`back` 0), or of the window before it (`back` 1).
+fn aligned_range(shape: &SeriesShape, top: u32, back: u8) -> (u32, u32) {
+    let n = shape.n * u32::from(back);
+    let hi = top.saturating_sub(n);
+    ((hi + 1).saturating_sub(shape.n), hi)
 }
 
 /// A sparse series of buckets (see the module docs); its [`SeriesShape`]
@@ -217,42 +270,74 @@ impl BucketSeries {
         self.store.add(index, weight);
         self.store.drop_below((top + 1).saturating_sub(shape.keep));
         if moved {
-            let (current, previous) = self.tallies_at(shape, top);
-            self.current = current;
-            self.previous = previous;
+            self.current = self.sum_range(aligned_range(shape, top, 0));
+            self.previous = self.sum_range(aligned_range(shape, top, 1));
         } else {
             let b = Bucket { index, count: 1, sum: weight };
-            match shape.slot(index, top) {
-                Some(0) => self.current.add(&b),
-                Some(_) => self.previous.add(&b),
-                None => {}
+            let within = |(lo, hi): (u32, u32)| (lo..=hi).contains(&index);
+            if within(aligned_range(shape, top, 0)) {
+                self.current.add(&b);
+            } else if within(aligned_range(shape, top, 1)) {
+                self.previous.add(&b);
             }
         }
         true
     }
 
-    /// The current and previous window totals for a window ending at `hi`.
-    fn tallies_at(&self, shape: &SeriesShape, hi: u32) -> (Tally, Tally) {
-        let mut totals = [Tally::default(); 2];
-        for b in self.store.iter() {
-            if let Some(slot) = shape.slot(b.index, hi) {
-                totals[usize::from(slot)].add(b);
-            }
+    /// The total of the held buckets `lo ..= hi`.
+    fn sum_range(&self, (lo, hi): (u32, u32)) -> Tally {
+        let mut total = Tally::default();
+        for b in self.store.iter().filter(|b| (lo..=hi).contains(&b.index)) {
+            total.add(b);
         }
-        (totals[0], totals[1])
+        total
     }
 
-    /// Count and sum of the window ending with the bucket holding `now`
-    /// (`back` = 0), or of the window before it (`back` = 1).
+    /// Count and sum of the window read at `now` (`back` = 0), or of the
+    /// window before it (`back` = 1), over the buckets
+    /// [`SeriesShape::range`] names. Exact when [`covers`](Self::covers).
     pub fn window(&self, shape: &SeriesShape, now: Timestamp, back: u8) -> Tally {
-        let hi = shape.index_of(now);
-        let (current, previous) =
-            if Some(hi) == self.top() { (self.current, self.previous) } else { self.tallies_at(shape, hi) };
-        if back == 0 { current } else { previous }
+        let range = shape.range(now, back);
+        let Some(top) = self.top() else { return Tally::default() };
+        let (cached, aligned) = if back == 0 {
+            (self.current, aligned_range(shape, top, 0))
+        } else {
+            (self.previous, aligned_range(shape, top, 1))
+        };
+        if range == aligned {
+            return cached;
+        }
+        // Unaligned in the newest bucket: the current window is the cached
+        // one plus the bucket before it. (Anything else sums the held
+        // buckets, at most `keep` of them, never subtracting a float.)
+        if back == 0 && aligned.0 > 0 && range == (aligned.0 - 1, aligned.1) {
+            let mut total = cached;
+            if let Some(b) = self.store.get(aligned.0 - 1) {
+                total.add(b);
+            }
+            return total;
+        }
+        self.sum_range(range)
     }
 
-    pub(crate) fn encode(&self, w: &mut crate::codec::Writer<'_>) {
-        w.len(self.store.len());
+    /// Whether [`window`](Self::window) at `now` is exact per the window
+    /// contract for a series whose latest event is at `newest`: no bucket it
+    /// sums holds an event after `now` (so `now` is a bucket boundary, or
+    /// nothing happened after it), and none it needs was dropped.
+    pub fn covers(&self, shape: &SeriesShape, now: Timestamp, back: u8, newest: Timestamp) -> bool {
+        // The previous window's buckets all end at or before `now`.
+        if back == 0 && !(shape.is_boundary(now) || now >= newest) {
+            return false;
+        }
+        let Some(top) = self.top() else { return true };
+        let lowest_kept = u64::from(top) + 1 - u64::from(shape.keep).min(u64::from(top) + 1);
+        let (lo, _) = shape.range(now, back);
+        u64::from(lo) >= lowest_kept
+            || self.store.first().is_some_and(|b| u64::from(b.index) > u64::from(lo) && lowest_kept == 0)
+    }
+
+    pub(crate) fn encode(&self, w: &mut ByteWriter<'_>) {
+        w.len_u32_saturating(self.store.len());
         for b in self.store.iter() {
             w.u32(b.index);
             w.u32(b.count);
@@ -261,13 +346,13 @@ impl BucketSeries {
     }
 
     /// Rebuilds a series from its buckets, recomputing the running totals.
-    pub(crate) fn decode(shape: &SeriesShape, r: &mut crate::codec::Reader<'_>) -> crate::Result<Self> {
-        let n = r.len(16)?;
+    pub(crate) fn decode(shape: &SeriesShape, r: &mut ByteReader<'_>) -> crate::Result<Self> {
+        let n = r.len_u32(16)?;
         let mut buckets: VecDeque<Bucket> = VecDeque::with_capacity(n);
         for _ in 0..n {
             let b = Bucket { index: r.u32()?, count: r.u32()?, sum: r.f64()? };
             if buckets.back().is_some_and(|last| last.index >= b.index) {
-                return Err(r.corrupt("buckets out of order"));
+                return Err(r.error("buckets out of order").into());
             }
             buckets.push_back(b);
         }
@@ -282,9 +367,8 @@ impl BucketSeries {
         };
         let mut series = Self { store, current: Tally::default(), previous: Tally::default() };
         if let Some(top) = series.top() {
-            let (current, previous) = series.tallies_at(shape, top);
-            series.current = current;
-            series.previous = previous;
+            series.current = series.sum_range(aligned_range(shape, top, 0));
+            series.previous = series.sum_range(aligned_range(shape, top, 1));
         }
         Ok(series)
     }

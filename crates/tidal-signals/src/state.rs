@@ -1,7 +1,8 @@
 //! [`SignalState`]: everything kept for one (entity, signal) pair, and the
 //! [`SignalLayout`] that says how, derived once from a [`SignalDef`].
 
-use tidal_schema::{DecayModel, DecaySpec, SignalDef, Timestamp, Window};
+use tidal_schema::codec::{ByteReader, ByteWriter};
+use tidal_schema::{DecayModel, DecaySpec, Measure, SignalDef, Timestamp, Window};
 
 use crate::decay::DecayedSum;
 use crate::linear::LinearDecay;
@@ -30,7 +31,9 @@ impl SignalLayout {
         for window in def.windows.iter().copied() {
             let (Some(span), Some(width)) = (window.duration(), window.bucket_width()) else { continue };
             let n = u64::try_from((span.as_nanos() / width.as_nanos()).max(1)).unwrap_or(u64::MAX);
-            let keep = if def.velocity { n * 2 } else { n };
+            // One bucket more than the window (two windows with velocity), so
+            // an unaligned read at the newest event finds every bucket.
+            let keep = if def.velocity { n * 2 + 1 } else { n + 1 };
             shapes.push(SeriesShape::new(width, n, keep));
             windows.push((window, shapes.len() - 1));
         }
@@ -60,6 +63,11 @@ impl SignalLayout {
     /// How many finite windows the signal keeps.
     pub fn window_count(&self) -> usize {
         self.windows.len()
+    }
+
+    /// The bucket width the warm tier keeps `window` at, if it keeps it.
+    pub fn bucket_width_ns(&self, window: Window) -> Option<u64> {
+        self.shape_of(window).map(|i| self.shapes[i].width_ns())
     }
 
     fn shape_of(&self, window: Window) -> Option<usize> {
@@ -153,14 +161,66 @@ impl SignalState {
         match &self.warm {
             Warm::Series(series) => series[i].window(shape, now, back),
             Warm::Few { len, events } => {
-                let hi = shape.index_of(now);
+                // The same buckets a series would sum, from the raw events,
+                // leaving out any event after `now`.
+                let (lo, hi) = shape.range(now, back);
                 let mut total = Tally::default();
                 for (t, w) in &events[..usize::from(*len)] {
-                    if shape.slot(shape.index_of(*t), hi) == Some(back) {
+                    if *t <= now && (lo..=hi).contains(&shape.index_of(*t)) {
                         total.add(&Bucket { index: 0, count: 1, sum: *w });
                     }
                 }
                 total
+            }
+        }
+    }
+
+    /// The raw events, when this state still holds every event raw.
+    fn all_raw(&self) -> Option<&[(Timestamp, f64)]> {
+        match &self.warm {
+            Warm::Few { len, events } if u64::from(*len) == self.count => Some(&events[..usize::from(*len)]),
+            _ => None,
+        }
+    }
+
+    /// The latest event time (the epoch for a pair with no event).
+    pub const fn newest(&self) -> Timestamp {
+        self.decayed.anchor()
+    }
+
+    /// `measure` as of time `at`, or `None` when this state cannot answer
+    /// it exactly at `at` (DESIGN §4): every measure at or after the
+    /// newest event; any measure while every event is still held raw; and
+    /// window measures while their buckets cover `at` (see
+    /// [`BucketSeries::covers`]). A window the layout does not keep, or
+    /// velocity that is not tracked, reads as `None` too.
+    pub fn read_at(&self, layout: &SignalLayout, measure: Measure, at: Timestamp) -> Option<f64> {
+        if self.count == 0 {
+            return Some(0.0);
+        }
+        if let Some(raw) = self.all_raw().filter(|_| at < self.newest()) {
+            let mut past = Self::new(layout);
+            for &(t, w) in raw.iter().filter(|(t, _)| *t <= at) {
+                past.apply(layout, t, w);
+            }
+            return past.read_at(layout, measure, at);
+        }
+        let after_newest = at >= self.newest();
+        let covers = |window: Window, back: u8| match (&self.warm, layout.shape_of(window)) {
+            (_, None) => false,
+            (Warm::Few { .. }, Some(_)) => after_newest,
+            (Warm::Series(series), Some(i)) => series[i].covers(&layout.shapes[i], at, back, self.newest()),
+        };
+        match measure {
+            Measure::Decayed => after_newest.then(|| self.decayed(layout, at)),
+            Measure::AllTime => after_newest.then_some(self.count as f64),
+            Measure::Count(w) if w.is_all_time() => after_newest.then_some(self.count as f64),
+            Measure::Sum(w) if w.is_all_time() => after_newest.then_some(self.sum),
+            Measure::Count(w) => covers(w, 0).then(|| self.window(layout, w, at).map_or(0.0, |t| t.count as f64)),
+            Measure::Sum(w) => covers(w, 0).then(|| self.window(layout, w, at).map_or(0.0, |t| t.sum)),
+            Measure::Velocity(w) => covers(w, 0).then(|| self.velocity(layout, w, at)).flatten(),
+            Measure::Acceleration(w) => {
+                (covers(w, 0) && covers(w, 1)).then(|| self.acceleration(layout, w, at)).flatten()
             }
         }
     }
@@ -213,7 +273,7 @@ impl SignalState {
         Some((current - previous) / secs)
     }
 
-    pub(crate) fn encode(&self, w: &mut crate::codec::Writer<'_>) {
+    pub(crate) fn encode(&self, w: &mut ByteWriter<'_>) {
         w.u64(self.decayed.anchor().as_nanos());
         w.f64(self.decayed.raw());
         w.u64(self.count);
@@ -236,7 +296,7 @@ impl SignalState {
             }
             Warm::Series(series) => {
                 w.u8(1);
-                w.len(series.len());
+                w.len_u32_saturating(series.len());
                 for s in series {
                     s.encode(w);
                 }
@@ -244,22 +304,22 @@ impl SignalState {
         }
     }
 
-    pub(crate) fn decode(layout: &SignalLayout, r: &mut crate::codec::Reader<'_>) -> crate::Result<Self> {
+    pub(crate) fn decode(layout: &SignalLayout, r: &mut ByteReader<'_>) -> crate::Result<Self> {
         let decayed = DecayedSum::from_raw(Timestamp::from_nanos(r.u64()?), r.f64()?);
         let (count, sum) = (r.u64()?, r.f64()?);
         let linear = match (r.u8()?, layout.decay.model()) {
             (0, DecayModel::Linear { .. }) | (1, DecayModel::Exponential { .. } | DecayModel::None) => {
-                return Err(r.corrupt("decay state does not match the signal"));
+                return Err(r.error("decay state does not match the signal").into());
             }
             (0, _) => None,
             (1, DecayModel::Linear { lifetime }) => Some(Box::new(LinearDecay::decode(lifetime, r)?)),
-            (t, _) => return Err(r.corrupt(format!("unknown decay tag {t}"))),
+            (t, _) => return Err(r.error(format!("unknown decay tag {t}")).into()),
         };
         let warm = match r.u8()? {
             0 => {
                 let len = r.u8()?;
                 if usize::from(len) > FEW_EVENTS {
-                    return Err(r.corrupt("too many raw events"));
+                    return Err(r.error("too many raw events").into());
                 }
                 let mut events = [(Timestamp::EPOCH, 0.0); FEW_EVENTS];
                 for e in events.iter_mut().take(usize::from(len)) {
@@ -268,15 +328,15 @@ impl SignalState {
                 Warm::Few { len, events }
             }
             1 => {
-                let n = r.len(4)?;
+                let n = r.len_u32(4)?;
                 if n != layout.shapes.len() {
-                    return Err(r.corrupt("series count does not match the signal's windows"));
+                    return Err(r.error("series count does not match the signal's windows").into());
                 }
                 let series: crate::Result<Box<[BucketSeries]>> =
                     layout.shapes.iter().map(|shape| BucketSeries::decode(shape, r)).collect();
                 Warm::Series(series?)
             }
-            t => return Err(r.corrupt(format!("unknown window state tag {t}"))),
+            t => return Err(r.error(format!("unknown window state tag {t}")).into()),
         };
         Ok(Self { decayed, linear, count, sum, warm })
     }

@@ -105,8 +105,9 @@ fn every_bit_flip_and_truncation_is_refused() {
 fn hostile_lengths_with_a_valid_checksum_are_refused() {
     // A header claiming 4 billion signals, re-checksummed: must fail fast,
     // not allocate.
+    let (_, real) = small_checkpoint();
     let mut body = b"TDSL".to_vec();
-    body.extend_from_slice(&1u16.to_le_bytes());
+    body.extend_from_slice(&real[4..6]); // this build's format version
     body.extend_from_slice(&[0, 0]);
     body.extend_from_slice(&u32::MAX.to_le_bytes());
     let sum = blake3::hash(&body);
@@ -134,4 +135,50 @@ fn a_changed_signal_definition_is_a_mismatch() {
         .build()
         .unwrap();
     assert!(SignalLedger::restore(&unrelated, &bytes).is_ok());
+}
+
+/// The fingerprint is the BLAKE3 of the fields spelled out in its docs,
+/// recomputed here byte by byte, so it cannot drift with `Debug` output.
+#[test]
+fn the_fingerprint_hashes_the_documented_fields() {
+    let schema = presets::content_feed();
+    for def in schema.signals() {
+        let mut bytes = b"tidal-ledger-fingerprint-v1".to_vec();
+        let (model, span) = match def.decay.model() {
+            tidal_schema::DecayModel::None => (0u8, 0u128),
+            tidal_schema::DecayModel::Exponential { half_life } => (1, half_life.as_nanos()),
+            tidal_schema::DecayModel::Linear { lifetime } => (2, lifetime.as_nanos()),
+        };
+        bytes.push(model);
+        bytes.extend_from_slice(&span.to_le_bytes());
+        bytes.extend_from_slice(&u32::try_from(def.windows.len()).unwrap().to_le_bytes());
+        for w in &def.windows {
+            bytes.extend_from_slice(&w.duration().map_or(u64::MAX, |d| d.as_secs()).to_le_bytes());
+        }
+        bytes.push(u8::from(def.velocity));
+        let hash = blake3::hash(&bytes);
+        let expected = u64::from_le_bytes(hash.as_bytes()[..8].try_into().unwrap());
+        assert_eq!(tidal_signals::fingerprint(def), expected, "signal {}", def.name);
+    }
+}
+
+/// What shapes ledger state changes the fingerprint; what does not, does not.
+#[test]
+fn the_fingerprint_follows_only_what_shapes_the_state() {
+    let schema = presets::content_feed();
+    let view = schema.signal("view").unwrap().clone();
+    let base = tidal_signals::fingerprint(&view);
+    let mut other = view.clone();
+    other.decay = DecaySpec::exponential(Duration::from_secs(7_200)).unwrap();
+    assert_ne!(tidal_signals::fingerprint(&other), base, "half-life");
+    let mut other = view.clone();
+    other.windows.push(Window::custom(Duration::from_secs(2 * 86_400)).unwrap());
+    assert_ne!(tidal_signals::fingerprint(&other), base, "windows");
+    let mut other = view.clone();
+    other.velocity = !other.velocity;
+    assert_ne!(tidal_signals::fingerprint(&other), base, "velocity");
+    let mut other = view;
+    other.name = "renamed".into();
+    other.default_weight = 2.0;
+    assert_eq!(tidal_signals::fingerprint(&other), base, "name and default weight do not shape state");
 }

@@ -1,15 +1,18 @@
 //! Every signal view checked against a brute-force computation over the raw
 //! events: decayed scores (relative error ≤ 1e-9, whatever the arrival
-//! order), window counts and sums exact at the documented bucket
-//! granularity, velocity, acceleration and all-time totals.
+//! order), window counts and sums within the window contract (never missing
+//! an event in `(T − W, T]`, at most one bucket older, exact on bucket
+//! boundaries), velocity, acceleration and all-time totals — read at many
+//! times, before the newest event as well as after it.
 
-#![allow(clippy::unwrap_used, clippy::cast_precision_loss)] // Reason: test code; counts are small.
+#![allow(clippy::unwrap_used, clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)] // Reason: test code; counts are small, whole and non-negative.
 
 use std::time::Duration;
 
 use proptest::prelude::*;
-use tidal_schema::{DecaySpec, EntityKind, SignalDef, Timestamp, Window};
+use tidal_schema::{DecaySpec, EntityKind, Measure, SignalDef, Timestamp, Window};
 use tidal_signals::{DecayedSum, LINEAR_BUCKETS, LinearDecay, SignalLayout, SignalState};
+use tidal_test_support::SplitMix64;
 
 const BASE: u64 = 1_700_000_000_000_000_000;
 const MIN: u64 = 60_000_000_000;
@@ -88,8 +91,19 @@ proptest! {
         }
     }
 
+    /// The window contract applied to raw timestamps (never the code's
+    /// bucketing): a read at `T` counts every event in `(T − W, T]`, at most
+    /// one bucket older besides, and exactly `(T − W, T]` when `T − W` is a
+    /// bucket boundary. Reads at and after the newest event must answer;
+    /// reads before it (through `read_at`) must answer within the contract
+    /// or say they cannot.
     #[test]
-    fn window_views_match_the_oracle(events in events(), seed: u64, later in prop::collection::vec(0..60 * DAY, 1..4)) {
+    fn window_views_match_the_contract(
+        events in events(),
+        seed: u64,
+        later in prop::collection::vec(0..60 * DAY, 1..4),
+        earlier in prop::collection::vec(0..40 * DAY, 1..6),
+    ) {
         let def = signal(DecaySpec::exponential(Duration::from_secs(3600)).unwrap());
         let layout = SignalLayout::new(&def);
         let mut state = SignalState::new(&layout);
@@ -100,30 +114,59 @@ proptest! {
         let all = state.all_time();
         prop_assert_eq!(all.count, events.len() as u64);
         assert_close(all.sum, events.iter().map(|(_, w)| w).sum(), "all-time sum");
-        // Always include the newest event's own time: reads there use the
-        // running totals, reads later recount.
-        for dt in std::iter::once(0).chain(later) {
-            let now = newest + dt;
+        let tally = |from: u64, to: u64| {
+            let hits: Vec<f64> = events.iter().filter(|(t, _)| BASE + t > from && BASE + t <= to).map(|(_, w)| *w).collect();
+            (hits.len() as u64, hits.iter().sum::<f64>())
+        };
+        let mut times: Vec<u64> = std::iter::once(0).chain(later).map(|dt| newest + dt).collect();
+        times.extend(earlier.iter().map(|dt| newest.saturating_sub(*dt)));
+        for now in times {
+            let ts = Timestamp::from_nanos(now);
             for window in [Window::HOUR, Window::DAY, Window::WEEK, Window::MONTH] {
                 let width = u64::try_from(window.bucket_width().unwrap().as_nanos()).unwrap();
-                let n = u64::try_from(window.duration().unwrap().as_nanos()).unwrap() / width;
-                let hi = now / width;
-                let in_window = |back: u64| {
-                    let top = hi - back * n;
-                    let lo = top + 1 - n;
-                    let hits: Vec<f64> = events.iter().filter(|(t, _)| (lo..=top).contains(&((BASE + t) / width))).map(|(_, w)| *w).collect();
-                    (hits.len() as u64, hits.iter().sum::<f64>())
-                };
-                let (count, sum) = in_window(0);
-                let (prev, _) = in_window(1);
-                let ts = Timestamp::from_nanos(now);
-                let got = state.window(&layout, window, ts).unwrap();
-                prop_assert_eq!(got.count, count, "count {} at +{}", window, dt);
-                assert_close(got.sum, sum, "window sum");
-                let secs = window.duration().unwrap().as_secs_f64();
-                assert_close(state.velocity(&layout, window, ts).unwrap(), count as f64 / secs, "velocity");
-                let accel = state.acceleration(&layout, window, ts).unwrap();
-                prop_assert!((accel - (count as f64 - prev as f64) / secs).abs() < 1e-12, "acceleration {} at +{}", window, dt);
+                let span = u64::try_from(window.duration().unwrap().as_nanos()).unwrap();
+                // Also read at the bucket boundaries around `now`.
+                for at in [now, now - now % width, now - now % width + width] {
+                    let at_ts = Timestamp::from_nanos(at);
+                    let Some(count) = state.read_at(&layout, Measure::Count(window), at_ts) else {
+                        prop_assert!(at < newest, "a read at or after the newest event must answer ({} at {})", window, at);
+                        continue;
+                    };
+                    let (exact, exact_sum) = tally(at - span, at);
+                    let (widest, widest_sum) = tally((at - span).saturating_sub(width), at);
+                    if at % width == 0 {
+                        prop_assert_eq!(count as u64, exact, "aligned count {} at {}", window, at);
+                    } else {
+                        prop_assert!((exact..=widest).contains(&(count as u64)), "count {} at {}: {} not in {}..={}", window, at, count, exact, widest);
+                    }
+                    let sum = state.read_at(&layout, Measure::Sum(window), at_ts).unwrap();
+                    prop_assert!(sum >= exact_sum * (1.0 - 1e-12) - 1e-12 && sum <= widest_sum * (1.0 + 1e-12) + 1e-12, "sum {} at {}", window, at);
+                    let secs = window.duration().unwrap().as_secs_f64();
+                    let velocity = state.read_at(&layout, Measure::Velocity(window), at_ts).unwrap();
+                    assert_close(velocity, count / secs, "velocity");
+                    if let Some(accel) = state.read_at(&layout, Measure::Acceleration(window), at_ts) {
+                        // The previous window is the window read at the
+                        // bucket boundary at or before `at − W`: exactly
+                        // `(at − 2W, at − W]` when `at` is a boundary.
+                        let end = at - at % width - span;
+                        let (prev_exact, _) = tally(end.saturating_sub(span), end);
+                        let prev = count - accel * secs;
+                        prop_assert!((prev - prev_exact as f64).abs() < 1e-6, "previous window {} at {}: {} vs {}", window, at, prev, prev_exact);
+                    } else {
+                        prop_assert!(at < newest, "acceleration at or after the newest event must answer");
+                    }
+                }
+            }
+            // All-time and decayed answer exactly, or (before the newest
+            // event, once events are in buckets) not at all.
+            match state.read_at(&layout, Measure::AllTime, ts) {
+                Some(n) => prop_assert_eq!(n as u64, tally(0, now).0, "all-time at {}", now),
+                None => prop_assert!(now < newest),
+            }
+            if let Some(d) = state.read_at(&layout, Measure::Decayed, ts) {
+                assert_close(d, exp_oracle(&events, Duration::from_secs(3600), now), "decayed at a past time");
+            } else {
+                prop_assert!(now < newest);
             }
         }
     }
@@ -151,13 +194,10 @@ fn ten_years_at_a_one_minute_half_life_neither_overflows_nor_loses_precision() {
     let decay = DecaySpec::exponential(Duration::from_secs(60)).unwrap();
     let mut events = Vec::new();
     let mut t = 0u64;
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut rng = SplitMix64::new(0x2545_F491_4F6C_DD1D);
     while t < 3650 * DAY {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        t += x % (6 * HOUR);
-        events.push((t, 1.0 + (x % 100) as f64));
+        t += rng.below(6 * HOUR);
+        events.push((t, 1.0 + rng.below(100) as f64));
     }
     let mut sum = DecayedSum::new();
     for (t, w) in shuffled(&events, 7) {
