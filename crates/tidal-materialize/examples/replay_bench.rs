@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use tidal_materialize::{CheckpointStore, GlobalSignals, MaterializerRegistry, UserStates};
 use tidal_schema::{EntityId, SignalId, Timestamp, presets};
 use tidal_storage::MemoryEngine;
+use tidal_test_support::SplitMix64;
 use tidal_wal::{Record, SignalEvent, Wal, WalConfig};
 
 fn main() {
@@ -20,21 +21,16 @@ fn main() {
     let config = WalConfig::new(dir.path().join("log")).dedup_window(Duration::ZERO);
     let wal = Wal::open(config.clone()).expect("open");
     let view = SignalId::for_name("view");
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut rng = SplitMix64::new(0x2545_F491_4F6C_DD1D);
     let t0 = 1_700_000_000_000_000_000u64;
     let total = 2_000_000u64;
     for b in 0..(total / 10_000) {
         let batch: Vec<Record> = (0..10_000u64)
             .map(|i| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                let u = (x >> 11) as f64 / (1u64 << 53) as f64;
-                let item = (1_000_000f64.powf(u) as u64).saturating_sub(1);
                 Record::signal(SignalEvent {
                     signal: view,
-                    item: EntityId(item),
-                    user: Some(EntityId(x % 100_000)),
+                    item: EntityId(rng.zipf(1_000_000)),
+                    user: Some(EntityId(rng.below(100_000))),
                     weight: 1.0,
                     timestamp: Timestamp::from_nanos(t0 + (b * 10_000 + i) * 40_000_000),
                 })

@@ -1,6 +1,6 @@
 //! [`EventArchive`]: signal events kept past log truncation, so views can
 //! be rebuilt exactly from archive + log (a new half-life, a new window:
-//! DESIGN §1), in chunks of up to [`CHUNK`] events in sequence order.
+//! the log-is-truth design), in chunks of up to [`CHUNK`] events in sequence order.
 //!
 //! Key: `[entity 0][0x00][Archive][first seq u64 BE]` in the system space;
 //! value: `version u8 | count u32 | (seq u64 | signal u32 | entity u64 |
@@ -21,6 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use tidal_schema::codec::{ByteReader, ByteWriter, DecodeError};
 use tidal_schema::{EntityId, Schema, SignalId, Timestamp};
 use tidal_signals::SignalLedger;
 use tidal_storage::keys::{Tag, encode_key};
@@ -33,7 +34,7 @@ use crate::materializer::{Materializer, Scope, signal_of};
 /// Events per archive chunk.
 pub const CHUNK: usize = 4096;
 const VERSION: u8 = 1;
-const EVENT_BYTES: usize = 8 + 4 + 8 + 1 + 8 + 8 + 8;
+const EVENT_BYTES: usize = 8 + SignalEvent::ENCODED_LEN;
 
 /// One archived signal event.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -52,53 +53,55 @@ pub struct ArchivedEvent {
     pub timestamp: Timestamp,
 }
 
+impl ArchivedEvent {
+    /// The event logged at `seq`.
+    pub fn new(seq: u64, e: &SignalEvent) -> Self {
+        Self { seq, signal: e.signal, entity: e.item, user: e.user, weight: e.weight, timestamp: e.timestamp }
+    }
+
+    /// The event as the log records it.
+    pub fn event(&self) -> SignalEvent {
+        SignalEvent {
+            signal: self.signal,
+            item: self.entity,
+            user: self.user,
+            weight: self.weight,
+            timestamp: self.timestamp,
+        }
+    }
+}
+
 fn chunk_key(first_seq: u64) -> Vec<u8> {
     encode_key(EntityId(0), Tag::Archive, &first_seq.to_be_bytes())
 }
 
 fn encode_chunk(events: &[ArchivedEvent]) -> Vec<u8> {
     let mut out = Vec::with_capacity(5 + events.len() * EVENT_BYTES);
-    out.push(VERSION);
-    out.extend_from_slice(&u32::try_from(events.len()).unwrap_or(u32::MAX).to_le_bytes());
+    let mut w = ByteWriter::new(&mut out);
+    w.u8(VERSION);
+    // A chunk holds at most `CHUNK` events.
+    w.len_u32_saturating(events.len());
     for e in events {
-        out.extend_from_slice(&e.seq.to_le_bytes());
-        out.extend_from_slice(&e.signal.0.to_le_bytes());
-        out.extend_from_slice(&e.entity.0.to_le_bytes());
-        out.push(u8::from(e.user.is_some()));
-        out.extend_from_slice(&e.user.map_or(0, |u| u.0).to_le_bytes());
-        out.extend_from_slice(&e.weight.to_bits().to_le_bytes());
-        out.extend_from_slice(&e.timestamp.as_nanos().to_le_bytes());
+        w.u64(e.seq);
+        e.event().encode(&mut w);
     }
     out
 }
 
-fn decode_chunk(value: &[u8]) -> Option<Vec<ArchivedEvent>> {
-    let (&version, rest) = value.split_first()?;
-    let count = u32::from_le_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-    let body = rest.get(4..)?;
-    if version != VERSION || body.len() != count.checked_mul(EVENT_BYTES)? {
-        return None;
+fn decode_chunk(value: &[u8]) -> std::result::Result<Vec<ArchivedEvent>, DecodeError> {
+    let mut r = ByteReader::new(value);
+    let version = r.u8()?;
+    if version != VERSION {
+        return Err(DecodeError::new(0, format!("unknown archive chunk version {version}")));
     }
-    let le64 = |b: &[u8], at: usize| u64::from_le_bytes(b[at..at + 8].try_into().unwrap_or([0; 8]));
-    Some(
-        body.chunks_exact(EVENT_BYTES)
-            .map(|b| ArchivedEvent {
-                seq: le64(b, 0),
-                signal: SignalId(u32::from_le_bytes(b[8..12].try_into().unwrap_or([0; 4]))),
-                entity: EntityId(le64(b, 12)),
-                user: (b[20] == 1).then(|| EntityId(le64(b, 21))),
-                weight: f64::from_bits(le64(b, 29)),
-                timestamp: Timestamp::from_nanos(le64(b, 37)),
-            })
-            .collect(),
-    )
-}
-
-fn corrupt(first_seq: &[u8]) -> MaterializeError {
-    MaterializeError::CorruptCheckpoint {
-        view: "archive".into(),
-        reason: format!("the chunk at key {first_seq:02x?} does not decode"),
+    let count = r.len_u32(EVENT_BYTES)?;
+    let mut events = Vec::with_capacity(count);
+    for _ in 0..count {
+        let seq = r.u64()?;
+        events.push(ArchivedEvent::new(seq, &SignalEvent::decode(&mut r)?));
     }
+    r.finish()?;
+    Ok(events)
 }
 
 /// Called with each stored chunk's key and events.
@@ -124,6 +127,13 @@ impl EventArchive {
         Self { schema, engine, pending: Mutex::new(Vec::with_capacity(CHUNK)) }
     }
 
+    /// A chunk that does not decode; `which` names it (its key, or the open chunk).
+    #[cold]
+    fn corrupt(&self, which: &str, e: &DecodeError) -> MaterializeError {
+        let e = DecodeError { offset: e.offset, reason: format!("{which}: {}", e.reason) };
+        MaterializeError::corrupt_checkpoint(self.name(), e)
+    }
+
     /// Writes the open chunk (sealing it).
     fn seal(&self, pending: &mut Vec<ArchivedEvent>) -> Result<()> {
         if let Some(first) = pending.first() {
@@ -140,7 +150,9 @@ impl EventArchive {
         let (lo, hi) = (chunk_key(0), chunk_key(u64::MAX));
         let mut failure = None;
         self.engine.visit_range(Space::System, Bound::Included(&lo), Bound::Included(&hi), &mut |k, v| {
-            let step = decode_chunk(v).ok_or_else(|| corrupt(k)).and_then(|events| visit(k, events));
+            let step = decode_chunk(v)
+                .map_err(|e| self.corrupt(&format!("the chunk at key {k:02x?}"), &e))
+                .and_then(|events| visit(k, events));
             match step {
                 Ok(()) => true,
                 Err(e) => {
@@ -204,14 +216,7 @@ impl EventArchive {
         let mut archived_through = 0u64;
         self.for_each(&mut |e| {
             archived_through = archived_through.max(e.seq);
-            let event = SignalEvent {
-                signal: e.signal,
-                item: e.entity,
-                user: e.user,
-                weight: e.weight,
-                timestamp: e.timestamp,
-            };
-            visit(e.seq, &event)
+            visit(e.seq, &e.event())
         })?;
         let mut last = archived_through;
         let from = archived_through + 1;
@@ -264,14 +269,7 @@ impl Materializer for EventArchive {
     fn on_event(&self, seq: u64, record: &Record) -> Result<()> {
         let Some((e, _)) = signal_of(&self.schema, seq, record)? else { return Ok(()) };
         let mut pending = self.pending.lock();
-        pending.push(ArchivedEvent {
-            seq,
-            signal: e.signal,
-            entity: e.item,
-            user: e.user,
-            weight: e.weight,
-            timestamp: e.timestamp,
-        });
+        pending.push(ArchivedEvent::new(seq, e));
         if pending.len() >= CHUNK {
             self.seal(&mut pending)?;
         }
@@ -290,7 +288,11 @@ impl Materializer for EventArchive {
         // The open chunk as it was at the checkpoint; the registry replays
         // the records after it, resealing any chunk sealed since exactly as
         // it was.
-        let open = if bytes.is_empty() { Vec::new() } else { decode_chunk(bytes).ok_or_else(|| corrupt(b"open"))? };
+        let open = if bytes.is_empty() {
+            Vec::new()
+        } else {
+            decode_chunk(bytes).map_err(|e| self.corrupt("the open chunk", &e))?
+        };
         *self.pending.lock() = open;
         Ok(())
     }

@@ -128,7 +128,7 @@ pub fn audit_stores(
 }
 
 impl ViewAudit {
-    fn mismatch(&mut self, what: impl FnOnce() -> String) {
+    pub(crate) fn mismatch(&mut self, what: impl FnOnce() -> String) {
         note(&mut self.mismatches, &mut self.examples, what);
     }
 }

@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use tidal_schema::EntityId;
+use tidal_schema::codec::{ByteReader, ByteWriter, DecodeError};
 use tidal_storage::keys::{Tag, encode_key};
 use tidal_storage::{FlushMode, Space, StorageEngine, WriteBatch};
 
@@ -18,6 +19,37 @@ use crate::error::{MaterializeError, Result};
 /// Bytes per chunk (engines cap values at 64 MiB).
 const CHUNK: usize = 4 << 20;
 const MANIFEST_LEN: usize = 8 + 8 + 4 + 32;
+
+/// A view's manifest (see the module docs).
+struct Manifest {
+    /// The sequence number the checkpoint was taken at.
+    seq: u64,
+    /// The checkpoint's length in bytes.
+    len: u64,
+    /// How many chunks hold it.
+    chunks: u32,
+    /// BLAKE3 of the whole checkpoint.
+    sum: [u8; 32],
+}
+
+impl Manifest {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(MANIFEST_LEN);
+        let mut w = ByteWriter::new(&mut out);
+        w.u64(self.seq);
+        w.u64(self.len);
+        w.u32(self.chunks);
+        w.bytes(&self.sum);
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> std::result::Result<Self, DecodeError> {
+        let mut r = ByteReader::new(bytes);
+        let manifest = Self { seq: r.u64()?, len: r.u64()?, chunks: r.u32()?, sum: r.array()? };
+        r.finish()?;
+        Ok(manifest)
+    }
+}
 
 fn key(kind: &str, view: &str, chunk: Option<u32>) -> Vec<u8> {
     let mut suffix = format!("{kind}/{view}").into_bytes();
@@ -45,12 +77,11 @@ impl CheckpointStore {
         Self { engine }
     }
 
+    /// How many chunks `view`'s manifest says it has (0 if it has none,
+    /// or one that does not decode: only stale chunks are at stake).
     fn chunks_of(&self, view: &str) -> Result<u32> {
-        Ok(self.engine.get(Space::System, &key("m", view, None))?.filter(|m| m.len() == MANIFEST_LEN).map_or(0, |m| {
-            let mut c = [0u8; 4];
-            c.copy_from_slice(&m[16..20]);
-            u32::from_le_bytes(c)
-        }))
+        let manifest = self.engine.get(Space::System, &key("m", view, None))?;
+        Ok(manifest.and_then(|m| Manifest::decode(&m).ok()).map_or(0, |m| m.chunks))
     }
 
     /// Writes `(view, bytes)` checkpoints taken at `seq`, atomically and
@@ -66,45 +97,47 @@ impl CheckpointStore {
             for stale in count..self.chunks_of(view)? {
                 batch.delete(Space::System, key("c", view, Some(stale)));
             }
-            let mut manifest = Vec::with_capacity(MANIFEST_LEN);
-            manifest.extend_from_slice(&seq.to_le_bytes());
-            manifest.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-            manifest.extend_from_slice(&count.to_le_bytes());
-            manifest.extend_from_slice(blake3::hash(bytes).as_bytes());
-            batch.put(Space::System, key("m", view, None), manifest);
+            let manifest =
+                Manifest { seq, len: bytes.len() as u64, chunks: count, sum: *blake3::hash(bytes).as_bytes() };
+            batch.put(Space::System, key("m", view, None), manifest.encode());
         }
         self.engine.write_batch(&batch)?;
         self.engine.flush(FlushMode::Sync)?;
         Ok(())
     }
 
+    /// The first stored chunk of `view`'s checkpoint (up to 4 MiB), if any,
+    /// unverified: enough to read a format header before deciding to load
+    /// the whole (which verifies it).
+    pub fn load_head(&self, view: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.engine.get(Space::System, &key("c", view, Some(0)))?)
+    }
+
     /// The checkpoint of `view`: its sequence number and bytes, if any.
     pub fn load(&self, view: &str) -> Result<Option<(u64, Vec<u8>)>> {
-        let corrupt =
-            |reason: &str| MaterializeError::CorruptCheckpoint { view: view.to_owned(), reason: reason.to_owned() };
-        let Some(manifest) = self.engine.get(Space::System, &key("m", view, None))? else { return Ok(None) };
-        if manifest.len() != MANIFEST_LEN {
-            return Err(corrupt("manifest has the wrong length"));
-        }
-        let u64_at = |at: usize| {
-            let mut b = [0u8; 8];
-            b.copy_from_slice(&manifest[at..at + 8]);
-            u64::from_le_bytes(b)
+        let corrupt = |offset: usize, reason: String| {
+            MaterializeError::corrupt_checkpoint(view, DecodeError::new(offset, reason))
         };
-        let (seq, len) = (u64_at(0), u64_at(8));
-        let mut c = [0u8; 4];
-        c.copy_from_slice(&manifest[16..20]);
-        let chunks = u32::from_le_bytes(c);
+        let Some(raw) = self.engine.get(Space::System, &key("m", view, None))? else { return Ok(None) };
+        let Manifest { seq, len, chunks, sum } =
+            Manifest::decode(&raw).map_err(|e| MaterializeError::CorruptCheckpoint {
+                view: view.to_owned(),
+                offset: e.offset,
+                reason: format!("manifest: {}", e.reason),
+            })?;
         let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0).min(CHUNK * chunks as usize));
         for i in 0..chunks {
             let chunk = self
                 .engine
                 .get(Space::System, &key("c", view, Some(i)))?
-                .ok_or_else(|| corrupt("a chunk is missing"))?;
+                .ok_or_else(|| corrupt(bytes.len(), format!("chunk {i} of {chunks} is missing")))?;
             bytes.extend_from_slice(&chunk);
         }
-        if bytes.len() as u64 != len || blake3::hash(&bytes).as_bytes() != &manifest[20..52] {
-            return Err(corrupt("checksum or length mismatch"));
+        if bytes.len() as u64 != len || blake3::hash(&bytes).as_bytes() != &sum {
+            return Err(corrupt(
+                0,
+                format!("checksum or length mismatch ({} bytes, manifest says {len})", bytes.len()),
+            ));
         }
         Ok(Some((seq, bytes)))
     }

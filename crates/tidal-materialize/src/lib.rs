@@ -9,7 +9,10 @@
 //! [`Relationships`] (the typed stores), [`UserStates`] (per-user
 //! roaring bitmaps), the [`EventArchive`] of signal events that outlives
 //! log truncation, from which views are rebuilt exactly, and the cold tier,
-//! [`Rollups`]: hourly and daily rollups in storage for long windows.
+//! [`Rollups`]: hourly and daily rollups in storage for long windows. The
+//! [`Sequencer`] applies durable records in sequence order whatever order
+//! concurrent writers finish in, and [`Views`] holds a database's views
+//! with the named recovery steps that bring them up to date on open.
 //!
 //! **API boundary:** reads the log through `tidal-wal`'s `Wal` (replay,
 //! checkpoint, truncate) and writes derived state through `tidal-signals`
@@ -17,24 +20,32 @@
 
 mod archive;
 mod audit;
+mod audit_past;
 mod checkpoint_store;
 mod error;
 mod materializer;
 mod rebuild;
 mod registry;
 mod rollups;
+mod sequencer;
 mod signals;
 mod stores;
+mod tiers;
 mod user_state;
+mod views;
 
 pub use archive::{ArchivedEvent, CHUNK as ARCHIVE_CHUNK, EventArchive, retention_horizon};
 pub use audit::{StoreAudit, ViewAudit, audit_signal_views, audit_stores};
+pub use audit_past::audit_past_reads;
 pub use checkpoint_store::CheckpointStore;
 pub use error::{MaterializeError, Result};
 pub use materializer::{Materializer, Scope};
 pub use rebuild::{RebuildPlan, RebuiltViews, SchemaInForce, drop_removed_fields, rebuild_signal_views};
 pub use registry::{MaterializerRegistry, RecoveryStats};
-pub use rollups::Rollups;
+pub use rollups::{Rollup, Rollups};
+pub use sequencer::Sequencer;
 pub use signals::GlobalSignals;
 pub use stores::{Entities, Relationships};
+pub use tiers::{SignalReader, TierUse};
 pub use user_state::{ALL_STATES, UserStates};
+pub use views::{OpenedViews, ViewOptions, Views, event_source};

@@ -27,6 +27,9 @@ pub struct RebuildPlan {
     pub user_state: bool,
     /// Entity kinds whose stored records carry removed fields.
     pub entities: Vec<EntityKind>,
+    /// The cold tier's rollups: a signal's decay changed (their decayed sums
+    /// were anchored under the old one), or they are of an older format.
+    pub rollups: bool,
 }
 
 impl RebuildPlan {
@@ -35,7 +38,9 @@ impl RebuildPlan {
     /// (cohorts, preferences, text and vector indexes) are nothing to do.
     pub fn between(old: &Schema, new: &Schema) -> Self {
         let ledger = old.signals().iter().any(|o| new.signal(&o.name).is_none_or(|n| fingerprint(o) != fingerprint(n)));
-        let mut plan = Self { ledger, ..Self::default() };
+        // Rollups keep decayed sums anchored under each signal's decay.
+        let rollups = old.signals().iter().any(|o| new.signal(&o.name).is_some_and(|n| n.decay != o.decay));
+        let mut plan = Self { ledger, rollups, ..Self::default() };
         for r in Schema::diff(old, new).rebuilds() {
             match r {
                 Rebuild::Signal(_) => plan.ledger = true,
@@ -49,7 +54,7 @@ impl RebuildPlan {
 
     /// Whether nothing needs rebuilding.
     pub fn is_empty(&self) -> bool {
-        !self.ledger && !self.user_state && self.entities.is_empty()
+        !self.ledger && !self.user_state && !self.rollups && self.entities.is_empty()
     }
 }
 
@@ -157,7 +162,7 @@ impl SchemaInForce {
 }
 
 fn corrupt(reason: &str) -> MaterializeError {
-    MaterializeError::CorruptCheckpoint { view: SchemaInForce::NAME.into(), reason: reason.to_owned() }
+    MaterializeError::CorruptCheckpoint { view: SchemaInForce::NAME.into(), offset: 0, reason: reason.to_owned() }
 }
 
 impl Materializer for SchemaInForce {
@@ -201,11 +206,20 @@ mod tests {
         like.velocity = false;
         let new = old.to_builder().version(2).without_signal("like").signal(like).build().unwrap();
         let plan = RebuildPlan::between(&old, &new);
-        assert_eq!(plan, RebuildPlan { ledger: true, user_state: false, entities: vec![] });
+        assert_eq!(plan, RebuildPlan { ledger: true, user_state: false, entities: vec![], rollups: false });
+        // A new half-life also re-anchors the rollups' decayed sums.
+        let mut view = old.signal("view").cloned().unwrap();
+        view.decay = tidal_schema::DecaySpec::exponential(std::time::Duration::from_secs(600)).unwrap();
+        let new = old.to_builder().version(2).without_signal("view").signal(view).build().unwrap();
+        let plan = RebuildPlan::between(&old, &new);
+        assert_eq!(plan, RebuildPlan { ledger: true, user_state: false, entities: vec![], rollups: true });
         // A new field changes nothing derived; removing it rewrites entities.
         let wider = old.to_builder().version(2).field(EntityKind::User, FieldDef::keyword("plan")).build().unwrap();
         assert!(RebuildPlan::between(&old, &wider).is_empty());
         let plan = RebuildPlan::between(&wider, &old);
-        assert_eq!(plan, RebuildPlan { ledger: false, user_state: false, entities: vec![EntityKind::User] });
+        assert_eq!(
+            plan,
+            RebuildPlan { ledger: false, user_state: false, entities: vec![EntityKind::User], rollups: false }
+        );
     }
 }

@@ -141,6 +141,7 @@ impl MaterializerRegistry {
                 if bytes.len() < 8 {
                     return Err(MaterializeError::CorruptCheckpoint {
                         view: v.materializer.name().to_owned(),
+                        offset: 0,
                         reason: "no watermark".to_owned(),
                     });
                 }

@@ -2,13 +2,17 @@
 //! event in a storage engine, read back for long windows.
 //!
 //! Written blind, as deltas: events are summed in memory per rollup, and
-//! every `BATCH` (131,072) distinct rollups (or at a checkpoint) the sums are written
-//! as one generation of delta keys — no read-back on the ingest path. Key:
+//! once the sums hold `BATCH` (131,072) distinct rollups they are written as
+//! one generation of delta keys — no read-back on the ingest path. Key:
 //! `[entity][0x00][Rollup][signal u32 BE][granularity u8][bucket u32
-//! BE][generation u32 BE]` (granularity 0 hourly, 1 daily; bucket =
-//! floor(t / granularity)) in the signal target kind's space; value: `count
-//! u64 | sum f64`. A read sums every generation of the buckets it covers,
-//! plus the unwritten sums in memory.
+//! BE][generation u32 BE]` (granularity 0 hourly, 1 daily; bucket `b` holds
+//! the events in `((b−1)·width, b·width]`, so its index is `⌈t / width⌉`)
+//! in the signal target kind's space; value: `version u8 (2) | count u64 |
+//! sum f64 | decayed f64`, where `decayed` is `Σ w·2^((t − end)/half_life)`
+//! anchored at the bucket's end (the weight sum for undecayed signals): the
+//! anchored sums of disjoint buckets add, so a decayed score as of any
+//! bucket boundary is a sum over buckets. A read sums every generation of
+//! the buckets it covers, plus the unwritten sums in memory.
 //!
 //! Generations are deterministic: one is cut only when the sums reach
 //! `BATCH` rollups — never by a read or a checkpoint. A checkpoint carries
@@ -18,10 +22,15 @@
 //! exactly the generations cut since — same keys, same values — and
 //! rewriting them is idempotent: replay never double counts.
 //!
-//! A window read at time `t` covers the hourly buckets `h(t)−n+1 ..= h(t)`
-//! (`n` = window hours, rounded up): exact at hourly granularity. Whole
-//! days inside that span are read from daily rollups, so a 30-day read
-//! touches at most 30 daily and 48 hourly buckets.
+//! A window `W` read at `T` covers the hourly buckets `⌊(T−W)/1h⌋+1 ..=
+//! ⌈T/1h⌉`: every event in `(T − W, T]`, at most one hour older besides,
+//! exactly `(T − W, T]` when `T − W` is a whole hour — provided no event
+//! after `T` shares `T`'s hour, which holds at whole hours and at or after
+//! the entity's newest event (the caller, [`crate::SignalReader`], checks).
+//! Whole days inside that span are read from daily rollups, so a 30-day
+//! read touches at most 30 daily and 48 hourly buckets. All-time counts,
+//! sums and decayed scores as of a time `T` sum every bucket up to `T`:
+//! daily buckets for whole days, hourly ones for the rest of `T`'s day.
 
 use std::collections::HashMap;
 use std::ops::Bound;
@@ -29,7 +38,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tidal_schema::{EntityId, Schema, SignalId, Timestamp};
+use tidal_schema::codec::{ByteReader, ByteWriter, DecodeError};
+use tidal_schema::{DecayModel, EntityId, Schema, SignalId, Timestamp};
 use tidal_signals::Tally;
 use tidal_storage::keys::{Tag, encode_key};
 use tidal_storage::{FlushMode, Space, StorageEngine, WriteBatch};
@@ -46,6 +56,11 @@ const DAILY: u8 = 1;
 /// default.
 const BATCH: usize = 1 << 17;
 
+/// The stored value format this build writes and reads.
+const VALUE_VERSION: u8 = 2;
+/// The first bytes of a checkpoint, with its format version.
+const CHECKPOINT_MAGIC: [u8; 4] = *b"TDR2";
+
 /// One rollup's unwritten sums.
 #[derive(Clone, Copy, Debug)]
 struct Delta {
@@ -53,6 +68,19 @@ struct Delta {
     bucket: u32,
     count: u64,
     sum: f64,
+    /// `Σ w·2^((t − end)/half_life)`, anchored at the bucket's end.
+    decayed: f64,
+}
+
+/// Count, weight sum and anchored decayed sum of some buckets.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Rollup {
+    /// Number of events.
+    pub count: u64,
+    /// Their weight sum.
+    pub sum: f64,
+    /// Their decayed score as of the read time.
+    pub decayed: f64,
 }
 
 /// The open generation: sums per (space, entity, signal), a handful of
@@ -64,16 +92,26 @@ struct Pending {
     rollups: usize,
 }
 
-fn encode(count: u64, sum: f64) -> [u8; 16] {
-    let mut v = [0u8; 16];
-    v[0..8].copy_from_slice(&count.to_le_bytes());
-    v[8..16].copy_from_slice(&sum.to_bits().to_le_bytes());
+/// A stored rollup value: `version u8 | count u64 | sum f64 | decayed f64`.
+fn encode(d: &Delta) -> Vec<u8> {
+    let mut v = Vec::with_capacity(25);
+    let mut w = ByteWriter::new(&mut v);
+    w.u8(VALUE_VERSION);
+    w.u64(d.count);
+    w.f64(d.sum);
+    w.f64(d.decayed);
     v
 }
 
-fn decode(v: &[u8]) -> Option<(u64, f64)> {
-    let at = |i: usize| v.get(i..i + 8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
-    Some((at(0)?, f64::from_bits(at(8)?)))
+fn decode(v: &[u8]) -> std::result::Result<(u64, f64, f64), DecodeError> {
+    let mut r = ByteReader::new(v);
+    let version = r.u8()?;
+    if version != VALUE_VERSION {
+        return Err(r.error(format!("rollup value format {version}; this build reads {VALUE_VERSION}")));
+    }
+    let value = (r.u64()?, r.f64()?, r.f64()?);
+    r.finish()?;
+    Ok(value)
 }
 
 fn key(entity: EntityId, signal: SignalId, granularity: u8, bucket: u32, generation: u32) -> Vec<u8> {
@@ -85,8 +123,19 @@ fn key(entity: EntityId, signal: SignalId, granularity: u8, bucket: u32, generat
     encode_key(entity, Tag::Rollup, &suffix)
 }
 
+/// The bucket holding `t`: `⌈t / width⌉` (see the module docs).
 fn bucket(t: Timestamp, width_ns: u64) -> u32 {
-    u32::try_from(t.as_nanos() / width_ns).unwrap_or(u32::MAX)
+    u32::try_from(t.as_nanos().div_ceil(width_ns)).unwrap_or(u32::MAX)
+}
+
+/// `2^(−(at − from)/half_life)` for any sign of the gap (1 without decay).
+fn decay_factor(half_life: Option<f64>, from_ns: u64, at_ns: u64) -> f64 {
+    let Some(h) = half_life else { return 1.0 };
+    // Reason: nanosecond gaps below 2^63 turn into f64 seconds with far less
+    // error than the 1e-9 budget.
+    #[allow(clippy::cast_precision_loss)]
+    let gap = (i128::from(at_ns) - i128::from(from_ns)) as f64 * 1e-9;
+    (-gap / h).exp2()
 }
 
 /// The cold tier (see the module docs).
@@ -104,6 +153,20 @@ impl std::fmt::Debug for Rollups {
 }
 
 impl Rollups {
+    /// The view's name (its checkpoint is stored under it).
+    pub const NAME: &'static str = "rollups";
+
+    /// Whether a checkpoint beginning with `head` is of this build's format
+    /// (an empty one, with nothing unwritten, always is).
+    pub fn checkpoint_fits(head: &[u8]) -> bool {
+        head.is_empty() || head.starts_with(&CHECKPOINT_MAGIC)
+    }
+
+    /// The engine the rollups are stored in.
+    pub fn engine(&self) -> &dyn StorageEngine {
+        &*self.engine
+    }
+
     /// A cold tier in `engine`.
     pub fn new(schema: Arc<Schema>, engine: Arc<dyn StorageEngine>) -> Self {
         Self::with_batch(schema, engine, BATCH)
@@ -124,7 +187,7 @@ impl Rollups {
         for (&(space, entity, signal), deltas) in &pending.sums {
             for d in deltas {
                 let k = key(EntityId(entity), SignalId(signal), d.granularity, d.bucket, pending.generation);
-                batch.put(space, k, encode(d.count, d.sum));
+                batch.put(space, k, encode(d));
             }
         }
         self.engine.write_batch(&batch)?;
@@ -134,80 +197,174 @@ impl Rollups {
         Ok(())
     }
 
-    #[allow(clippy::too_many_arguments)] // Reason: one bucket range of one rollup series, spelled out.
-    fn sum_range(
-        &self,
-        pending: &Pending,
-        space: Space,
-        entity: EntityId,
-        signal: SignalId,
-        granularity: u8,
-        lo: u32,
-        hi: u32,
-    ) -> Result<Tally> {
-        let mut total = Tally::default();
-        if lo > hi {
-            return Ok(total);
-        }
-        let (start, end) = (key(entity, signal, granularity, lo, 0), key(entity, signal, granularity, hi, u32::MAX));
-        let mut bad = false;
-        self.engine.visit_range(space, Bound::Included(&start), Bound::Included(&end), &mut |_, v| {
-            match decode(v) {
-                Some((count, sum)) => {
-                    total.count += count;
-                    total.sum += sum;
+    /// Deletes every stored rollup of `engine` (every generation, in every
+    /// entity space) and returns how many keys it deleted: the first step of
+    /// a rebuild, after which the events are applied to a fresh
+    /// [`Rollups`]. Cost: one pass over the entity spaces.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub fn clear(engine: &dyn StorageEngine) -> Result<u64> {
+        let mut deleted = 0;
+        for space in [Space::Items, Space::Users, Space::Creators] {
+            let mut batch = WriteBatch::new();
+            engine.visit_range(space, Bound::Unbounded, Bound::Unbounded, &mut |k, _| {
+                if k.get(9) == Some(&(Tag::Rollup as u8)) {
+                    batch.delete(space, k.to_vec());
+                    deleted += 1;
                 }
-                None => bad = true,
-            }
-            !bad
-        })?;
-        if bad {
-            return Err(MaterializeError::CorruptCheckpoint {
-                view: "rollups".into(),
-                reason: "a rollup value does not decode".into(),
-            });
+                true
+            })?;
+            engine.write_batch(&batch)?;
         }
-        for d in pending.sums.get(&(space, entity.0, signal.0)).into_iter().flatten() {
-            if d.granularity == granularity && (lo..=hi).contains(&d.bucket) {
-                total.count += d.count;
-                total.sum += d.sum;
-            }
-        }
-        Ok(total)
+        Ok(deleted)
     }
 
-    /// Count and weight sum of `signal` for `entity` over the `window`
-    /// ending at `now`, at hourly granularity (see the module docs).
-    pub fn window(&self, entity: EntityId, signal: SignalId, window: Duration, now: Timestamp) -> Result<Tally> {
+    /// The signal's definition, its space and its half-life in seconds
+    /// (`None` without decay).
+    fn signal(&self, signal: SignalId) -> Result<(Space, Option<f64>, bool)> {
         let def = self.schema.signal_by_id(signal).ok_or_else(|| MaterializeError::UnknownInSchema {
             seq: 0,
             what: "signal",
             id: signal.to_string(),
         })?;
-        let space = Space::of(def.target);
-        let hours = u32::try_from(window.as_nanos().div_ceil(u128::from(HOUR_NS))).unwrap_or(u32::MAX).max(1);
-        let hi = bucket(now, HOUR_NS);
-        let lo = hi.saturating_sub(hours - 1);
-        // Whole days inside [lo, hi] come from daily rollups.
-        let first_day = lo.div_ceil(24);
-        let last_day_end = (hi + 1) / 24; // exclusive
+        let (half_life, linear) = match def.decay.model() {
+            DecayModel::Exponential { half_life } => (Some(half_life.as_secs_f64()), false),
+            DecayModel::None => (None, false),
+            DecayModel::Linear { .. } => (None, true),
+        };
+        Ok((Space::of(def.target), half_life, linear))
+    }
+
+    /// Sums the buckets `lo ..= hi` of one granularity, every generation
+    /// and the unwritten sums, with decayed sums carried to `at`.
+    #[allow(clippy::too_many_arguments)] // Reason: one bucket range of one rollup series, spelled out.
+    fn sum_range(
+        &self,
+        pending: &Pending,
+        (space, half_life): (Space, Option<f64>),
+        entity: EntityId,
+        signal: SignalId,
+        granularity: u8,
+        (lo, hi): (u32, u32),
+        at: Timestamp,
+    ) -> Result<Rollup> {
+        let mut total = Rollup::default();
+        if lo > hi {
+            return Ok(total);
+        }
+        let width = if granularity == HOURLY { HOUR_NS } else { DAY_NS };
+        let mut add = |bucket: u32, count: u64, sum: f64, decayed: f64| {
+            total.count += count;
+            total.sum += sum;
+            total.decayed += decayed * decay_factor(half_life, u64::from(bucket) * width, at.as_nanos());
+        };
+        let (start, end) = (key(entity, signal, granularity, lo, 0), key(entity, signal, granularity, hi, u32::MAX));
+        let mut bad = None;
+        self.engine.visit_range(space, Bound::Included(&start), Bound::Included(&end), &mut |k, v| {
+            // The bucket sits before the generation, at the key's end.
+            let bucket = k.len().checked_sub(8).and_then(|i| k.get(i..i + 4)).map(|b| {
+                let mut a = [0u8; 4];
+                a.copy_from_slice(b);
+                u32::from_be_bytes(a)
+            });
+            match (decode(v), bucket) {
+                (Ok((count, sum, decayed)), Some(b)) => add(b, count, sum, decayed),
+                (Err(e), _) => {
+                    bad = Some(DecodeError { reason: format!("rollup value at key {k:02x?}: {}", e.reason), ..e });
+                }
+                (_, None) => bad = Some(DecodeError::new(0, format!("rollup key {k:02x?} is too short"))),
+            }
+            bad.is_none()
+        })?;
+        if let Some(e) = bad {
+            return Err(MaterializeError::corrupt_checkpoint(self.name(), e));
+        }
+        for d in pending.sums.get(&(space, entity.0, signal.0)).into_iter().flatten() {
+            if d.granularity == granularity && (lo..=hi).contains(&d.bucket) {
+                add(d.bucket, d.count, d.sum, d.decayed);
+            }
+        }
+        Ok(total)
+    }
+
+    /// Sums the hourly buckets `lo ..= hi`, reading whole days inside them
+    /// from the daily rollups.
+    fn sum_hours(
+        &self,
+        pending: &Pending,
+        meta: (Space, Option<f64>),
+        entity: EntityId,
+        signal: SignalId,
+        (lo, hi): (u32, u32),
+        at: Timestamp,
+    ) -> Result<Rollup> {
+        // Day d holds hours 24(d−1)+1 ..= 24d.
+        let first_day = lo.saturating_sub(1).div_ceil(24) + 1;
+        let last_day = hi / 24;
+        if lo > hi {
+            return Ok(Rollup::default());
+        }
+        if first_day > last_day {
+            return self.sum_range(pending, meta, entity, signal, HOURLY, (lo, hi), at);
+        }
+        let head = self.sum_range(pending, meta, entity, signal, HOURLY, (lo, (first_day - 1) * 24), at)?;
+        let days = self.sum_range(pending, meta, entity, signal, DAILY, (first_day, last_day), at)?;
+        let tail = self.sum_range(pending, meta, entity, signal, HOURLY, (last_day * 24 + 1, hi), at)?;
+        Ok(Rollup {
+            count: head.count + days.count + tail.count,
+            sum: head.sum + days.sum + tail.sum,
+            decayed: head.decayed + days.decayed + tail.decayed,
+        })
+    }
+
+    /// Count and weight sum of `signal` for `entity` over the `window`
+    /// ending at `now`, at hourly granularity (see the module docs).
+    pub fn window(&self, entity: EntityId, signal: SignalId, window: Duration, now: Timestamp) -> Result<Tally> {
+        let r = self.window_at(entity, signal, window, now, 0)?;
+        Ok(Tally { count: r.count, sum: r.sum })
+    }
+
+    /// The `window` read at `at` (`back` 0), or the one before it (`back`
+    /// 1: the window ending at the whole hour at or before `at − window`),
+    /// at hourly granularity (see the module docs).
+    pub fn window_at(
+        &self,
+        entity: EntityId,
+        signal: SignalId,
+        window: Duration,
+        at: Timestamp,
+        back: u8,
+    ) -> Result<Rollup> {
+        let (space, half_life, _) = self.signal(signal)?;
+        let span = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
+        let t = at.as_nanos();
+        let end = if back == 0 { t } else { (t - t % HOUR_NS).saturating_sub(span) };
+        let clamp = |x: u64| u32::try_from(x).unwrap_or(u32::MAX);
+        let lo = clamp(end.saturating_sub(span) / HOUR_NS + 1);
+        let hi = clamp(end.div_ceil(HOUR_NS));
         // Reads never cut a generation (that would make cuts depend on
         // reads, and replay could no longer recreate them).
         let pending = self.pending.lock();
-        let p = &*pending;
-        if first_day >= last_day_end {
-            return self.sum_range(p, space, entity, signal, HOURLY, lo, hi);
-        }
-        let head = self.sum_range(p, space, entity, signal, HOURLY, lo, first_day * 24 - 1)?;
-        let days = self.sum_range(p, space, entity, signal, DAILY, first_day, last_day_end - 1)?;
-        let tail = self.sum_range(p, space, entity, signal, HOURLY, last_day_end * 24, hi)?;
-        Ok(Tally { count: head.count + days.count + tail.count, sum: head.sum + days.sum + tail.sum })
+        self.sum_hours(&pending, (space, half_life), entity, signal, (lo, hi), at)
+    }
+
+    /// Every event of `signal` for `entity` up to `at`, with its decayed
+    /// score as of `at`: exact when `at` is a whole hour, or when no event
+    /// after `at` shares its hour. `None` for linearly decaying signals,
+    /// whose decayed score the rollups do not keep.
+    pub fn as_of(&self, entity: EntityId, signal: SignalId, at: Timestamp) -> Result<Option<Rollup>> {
+        let (space, half_life, linear) = self.signal(signal)?;
+        let hi = bucket(at, HOUR_NS);
+        let pending = self.pending.lock();
+        let total = self.sum_hours(&pending, (space, half_life), entity, signal, (0, hi), at)?;
+        Ok((!linear).then_some(total))
     }
 }
 
 impl Materializer for Rollups {
     fn name(&self) -> &'static str {
-        "rollups"
+        Self::NAME
     }
 
     fn scope(&self) -> Scope {
@@ -219,14 +376,21 @@ impl Materializer for Rollups {
         let space = Space::of(def.target);
         let mut guard = self.pending.lock();
         let pending = &mut *guard;
+        let half_life = match def.decay.model() {
+            DecayModel::Exponential { half_life } => Some(half_life.as_secs_f64()),
+            DecayModel::None | DecayModel::Linear { .. } => None,
+        };
         let deltas = pending.sums.entry((space, e.item.0, e.signal.0)).or_default();
         for (granularity, width) in [(HOURLY, HOUR_NS), (DAILY, DAY_NS)] {
             let b = bucket(e.timestamp, width);
+            // Anchored at the bucket's end, never after the event: ≤ weight.
+            let decayed = e.weight * decay_factor(half_life, e.timestamp.as_nanos(), u64::from(b) * width);
             if let Some(d) = deltas.iter_mut().find(|d| d.granularity == granularity && d.bucket == b) {
                 d.count += 1;
                 d.sum += e.weight;
+                d.decayed += decayed;
             } else {
-                deltas.push(Delta { granularity, bucket: b, count: 1, sum: e.weight });
+                deltas.push(Delta { granularity, bucket: b, count: 1, sum: e.weight, decayed });
                 pending.rollups += 1;
             }
         }
@@ -236,24 +400,27 @@ impl Materializer for Rollups {
         Ok(())
     }
 
-    /// Flushes the cut generations and returns the open one: `generation
-    /// u32 | rollups u32 | (entity u64 | signal u32 | granularity u8 |
-    /// bucket u32 | count u64 | sum f64)*`, little-endian (see the module
-    /// docs).
+    /// Flushes the cut generations and returns the open one: `"TDR2" |
+    /// generation u32 | rollups u32 | (entity u64 | signal u32 | granularity
+    /// u8 | bucket u32 | count u64 | sum f64 | decayed f64)*`, little-endian
+    /// (see the module docs).
     fn checkpoint(&self) -> Result<Vec<u8>> {
         let pending = self.pending.lock();
         self.engine.flush(FlushMode::Sync)?;
-        let mut out = Vec::with_capacity(8 + pending.rollups * ENTRY);
-        out.extend_from_slice(&pending.generation.to_le_bytes());
-        out.extend_from_slice(&u32::try_from(pending.rollups).unwrap_or(u32::MAX).to_le_bytes());
+        let mut out = Vec::with_capacity(12 + pending.rollups * ENTRY);
+        out.extend_from_slice(&CHECKPOINT_MAGIC);
+        let mut w = ByteWriter::new(&mut out);
+        w.u32(pending.generation);
+        w.len_u32_saturating(pending.rollups);
         for (&(_, entity, signal), deltas) in &pending.sums {
             for d in deltas {
-                out.extend_from_slice(&entity.to_le_bytes());
-                out.extend_from_slice(&signal.to_le_bytes());
-                out.push(d.granularity);
-                out.extend_from_slice(&d.bucket.to_le_bytes());
-                out.extend_from_slice(&d.count.to_le_bytes());
-                out.extend_from_slice(&d.sum.to_bits().to_le_bytes());
+                w.u64(entity);
+                w.u32(signal);
+                w.u8(d.granularity);
+                w.u32(d.bucket);
+                w.u64(d.count);
+                w.f64(d.sum);
+                w.f64(d.decayed);
             }
         }
         Ok(out)
@@ -270,31 +437,36 @@ impl Materializer for Rollups {
 }
 
 /// Bytes of one checkpointed rollup.
-const ENTRY: usize = 8 + 4 + 1 + 4 + 8 + 8;
+const ENTRY: usize = 8 + 4 + 1 + 4 + 8 + 8 + 8;
 
 impl Rollups {
     fn decode_pending(&self, bytes: &[u8]) -> Result<Pending> {
-        let corrupt =
-            |reason: &str| MaterializeError::CorruptCheckpoint { view: "rollups".into(), reason: reason.to_owned() };
-        let le32 = |b: &[u8]| u32::from_le_bytes(b.try_into().unwrap_or([0; 4]));
-        let le64 = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
-        let (head, body) = bytes.split_at_checked(8).ok_or_else(|| corrupt("too short"))?;
-        let rollups = le32(&head[4..8]) as usize;
-        if body.len() != rollups.checked_mul(ENTRY).ok_or_else(|| corrupt("too many rollups"))? {
-            return Err(corrupt("the length does not match the rollup count"));
+        self.read_pending(&mut ByteReader::new(bytes)).map_err(|e| MaterializeError::corrupt_checkpoint(self.name(), e))
+    }
+
+    fn read_pending(&self, r: &mut ByteReader<'_>) -> std::result::Result<Pending, DecodeError> {
+        if r.array::<4>()? != CHECKPOINT_MAGIC {
+            return Err(DecodeError::new(
+                0,
+                "not a rollups checkpoint of format 2 (rebuild the rollups from the archive)",
+            ));
         }
-        let mut pending = Pending { generation: le32(&head[0..4]), rollups, sums: HashMap::new() };
-        for b in body.chunks_exact(ENTRY) {
-            let signal = le32(&b[8..12]);
-            let def = self.schema.signal_by_id(SignalId(signal)).ok_or_else(|| corrupt("a signal the schema lacks"))?;
-            let delta = Delta {
-                granularity: b[12],
-                bucket: le32(&b[13..17]),
-                count: le64(&b[17..25]),
-                sum: f64::from_bits(le64(&b[25..33])),
-            };
-            pending.sums.entry((Space::of(def.target), le64(&b[0..8]), signal)).or_default().push(delta);
+        let generation = r.u32()?;
+        let rollups = r.len_u32(ENTRY)?;
+        let mut pending = Pending { generation, rollups, sums: HashMap::new() };
+        for _ in 0..rollups {
+            let entity = r.u64()?;
+            let at = r.offset();
+            let signal = r.u32()?;
+            let def = self
+                .schema
+                .signal_by_id(SignalId(signal))
+                .ok_or_else(|| DecodeError::new(at, format!("signal {signal} is not in the schema")))?;
+            let delta =
+                Delta { granularity: r.u8()?, bucket: r.u32()?, count: r.u64()?, sum: r.f64()?, decayed: r.f64()? };
+            pending.sums.entry((Space::of(def.target), entity, signal)).or_default().push(delta);
         }
+        r.finish()?;
         Ok(pending)
     }
 }

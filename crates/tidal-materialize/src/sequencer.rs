@@ -9,10 +9,10 @@
 use std::collections::BTreeMap;
 
 use parking_lot::{Condvar, Mutex};
-use tidal_materialize::MaterializerRegistry;
 use tidal_wal::Record;
 
-use crate::error::{Error, Result};
+use crate::error::{MaterializeError, Result};
+use crate::registry::MaterializerRegistry;
 
 struct State {
     /// The next sequence number to apply.
@@ -21,23 +21,36 @@ struct State {
     failed: Option<String>,
 }
 
-pub(crate) struct Sequencer {
+/// Applies records to a [`MaterializerRegistry`] in sequence order (see the
+/// module docs). After a failure to apply, every later call returns
+/// [`MaterializeError::Poisoned`]: the log holds the records, so reopening
+/// replays them.
+pub struct Sequencer {
     state: Mutex<State>,
     applied: Condvar,
 }
 
+impl std::fmt::Debug for Sequencer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sequencer").field("next", &self.state.lock().next).finish_non_exhaustive()
+    }
+}
+
 impl Sequencer {
     /// A sequencer expecting `next` first.
-    pub(crate) fn new(next: u64) -> Self {
+    pub fn new(next: u64) -> Self {
         Self { state: Mutex::new(State { next, pending: BTreeMap::new(), failed: None }), applied: Condvar::new() }
     }
 
-    /// Hands over durable records and waits until they are applied.
-    pub(crate) fn apply(&self, records: Vec<(u64, Record)>, registry: &MaterializerRegistry) -> Result<()> {
+    /// Hands over durable `(sequence, record)` pairs, in increasing
+    /// sequence order, and waits until they and every record before them
+    /// are applied. Records must be durable first: the caller got their
+    /// sequence numbers from the log.
+    pub fn apply(&self, records: Vec<(u64, Record)>, registry: &MaterializerRegistry) -> Result<()> {
         let Some(last) = records.last().map(|r| r.0) else { return Ok(()) };
         let mut st = self.state.lock();
         if let Some(why) = &st.failed {
-            return Err(Error::Poisoned(why.clone()));
+            return Err(MaterializeError::Poisoned(why.clone()));
         }
         st.pending.extend(records);
         loop {
@@ -46,14 +59,14 @@ impl Sequencer {
             if let Err(e) = registry.apply(next, &record) {
                 st.failed = Some(e.to_string());
                 self.applied.notify_all();
-                return Err(e.into());
+                return Err(e);
             }
             st.next += 1;
         }
         self.applied.notify_all();
         while st.next <= last {
             if let Some(why) = &st.failed {
-                return Err(Error::Poisoned(why.clone()));
+                return Err(MaterializeError::Poisoned(why.clone()));
             }
             self.applied.wait(&mut st);
         }

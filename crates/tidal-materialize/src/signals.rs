@@ -25,6 +25,9 @@ impl std::fmt::Debug for GlobalSignals {
 }
 
 impl GlobalSignals {
+    /// The view's name (its checkpoint is stored under it).
+    pub const NAME: &'static str = "signals";
+
     /// An empty ledger for `schema`'s signals.
     pub fn new(schema: Arc<Schema>) -> Self {
         let ledger = ArcSwap::from_pointee(SignalLedger::new(&schema));
@@ -44,7 +47,7 @@ impl GlobalSignals {
 
 impl Materializer for GlobalSignals {
     fn name(&self) -> &'static str {
-        "signals"
+        Self::NAME
     }
 
     fn scope(&self) -> Scope {

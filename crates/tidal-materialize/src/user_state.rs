@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use parking_lot::RwLock;
 use roaring::RoaringTreemap;
+use tidal_schema::codec::{ByteReader, ByteWriter, DecodeError};
 use tidal_schema::{EntityId, Schema, UserState};
 use tidal_wal::Record;
 
@@ -98,36 +99,27 @@ impl Materializer for UserStates {
             users.extend(shard.read().iter().map(|(u, b)| (*u, b.clone())));
         }
         users.sort_unstable_by_key(|(u, _)| *u);
-        let mut out = (users.len() as u64).to_le_bytes().to_vec();
+        let mut out = Vec::new();
+        let mut w = ByteWriter::new(&mut out);
+        let mut scratch = Vec::new();
+        w.len_u64(users.len());
         for (user, bitmaps) in users {
-            out.extend_from_slice(&user.to_le_bytes());
+            w.u64(user);
             for b in &bitmaps {
-                let mut bytes = Vec::with_capacity(b.serialized_size());
-                b.serialize_into(&mut bytes).map_err(|e| corrupt(&e.to_string()))?;
-                out.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX).to_le_bytes());
-                out.extend_from_slice(&bytes);
+                let at = w.position();
+                let unwritable =
+                    |reason: String| MaterializeError::corrupt_checkpoint(self.name(), DecodeError::new(at, reason));
+                scratch.clear();
+                b.serialize_into(&mut scratch).map_err(|e| unwritable(e.to_string()))?;
+                w.bytes_u32(&scratch).map_err(|e| unwritable(e.to_string()))?;
             }
         }
         Ok(out)
     }
 
     fn restore(&self, bytes: &[u8]) -> Result<()> {
-        let mut r = Cursor { bytes, at: 0 };
-        let users = r.u64()?;
-        let mut fresh: Vec<HashMap<u64, Bitmaps>> = (0..SHARDS).map(|_| HashMap::new()).collect();
-        for _ in 0..users {
-            let user = r.u64()?;
-            let mut bitmaps: Bitmaps = Default::default();
-            for b in &mut bitmaps {
-                let len = r.u32()? as usize;
-                let raw = r.take(len)?;
-                *b = RoaringTreemap::deserialize_from(raw).map_err(|_| corrupt("a bitmap does not decode"))?;
-            }
-            fresh[shard_of(EntityId(user))].insert(user, bitmaps);
-        }
-        if r.at != bytes.len() {
-            return Err(corrupt("trailing bytes"));
-        }
+        let fresh = read_users(&mut ByteReader::new(bytes))
+            .map_err(|e| MaterializeError::corrupt_checkpoint(self.name(), e))?;
         for (shard, map) in self.shards.iter().zip(fresh) {
             *shard.write() = map;
         }
@@ -135,35 +127,23 @@ impl Materializer for UserStates {
     }
 }
 
-fn corrupt(reason: &str) -> MaterializeError {
-    MaterializeError::CorruptCheckpoint { view: "user_state".into(), reason: reason.to_owned() }
-}
-
-/// A bounds-checked reader over checkpoint bytes.
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self.at.checked_add(n).filter(|e| *e <= self.bytes.len()).ok_or_else(|| corrupt("truncated"))?;
-        let s = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(s)
+/// Decodes a checkpoint into fresh shards.
+fn read_users(r: &mut ByteReader<'_>) -> std::result::Result<Vec<HashMap<u64, Bitmaps>>, DecodeError> {
+    // A user takes at least its id and four bitmap lengths.
+    let users = r.len_u64(8 + 4 * 4)?;
+    let mut fresh: Vec<HashMap<u64, Bitmaps>> = (0..SHARDS).map(|_| HashMap::new()).collect();
+    for _ in 0..users {
+        let user = r.u64()?;
+        let mut bitmaps: Bitmaps = Default::default();
+        for b in &mut bitmaps {
+            let at = r.offset();
+            let raw = r.bytes_u32()?;
+            *b = RoaringTreemap::deserialize_from(raw).map_err(|_| DecodeError::new(at, "a bitmap does not decode"))?;
+        }
+        fresh[shard_of(EntityId(user))].insert(user, bitmaps);
     }
-
-    fn u64(&mut self) -> Result<u64> {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(self.take(8)?);
-        Ok(u64::from_le_bytes(b))
-    }
-
-    fn u32(&mut self) -> Result<u32> {
-        let mut b = [0u8; 4];
-        b.copy_from_slice(self.take(4)?);
-        Ok(u32::from_le_bytes(b))
-    }
+    r.finish()?;
+    Ok(fresh)
 }
 
 /// The four states, in slot order (for callers iterating all of them).

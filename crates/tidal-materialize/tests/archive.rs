@@ -15,7 +15,8 @@ use tidal_materialize::{
 use tidal_schema::{DecaySpec, EntityId, EntityKind, Measure, Schema, SignalId, Timestamp, UserState, Window, presets};
 use tidal_signals::SignalLedger;
 use tidal_storage::{MemoryEngine, StorageEngine};
-use tidal_wal::{MemFs, Record, SignalEvent, Wal, WalConfig};
+use tidal_test_support::MemFs;
+use tidal_wal::{Record, SignalEvent, Wal, WalConfig};
 
 const T0: u64 = 1_700_000_000;
 const SIGNALS: [&str; 3] = ["view", "like", "share"];

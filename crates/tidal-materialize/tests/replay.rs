@@ -21,7 +21,8 @@ use tidal_storage::{
     Direction, EntityStore, FlushMode, KvIter, MemoryEngine, RelationshipStore, Space, StorageEngine, StorageError,
     WriteBatch, encode_fields,
 };
-use tidal_wal::{MemFs, Record, SignalEvent, Wal, WalConfig};
+use tidal_test_support::MemFs;
+use tidal_wal::{Record, SignalEvent, Wal, WalConfig};
 
 /// A memory engine that can be told to fail writes (a dying disk).
 #[derive(Default)]
