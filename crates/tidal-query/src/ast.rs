@@ -77,17 +77,54 @@ pub struct Retrieve {
 }
 
 /// How results are ordered.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Orders compare by the ordering they denote, not field by field: a
+/// `Sort` whose `window` the mode takes equals the `Sort` of the mode with
+/// that window applied, so `Retrieve::sort_by("trending")?.window(Window::HOUR)`
+/// equals the parse of `SORT BY trending:1h`. A `window` on a mode that takes
+/// none (which planning refuses) compares as written.
+#[derive(Clone, Debug)]
 pub enum Order {
     /// `USING PROFILE <name>`: a ranking profile declared in the schema.
     Profile(String),
     /// `SORT BY <mode> [WINDOW <dur>]`.
     Sort {
-        /// The mode as named (windowed modes carry their default window).
+        /// The mode. The parser folds a `WINDOW` clause into it (`trending
+        /// WINDOW 1h` parses as `trending:1h` with no `window`), so parsed
+        /// statements have one spelling per ordering.
         mode: SortMode,
-        /// `WINDOW`, replacing the mode's window.
+        /// A window replacing the mode's, as the builder's
+        /// [`Retrieve::window`] sets it; the parser never sets it.
         window: Option<Window>,
     },
+}
+
+impl Order {
+    /// The sort mode with `window` applied: `None` for a profile, and for
+    /// a window on a mode that takes none.
+    pub fn applied_mode(&self) -> Option<SortMode> {
+        match self {
+            Self::Profile(_) => None,
+            Self::Sort { mode, window: None } => Some(mode.clone()),
+            Self::Sort { mode, window: Some(w) } => mode.with_window(*w),
+        }
+    }
+}
+
+impl PartialEq for Order {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Profile(a), Self::Profile(b)) => a == b,
+            (Self::Sort { mode: m1, window: w1 }, Self::Sort { mode: m2, window: w2 }) => {
+                match (self.applied_mode(), other.applied_mode()) {
+                    (Some(a), Some(b)) => a == b,
+                    (None, None) => m1 == m2 && w1 == w2,
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
 }
 
 /// A field predicate (`WHERE`).
@@ -158,8 +195,9 @@ pub enum Literal {
     Ago(Duration),
 }
 
-/// A point in time: `AT 1700000000[.5]` (seconds since the epoch) or
-/// `AT 5m AGO`.
+/// A point in time: `AT 1700000000[.5]` (seconds since the epoch),
+/// `AT '2023-11-14T22:13:20Z'` (an RFC 3339 date-time, read to the same
+/// absolute time and printed as seconds) or `AT 5m AGO`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimeSpec {
     /// An absolute time.

@@ -21,7 +21,8 @@ impl Retrieve {
         Self { order: Some(Order::Sort { mode, window: None }), ..Self::default() }
     }
 
-    /// `SORT BY <mode>` by name (`"trending"`, `"top_week"`, `"decayed(like)"`).
+    /// `SORT BY <mode>` by name (`"trending"`, `"top_week"`, `"decayed(like)"`,
+    /// `"count(comment):7d"`).
     ///
     /// # Errors
     /// An unknown mode.
@@ -159,6 +160,18 @@ impl Retrieve {
     pub const fn at(mut self, at: Timestamp) -> Self {
         self.at = Some(TimeSpec::At(at));
         self
+    }
+
+    /// `AT '<RFC 3339 date-time>'`: `.at_rfc3339("2023-11-14T22:13:20Z")?`
+    /// equals `.at(Timestamp::from_secs(1_700_000_000))`.
+    ///
+    /// # Errors
+    /// [`QueryError::Invalid`](crate::QueryError::Invalid) naming what is
+    /// wrong with the time (the rules are those of `AT` in the language).
+    pub fn at_rfc3339(self, time: &str) -> Result<Self> {
+        let at = crate::time::parse_rfc3339(time)
+            .map_err(|e| crate::QueryError::Invalid(format!("invalid RFC 3339 time {time:?}: {}", e.message)))?;
+        Ok(self.at(at))
     }
 }
 

@@ -27,8 +27,9 @@ impl Span {
 /// assert_eq!(e.to_string(), "\
 /// unknown sort mode `trendy` (expected one of top_hour, top_day, top_week, top_month, top_year, \
 /// top_all_time, best, hidden_gems, new, old, hot, trending, rising, gravity, most_viewed, most_liked, \
-/// most_shared, most_commented, engagement_rate, completion_rate, decayed(<signal>), shortest, longest, \
-/// alphabetical, shuffle, controversial) at line 1, column 24
+/// most_shared, most_commented, engagement_rate, completion_rate, decayed(<signal>), count(<signal>), \
+/// sum(<signal>), velocity(<signal>), acceleration(<signal>), shortest, longest, alphabetical, shuffle, \
+/// controversial) at line 1, column 24
 ///   RETRIEVE items SORT BY trendy
 ///                          ^^^^^^");
 /// ```

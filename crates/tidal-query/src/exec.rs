@@ -5,6 +5,7 @@
 use std::collections::HashSet;
 use std::time::Instant;
 
+use tidal_materialize::{SignalReader, TierUse};
 use tidal_ranking::{Candidate, Explanation, Ranked, Request};
 use tidal_schema::{EntityId, EntityKind, FieldValue, Fields};
 use tidal_storage::Direction;
@@ -18,7 +19,7 @@ use crate::plan::{CandidateSource, FieldFilter, MAX_POOL, Plan, Ranker, follow_r
 pub const RANK_DEPTH_PER_RESULT: usize = 5;
 /// The fewest results ranked (when there are that many candidates).
 pub const MIN_RANK_DEPTH: usize = 200;
-use crate::views::{Source, UserSnapshot, Views};
+use crate::views::{Source, UserSnapshot, Views, rank_error};
 
 /// One result.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,6 +43,8 @@ pub struct Page {
     pub next: Option<String>,
     /// How many candidates were ranked.
     pub candidates: usize,
+    /// How many signal reads each tier served (ledger or rollups).
+    pub tiers: TierUse,
 }
 
 /// What one stage did, for `EXPLAIN ANALYZE`.
@@ -83,7 +86,9 @@ pub fn execute(
     let mut want = plan.resume.map_or(0, |c| c.position as usize) + plan.limit;
     loop {
         stats.clear();
-        let (ranked, candidates, source_done, all_ranked) = run(plan, views, &user, pool, want, analyze, &mut stats)?;
+        let mut tiers = TierUse::default();
+        let (ranked, candidates, source_done, all_ranked) =
+            run(plan, views, &user, (pool, want), analyze, &mut stats, &mut tiers)?;
         let start = plan.resume.map_or(0, |c| resume_at(&ranked, c));
         if ranked.len() < start + plan.limit {
             // Short: draw more candidates, or rank deeper, while either can help.
@@ -113,6 +118,7 @@ pub fn execute(
         if !more {
             page.next = None;
         }
+        page.tiers = tiers;
         stats.push(StageStats { stage: "page", rows: page.hits.len(), micros: micros(t) });
         return Ok((page, stats));
     }
@@ -165,7 +171,7 @@ fn page_of(
         }
         .encode()
     });
-    Ok(Page { hits, next, candidates })
+    Ok(Page { hits, next, candidates, tiers: TierUse::default() })
 }
 
 /// The requesting user's bitmaps and relationships.
@@ -209,10 +215,10 @@ fn run(
     plan: &Plan,
     views: &Views<'_>,
     user: &UserSnapshot,
-    pool: usize,
-    want: usize,
+    (pool, want): (usize, usize),
     analyze: bool,
     stats: &mut Vec<StageStats>,
+    tiers: &mut TierUse,
 ) -> Result<(Vec<Ranked>, usize, bool, bool)> {
     let at = plan.at;
     let mut t = Instant::now();
@@ -223,9 +229,15 @@ fn run(
     // 1. Candidates: ids (top-K) or ids with fields (scans).
     let mut scanned: Option<Vec<(EntityId, Fields)>> = None;
     let (mut ids, exhausted) = match &plan.source {
-        CandidateSource::TopK { id, measure, active, .. } => {
-            let top = views.ledger.top_k(*id, *measure, pool, at)?;
-            (top.into_iter().map(|(id, _)| id).collect::<Vec<_>>(), pool >= *active)
+        CandidateSource::TopK { signal, id, measure, active } => {
+            let reader = SignalReader::new(views.schema, views.ledger, views.rollups);
+            let (top, served) = reader
+                .top_k(*id, *measure, pool, at)
+                .map_err(|e| crate::QueryError::from(rank_error(*id, *measure, e).named(signal)))?;
+            tiers.add(served);
+            // Fewer than asked for: the source has nothing more.
+            let exhausted = pool >= *active || top.len() < pool;
+            (top.into_iter().map(|(id, _)| id).collect::<Vec<_>>(), exhausted)
         }
         CandidateSource::Followed { via, .. } => {
             let mut rows = Vec::new();
@@ -295,7 +307,7 @@ fn run(
     request.explain = analyze;
     request.exclude = plan.state_filters.iter().map(|f| f.state).collect();
     request.diversity.clone_from(&plan.diversity);
-    let source = Source { ledger: views.ledger, rollups: views.rollups };
+    let source = Source::new(views);
     let ranked = match &plan.ranker {
         Ranker::Profile(name) => match views.profiles.get(name) {
             Some(p) => p.score(&candidates, &source, user, &request)?,
@@ -303,6 +315,7 @@ fn run(
         },
         Ranker::Sort(mode) => mode.rank(views.roles, &candidates, &source, user, &request)?,
     };
+    tiers.add(source.used());
     stage(stats, "rank", ranked.len(), &mut t);
     Ok((ranked, candidates.len(), exhausted, depth == candidates.len()))
 }

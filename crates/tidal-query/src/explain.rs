@@ -12,6 +12,7 @@ pub fn render_explain(plan: &Plan, analysis: Option<(&Page, &[StageStats])>) -> 
     let mut out = String::new();
     let _ = writeln!(out, "{}", plan.query);
     let _ = write!(out, "plan at {} (seed {})", plan.at.as_secs(), plan.seed);
+
     let aligned = analysis.filter(|(_, stats)| {
         stats.len() == stages.len() && stats.iter().zip(&stages).all(|(s, (name, _))| s.stage == *name)
     });
@@ -22,12 +23,23 @@ pub fn render_explain(plan: &Plan, analysis: Option<(&Page, &[StageStats])>) -> 
             let _ = write!(out, "  [rows {}, {:.3} ms]", s.rows, s.micros / 1000.0);
         }
     }
+    let _ = write!(
+        out,
+        "\n  signals as of {}: from the ledger where it covers that time, else the hourly rollups (exact at whole \
+         hours), else refused",
+        plan.at.as_secs()
+    );
     if let Some((page, stats)) = analysis {
         if aligned.is_none() {
             for s in stats {
                 let _ = write!(out, "\n  ran {:<8} [rows {}, {:.3} ms]", s.stage, s.rows, s.micros / 1000.0);
             }
         }
+        let _ = write!(
+            out,
+            "\nsignal reads: {} from the ledger (hot/warm), {} from the rollups (cold)",
+            page.tiers.ledger, page.tiers.rollups
+        );
         let total: f64 = stats.iter().map(|s| s.micros).sum();
         let _ = write!(
             out,

@@ -29,6 +29,7 @@ mod lexer;
 mod parser;
 mod plan;
 mod print;
+mod time;
 mod views;
 
 pub use ast::{

@@ -17,6 +17,7 @@ use crate::ast::{
 use crate::error::{ParseError, Span};
 use crate::key::Key;
 use crate::lexer::{Tok, Token, lex};
+use crate::time::parse_rfc3339;
 
 /// The longest statement accepted, in bytes.
 pub const MAX_STATEMENT_BYTES: usize = 64 * 1024;
@@ -384,31 +385,47 @@ impl Parser<'_> {
         }
     }
 
+    /// `<mode> [WINDOW <window>]`, with the window folded into the mode.
+    ///
+    /// A mode written with its own window — a `:<window>` suffix, or a
+    /// `top_<period>` name — and a `WINDOW` clause naming a different one
+    /// is refused at the clause: which of the two was meant cannot be told.
+    ///
+    /// Mode names are matched without regard to case, the signal inside
+    /// `<stat>(<signal>)` with it, as the schema spells it.
     fn sort(&mut self) -> Res<Order> {
         let start = self.span();
-        let mut text = self.ident("a sort mode")?.to_ascii_lowercase();
+        let mut text = mode_case(&self.ident("a sort mode")?);
         if self.eat(&Tok::LParen) {
             text = format!("{text}({})", self.ident("a signal name")?);
             self.expect(&Tok::RParen)?;
-        } else if self.eat(&Tok::Colon) {
+        }
+        if self.eat(&Tok::Colon) {
             let w = self.window()?;
             text = format!("{text}:{w}");
         }
         let span = Span::new(start.start, self.toks[self.pos - 1].span.end);
-        let mode: SortMode = text.parse().map_err(|_| {
+        let mut mode: SortMode = text.parse().map_err(|_| {
             self.error(span, format!("unknown sort mode `{text}` (expected one of {})", MODE_NAMES.join(", ")))
         })?;
-        let window = if self.at_kw("WINDOW") {
+        let suffix = text.rfind(')').map_or(text.as_str(), |i| &text[i + 1..]);
+        let names_window = suffix.contains(':') || (matches!(mode, SortMode::Top(_)) && text != "top");
+        if self.at_kw("WINDOW") {
             let kw = self.bump().span;
             let w = self.window()?;
-            if mode.with_window(w).is_none() {
+            let clause = Span::new(kw.start, self.toks[self.pos - 1].span.end);
+            let Some(windowed) = mode.with_window(w) else {
                 return Err(self.error(kw, format!("sort mode {mode} takes no WINDOW")));
+            };
+            if names_window && mode.window() != Some(w) {
+                return Err(self.error(
+                    clause,
+                    format!("sort mode {text} already names its window; WINDOW {w} contradicts it (write {windowed})"),
+                ));
             }
-            Some(w)
-        } else {
-            None
-        };
-        Ok(Order::Sort { mode, window })
+            mode = windowed;
+        }
+        Ok(Order::Sort { mode, window: None })
     }
 
     fn filter(&mut self) -> Res<Filter> {
@@ -485,6 +502,7 @@ impl Parser<'_> {
         }
     }
 
+    /// `<seconds since the epoch> | '<RFC 3339 date-time>' | <duration> AGO`.
     fn time(&mut self) -> Res<TimeSpec> {
         let t = self.bump();
         match &t.tok {
@@ -494,15 +512,34 @@ impl Parser<'_> {
                 })?;
                 Ok(TimeSpec::At(at))
             }
+            Tok::Str(s) => match parse_rfc3339(s) {
+                Ok(at) => Ok(TimeSpec::At(at)),
+                Err(e) => {
+                    // Point into the string at the field at fault when the
+                    // text between the quotes is the value as written (no
+                    // doubled quotes); else at the whole string.
+                    let inner = t.span.start + 1;
+                    let span = if t.span.end - t.span.start == s.len() + 2 {
+                        Span::new(inner + e.at.start, inner + e.at.end)
+                    } else {
+                        t.span
+                    };
+                    Err(self.error(span, format!("invalid RFC 3339 time: {}", e.message)))
+                }
+            },
             Tok::Duration(_) => {
                 let d = self.duration(&t)?;
                 self.expect_kw("AGO", "`AGO`")?;
                 Ok(TimeSpec::Ago(d))
             }
-            other => {
-                Err(self
-                    .error(t.span, format!("expected a time (seconds, or <duration> AGO), found {}", other.describe())))
-            }
+            other => Err(self.error(
+                t.span,
+                format!(
+                    "expected a time (seconds since the epoch, a quoted RFC 3339 time such as \
+                         '2024-01-01T00:00:00Z', or <duration> AGO), found {}",
+                    other.describe()
+                ),
+            )),
         }
     }
 
@@ -655,6 +692,20 @@ impl Parser<'_> {
 /// Rejects a clause given twice.
 fn once(p: &Parser<'_>, span: Span, seen: bool, clause: &str) -> Res<()> {
     if seen { Err(p.error(span, format!("{clause} given twice"))) } else { Ok(()) }
+}
+
+/// A sort mode's text with the mode name folded to lower case and the
+/// signal inside parentheses (`decayed(Like)`) kept as written.
+fn mode_case(text: &str) -> String {
+    match (text.find('('), text.rfind(')')) {
+        (Some(open), Some(close)) if open < close => format!(
+            "{}{}{}",
+            text[..open].to_ascii_lowercase(),
+            &text[open..=close],
+            text[close + 1..].to_ascii_lowercase()
+        ),
+        _ => text.to_ascii_lowercase(),
+    }
 }
 
 /// `secs[.fraction]` as an exact timestamp (nanosecond precision).

@@ -14,7 +14,7 @@
 
 use std::fmt::{self, Display, Formatter};
 
-use tidal_ranking::SortMode;
+use tidal_ranking::{SortMode, WindowStat};
 use tidal_schema::{
     CandidateStrategy, DiversityRule, EntityId, EntityKind, FieldType, Measure, SignalId, Timestamp, UserState, Window,
 };
@@ -25,7 +25,7 @@ use crate::cursor::Cursor;
 use crate::error::{QueryError, Result};
 use crate::eval;
 use crate::parser::{DEFAULT_LIMIT, MAX_LIMIT};
-use crate::views::Views;
+use crate::views::{Views, read_error};
 
 /// The fewest candidates a top-K source draws.
 pub const MIN_POOL: usize = 500;
@@ -89,7 +89,9 @@ pub enum FieldFilter {
     Where {
         /// The predicate.
         predicate: Predicate,
-        /// Estimated fraction kept.
+        /// Estimated fraction kept: System R's default selectivities
+        /// (tidalDB keeps no per-field statistics), a guess that `EXPLAIN`
+        /// labels as one. `EXPLAIN ANALYZE` shows the rows really kept.
         keeps: f64,
     },
     /// `FILTER following` / `FILTER unblocked`: the item's `via` reference
@@ -213,9 +215,11 @@ pub fn plan(q: &Retrieve, views: &Views<'_>, now: Timestamp) -> Result<Plan> {
     // The candidate source.
     let ledger = views.ledger;
     let top = |signal: &str, measure: Measure| -> Result<CandidateSource> {
+        let measure = top_measure(views, signal, measure);
         check_kept(views, signal, measure)?;
         let id = SignalId::for_name(signal);
-        Ok(CandidateSource::TopK { signal: signal.to_owned(), id, measure, active: ledger.active_candidates(id)? })
+        let active = ledger.active_candidates(id).map_err(|e| read_error(id, signal, measure, e))?;
+        Ok(CandidateSource::TopK { signal: signal.to_owned(), id, measure, active })
     };
     let source = if let Some(within) = &q.within {
         if !within.cohort.is_empty() {
@@ -328,6 +332,12 @@ pub fn plan(q: &Retrieve, views: &Views<'_>, now: Timestamp) -> Result<Plan> {
 
 /// A sort mode's source: the ledger's top-K where one signal measure
 /// drives the order, else every item.
+///
+/// # Errors
+/// A by-name mode whose signal the schema does not declare
+/// ([`RankError::UnknownSignal`](tidal_ranking::RankError::UnknownSignal))
+/// or that is not an item signal; a velocity or acceleration the signal
+/// cannot serve (see [`check_kept`]).
 fn mode_source(
     mode: &SortMode,
     views: &Views<'_>,
@@ -342,21 +352,47 @@ fn mode_source(
         SortMode::MostCommented(w) => Some((r.comment, count(*w))),
         SortMode::Trending(w) => Some((r.view, Measure::Velocity(*w))),
         SortMode::Rising(w) => Some((r.view, Measure::Acceleration(*w))),
-        SortMode::Decayed(name) => Some((Some(SignalId::for_name(name)), Measure::Decayed)),
+        SortMode::Decayed(name) => Some((Some(r.item_signal(name)?), Measure::Decayed)),
+        SortMode::Signal { stat, signal, window } => Some((
+            Some(r.item_signal(signal)?),
+            match stat {
+                WindowStat::Count => count(*window),
+                WindowStat::Sum => Measure::Sum(*window),
+                WindowStat::Velocity => Measure::Velocity(*window),
+                WindowStat::Acceleration => Measure::Acceleration(*window),
+            },
+        )),
         _ => None,
     };
     let Some((Some(id), measure)) = driver else { return Ok(CandidateSource::AllItems) };
     let Some(def) = views.schema.signal_by_id(id) else { return Ok(CandidateSource::AllItems) };
-    // A window the ledger does not keep (top_year) is read from the cold
-    // tier for every item instead.
+    // A window the ledger does not keep (top_year) is ranked from the cold
+    // tier over every pair of the signal: like a kept window, items with no
+    // event in it are left out.
     let kept = match measure.window() {
         Some(w) if !w.is_all_time() => def.windows.contains(&w),
         _ => true,
     };
     if kept || !matches!(measure, Measure::Count(_) | Measure::Sum(_)) {
         top(&def.name, measure)
+    } else if views.rollups.is_some() {
+        let active = views.ledger.active_candidates(id).map_err(|e| read_error(id, &def.name, measure, e))?;
+        Ok(CandidateSource::TopK { signal: def.name.clone(), id, measure, active })
     } else {
         Ok(CandidateSource::AllItems)
+    }
+}
+
+/// The measure a top-K source of `signal` ranks by: `measure`, except
+/// that the velocity of a signal that keeps the window but does not track
+/// velocity is drawn by its window count — velocity is count / W, so the
+/// two order the items alike, and counts need no velocity tracking.
+fn top_measure(views: &Views<'_>, signal: &str, measure: Measure) -> Measure {
+    match (measure, views.schema.signal(signal)) {
+        (Measure::Velocity(w), Some(def)) if !def.velocity && !w.is_all_time() && def.windows.contains(&w) => {
+            Measure::Count(w)
+        }
+        _ => measure,
     }
 }
 
@@ -374,8 +410,18 @@ fn check_kept(views: &Views<'_>, signal: &str, measure: Measure) -> Result<()> {
             if kept.is_empty() { "(none)".to_owned() } else { kept.join(", ") }
         )));
     }
-    if matches!(measure, Measure::Velocity(_) | Measure::Acceleration(_)) && (!def.velocity || window.is_none()) {
-        return Err(QueryError::Invalid(format!("signal {signal} does not track velocity over {measure}")));
+    if measure.needs_velocity() {
+        if window.is_none() {
+            return Err(QueryError::Invalid(format!(
+                "{measure} of signal {signal}: velocity and acceleration need a finite window"
+            )));
+        }
+        if !def.velocity {
+            return Err(QueryError::Invalid(format!(
+                "signal {signal} does not track velocity, which {measure} needs (its window counts need no \
+                 velocity: sort by count({signal}) or velocity({signal}) instead)"
+            )));
+        }
     }
     Ok(())
 }
@@ -460,7 +506,7 @@ impl Plan {
                 "keep",
                 match f {
                     FieldFilter::Where { predicate, keeps } => {
-                        format!("WHERE {predicate} (keeps ~{})", percent(*keeps))
+                        format!("WHERE {predicate} (keeps ~{}, default guess)", percent(*keeps))
                     }
                     FieldFilter::Related { filter, relationship, via, degree, keeps } => format!(
                         "FILTER {}: {via} {} the user's {degree} {relationship} edges (keeps ~{})",

@@ -5,6 +5,7 @@
 
 use std::fmt::{self, Display, Formatter, Write as _};
 
+use tidal_ranking::SortMode;
 use tidal_schema::{Timestamp, Window, format_duration};
 
 use crate::ast::{
@@ -42,7 +43,9 @@ fn time(t: TimeSpec) -> String {
     }
 }
 
-/// Seconds since the epoch, with the fraction only when there is one.
+/// Seconds since the epoch, with the fraction only when there is one: the
+/// canonical spelling of every absolute time, however it was written
+/// (`AT '1997-11-23T00:00:00Z'` prints as `AT 880243200`).
 fn timestamp(t: Timestamp) -> String {
     let nanos = t.as_nanos();
     let (secs, frac) = (nanos / 1_000_000_000, nanos % 1_000_000_000);
@@ -135,12 +138,37 @@ impl Display for Predicate {
     }
 }
 
+/// A sort mode as the parser reads it back: its `Display`, except that a
+/// signal name that is not one word (which no schema declares, but a tree
+/// may hold) is quoted inside the parentheses.
+fn sort_mode(mode: &SortMode) -> String {
+    let one_word = |s: &str| {
+        s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    };
+    match mode {
+        SortMode::Decayed(signal) if !one_word(signal) => format!("decayed({})", quoted(signal)),
+        SortMode::Signal { stat, signal, window: w } if !one_word(signal) => {
+            format!("{stat}({}):{}", quoted(signal), window(*w))
+        }
+        _ => mode.to_string(),
+    }
+}
+
 impl Display for Order {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         match self {
             Self::Profile(name) => write!(f, "USING PROFILE {}", ident(name)),
-            Self::Sort { mode, window: None } => write!(f, "SORT BY {mode}"),
-            Self::Sort { mode, window: Some(w) } => write!(f, "SORT BY {mode} WINDOW {}", window(*w)),
+            // The window folded into the mode (`trending:1h`,
+            // `count(comment):1w`), the one spelling the parser gives back;
+            // the contradiction `trending:1d WINDOW 1h` is never printed.
+            Self::Sort { mode, window: None } => write!(f, "SORT BY {}", sort_mode(mode)),
+            Self::Sort { mode, window: Some(w) } => match mode.with_window(*w) {
+                Some(windowed) => write!(f, "SORT BY {}", sort_mode(&windowed)),
+                // A window on a mode that takes none: printed as built, so
+                // parsing and planning both report it.
+                None => write!(f, "SORT BY {} WINDOW {}", sort_mode(mode), window(*w)),
+            },
         }
     }
 }

@@ -5,8 +5,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+use parking_lot::Mutex;
 use roaring::RoaringTreemap;
-use tidal_materialize::{Rollups, UserStates};
+use tidal_materialize::{MaterializeError, Rollups, SignalReader, TierUse, UserStates};
 use tidal_ranking::{Profile, RankError, Roles, SignalSource, UserView};
 use tidal_schema::{EntityId, Measure, Schema, SignalId, Timestamp, UserState};
 use tidal_signals::{SignalError, SignalLedger};
@@ -39,18 +40,32 @@ impl std::fmt::Debug for Views<'_> {
     }
 }
 
-/// The ledger, with the rollups behind it: a [`SignalSource`] for ranking.
-#[derive(Clone, Copy)]
+/// The ledger, with the rollups behind it: a [`SignalSource`] for ranking
+/// that reads every view exactly as of the ranking's time, from the tier
+/// that can ([`SignalReader`]), counting the reads each tier served.
 pub struct Source<'a> {
-    /// The ledger.
-    pub ledger: &'a SignalLedger,
-    /// The cold tier, for windows the ledger does not keep.
-    pub rollups: Option<&'a Rollups>,
+    reader: SignalReader<'a>,
+    used: Mutex<TierUse>,
+}
+
+impl<'a> Source<'a> {
+    /// A source over `views`' ledger and rollups.
+    pub fn new(views: &Views<'a>) -> Self {
+        Self {
+            reader: SignalReader::new(views.schema, views.ledger, views.rollups),
+            used: Mutex::new(TierUse::default()),
+        }
+    }
+
+    /// The reads each tier served so far.
+    pub fn used(&self) -> TierUse {
+        *self.used.lock()
+    }
 }
 
 impl std::fmt::Debug for Source<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Source").field("pairs", &self.ledger.len()).finish_non_exhaustive()
+        f.debug_struct("Source").field("used", &self.used()).finish_non_exhaustive()
     }
 }
 
@@ -62,29 +77,24 @@ impl SignalSource for Source<'_> {
         measure: Measure,
         now: Timestamp,
     ) -> tidal_ranking::Result<Vec<f64>> {
-        match self.ledger.read_bulk(signal, items, measure, now) {
-            Ok(v) => Ok(v),
-            Err(SignalError::WindowNotKept { .. })
-                if self.rollups.is_some() && matches!(measure, Measure::Count(_) | Measure::Sum(_)) =>
-            {
-                let rollups = self.rollups.unwrap_or_else(|| unreachable!("checked above"));
-                let span = measure.window().and_then(tidal_schema::Window::duration).unwrap_or_default();
-                items
-                    .iter()
-                    .map(|&item| {
-                        let tally = rollups
-                            .window(item, signal, span, now)
-                            .map_err(|e| RankError::InvalidArgument(e.to_string()))?;
-                        // Reason: counts below 2^53.
-                        #[allow(clippy::cast_precision_loss)]
-                        let count = tally.count as f64;
-                        Ok(if matches!(measure, Measure::Count(_)) { count } else { tally.sum })
-                    })
-                    .collect()
-            }
-            Err(source) => Err(RankError::Read { signal, measure, source }),
-        }
+        let (values, used) =
+            self.reader.read_bulk(signal, items, measure, now).map_err(|e| rank_error(signal, measure, e))?;
+        self.used.lock().add(used);
+        Ok(values)
     }
+}
+
+/// A tier read error as ranking reports it (ranking names the signal).
+pub(crate) fn rank_error(signal: SignalId, measure: Measure, e: MaterializeError) -> RankError {
+    match e {
+        MaterializeError::Signal(source) => RankError::read(signal, measure, source),
+        other => RankError::InvalidArgument(other.to_string()),
+    }
+}
+
+/// A ledger read error of the signal `name`, named for the user.
+pub(crate) fn read_error(id: SignalId, name: &str, measure: Measure, source: SignalError) -> crate::QueryError {
+    RankError::read(id, measure, source).named(name).into()
 }
 
 /// A snapshot of one user for ranking.

@@ -10,7 +10,7 @@ use tidal_query::{
     CmpOp, Diversity, Filter, Key, Literal, Near, Order, Predicate, Retrieve, Search, SignalStmt, Statement, Suggest,
     TimeSpec, Within, parse,
 };
-use tidal_ranking::{MODE_NAMES, SortMode};
+use tidal_ranking::{MODE_NAMES, SortMode, WindowStat};
 use tidal_schema::{EntityId, Timestamp, Window};
 
 fn ident() -> impl Strategy<Value = String> {
@@ -91,11 +91,17 @@ fn predicate() -> impl Strategy<Value = Predicate> {
 
 fn order() -> impl Strategy<Value = Order> {
     let named = prop::sample::select(MODE_NAMES.to_vec())
-        .prop_map(|n| if n.starts_with("decayed") { "decayed(like)".to_owned() } else { n.to_owned() })
+        .prop_map(|n| n.replace("<signal>", "like"))
         .prop_map(|n| n.parse::<SortMode>().unwrap());
+    // Modes that name their signal, with any name (odd ones are quoted).
+    let by_name = prop_oneof![
+        ident().prop_map(SortMode::Decayed),
+        (prop::sample::select(WindowStat::ALL.to_vec()), ident(), window())
+            .prop_map(|(stat, signal, window)| SortMode::Signal { stat, signal, window }),
+    ];
     prop_oneof![
         ident().prop_map(Order::Profile),
-        (named, prop::option::of(window())).prop_map(|(mode, window)| {
+        (prop_oneof![named, by_name], prop::option::of(window())).prop_map(|(mode, window)| {
             let window = window.filter(|w| mode.with_window(*w).is_some());
             Order::Sort { mode, window }
         }),

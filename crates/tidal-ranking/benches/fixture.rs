@@ -5,45 +5,28 @@
 // Reason: synthetic data; counts far below 2^52.
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, dead_code)]
 
-use tidal_ranking::{StaticSource, UserContext};
+use tidal_ranking::{Candidate, Request, StaticSource, UserContext};
 use tidal_schema::{EntityId, FieldValue, Fields, Measure, Timestamp, Window};
+use tidal_test_support::SplitMix64;
 
 /// The query time.
 pub(crate) const NOW: u64 = 1_700_000_000;
 
-/// xorshift64*.
-pub(crate) struct Rng(pub(crate) u64);
-
-impl Rng {
-    pub(crate) fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    pub(crate) fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / 9_007_199_254_740_992.0
-    }
-
-    pub(crate) fn vector(&mut self, dim: usize) -> Vec<f32> {
-        (0..dim).map(|_| (self.unit() * 2.0 - 1.0) as f32).collect()
-    }
+/// `dim` components uniform in `[-1, 1)`.
+fn vector(rng: &mut SplitMix64, dim: usize) -> Vec<f32> {
+    (0..dim).map(|_| (rng.unit() * 2.0 - 1.0) as f32).collect()
 }
 
 /// `n` items of `n / 10 + 1` creators, three formats, 64-dimension embeddings.
 pub(crate) fn items(n: usize, dim: usize) -> Vec<Fields> {
-    let mut rng = Rng(7);
+    let mut rng = SplitMix64::new(7);
     (0..n)
         .map(|_| {
             let mut f = Fields::new();
-            f.insert("creator".into(), FieldValue::Reference(EntityId(rng.next() % (n as u64 / 10 + 1))));
-            f.insert(
-                "format".into(),
-                FieldValue::Keyword(["video", "image", "text"][(rng.next() % 3) as usize].into()),
-            );
-            f.insert("published_at".into(), FieldValue::Timestamp(Timestamp::from_secs(NOW - rng.next() % 1_000_000)));
-            f.insert("embedding".into(), FieldValue::Vector(rng.vector(dim)));
+            f.insert("creator".into(), FieldValue::Reference(EntityId(rng.below(n as u64 / 10 + 1))));
+            f.insert("format".into(), FieldValue::Keyword((*rng.pick(&["video", "image", "text"])).into()));
+            f.insert("published_at".into(), FieldValue::Timestamp(Timestamp::from_secs(NOW - rng.below(1_000_000))));
+            f.insert("embedding".into(), FieldValue::Vector(vector(&mut rng, dim)));
             f
         })
         .collect()
@@ -51,7 +34,7 @@ pub(crate) fn items(n: usize, dim: usize) -> Vec<Fields> {
 
 /// Every view the `for_you` preset reads, for items `0..n`.
 pub(crate) fn source(n: usize) -> StaticSource {
-    let mut rng = Rng(11);
+    let mut rng = SplitMix64::new(11);
     let mut s = StaticSource::new();
     let week = Measure::Count(Window::WEEK);
     for i in 0..n as u64 {
@@ -69,12 +52,22 @@ pub(crate) fn source(n: usize) -> StaticSource {
 
 /// A user with a preference vector, follows and creator priors.
 pub(crate) fn user(n: usize, dim: usize) -> UserContext {
-    let mut rng = Rng(13);
+    let mut rng = SplitMix64::new(13);
     UserContext {
         user: Some(EntityId(5)),
-        preference: Some(rng.vector(dim)),
+        preference: Some(vector(&mut rng, dim)),
         affinities: (0..50).map(|c| (EntityId(c), rng.unit())).collect(),
         priors: (0..=(n as u64 / 10)).map(|c| (EntityId(c), rng.unit())).collect(),
         ..UserContext::default()
     }
+}
+
+/// The candidates `0, 1, …` over `fields`.
+pub(crate) fn candidates(fields: &[Fields]) -> Vec<Candidate<'_>> {
+    fields.iter().enumerate().map(|(i, f)| Candidate::new(EntityId(i as u64), f)).collect()
+}
+
+/// A seeded request for the top 50 at [`NOW`].
+pub(crate) fn request() -> Request {
+    Request::new(Timestamp::from_secs(NOW), 50).seeded(1)
 }

@@ -10,8 +10,8 @@ mod fixture;
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tidal_ranking::{Candidate, Diversifier, Profile, RRF_K, Request, rrf};
-use tidal_schema::{DiversityRule, EntityId, Timestamp, presets};
+use tidal_ranking::{Diversifier, Profile, RRF_K, rrf};
+use tidal_schema::{DiversityRule, EntityId, presets};
 
 fn profile(c: &mut Criterion) {
     let schema = presets::content_feed();
@@ -20,9 +20,8 @@ fn profile(c: &mut Criterion) {
         let fields = fixture::items(n, 64);
         let source = fixture::source(n);
         let user = fixture::user(n, 64);
-        let cands: Vec<Candidate<'_>> =
-            fields.iter().enumerate().map(|(i, f)| Candidate::new(EntityId(i as u64), f)).collect();
-        let request = Request::new(Timestamp::from_secs(fixture::NOW), 50).seeded(1);
+        let cands = fixture::candidates(&fields);
+        let request = fixture::request();
         c.bench_function(&format!("for_you over {n} candidates"), |b| {
             b.iter(|| black_box(profile.score(&cands, &source, &user, &request).unwrap()));
         });
@@ -39,8 +38,7 @@ fn fusion(c: &mut Criterion) {
 
 fn mmr(c: &mut Criterion) {
     let fields = fixture::items(1000, 384);
-    let cands: Vec<Candidate<'_>> =
-        fields.iter().enumerate().map(|(i, f)| Candidate::new(EntityId(i as u64), f)).collect();
+    let cands = fixture::candidates(&fields);
     let ranked: Vec<(usize, f64)> = (0..1000u32).map(|i| (i as usize, 1000.0 - f64::from(i))).collect();
     let rules = [DiversityRule::Mmr { embedding: "embedding".into(), lambda: 0.7 }];
     c.bench_function("mmr 50 of 1000 at 384 dims", |b| {

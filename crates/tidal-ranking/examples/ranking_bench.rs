@@ -13,9 +13,10 @@ mod fixture;
 use std::hint::black_box;
 use std::time::Instant;
 
-use tidal_ranking::{Candidate, Diversifier, Profile, RRF_K, Request, rrf};
+use tidal_ranking::{Diversifier, Profile, RRF_K, rrf};
 use tidal_schema::{DiversityRule, EntityId, SignalId, Timestamp, presets};
 use tidal_signals::SignalLedger;
+use tidal_test_support::SplitMix64;
 
 /// Median of `rounds` timings of `f`, in microseconds.
 fn median_us(rounds: usize, mut f: impl FnMut()) -> f64 {
@@ -38,9 +39,8 @@ fn main() {
         let fields = fixture::items(n, 64);
         let source = fixture::source(n);
         let user = fixture::user(n, 64);
-        let cands: Vec<Candidate<'_>> =
-            fields.iter().enumerate().map(|(i, f)| Candidate::new(EntityId(i as u64), f)).collect();
-        let request = Request::new(Timestamp::from_secs(fixture::NOW), 50).seeded(1);
+        let cands = fixture::candidates(&fields);
+        let request = fixture::request();
         let us = median_us(if n > 1000 { 50 } else { 500 }, || {
             black_box(profile.score(&cands, &source, &user, &request).expect("score"));
         });
@@ -52,11 +52,11 @@ fn main() {
         let fields = fixture::items(n, 64);
         let user = fixture::user(n, 64);
         let ledger = SignalLedger::new(&schema);
-        let mut rng = fixture::Rng(3);
+        let mut rng = SplitMix64::new(3);
         let t0 = fixture::NOW * 1_000_000_000;
         for _ in 0..20_000 {
-            let item = EntityId(rng.next() % n as u64);
-            let at = Timestamp::from_nanos(t0 - rng.next() % (7 * 86_400_000_000_000));
+            let item = EntityId(rng.below(n as u64));
+            let at = Timestamp::from_nanos(t0 - rng.below(7 * 86_400_000_000_000));
             for signal in ["view", "like", "share", "skip", "completion"] {
                 if rng.unit() < 0.5 {
                     ledger
@@ -65,9 +65,8 @@ fn main() {
                 }
             }
         }
-        let cands: Vec<Candidate<'_>> =
-            fields.iter().enumerate().map(|(i, f)| Candidate::new(EntityId(i as u64), f)).collect();
-        let request = Request::new(Timestamp::from_secs(fixture::NOW), 50).seeded(1);
+        let cands = fixture::candidates(&fields);
+        let request = fixture::request();
         let us = median_us(500, || {
             black_box(profile.score(&cands, &ledger, &user, &request).expect("score"));
         });
@@ -80,8 +79,7 @@ fn main() {
     });
     rows.push(("weighted RRF over two lists of 1,000".into(), us, "≤ 20 µs"));
     let fields = fixture::items(1000, 384);
-    let cands: Vec<Candidate<'_>> =
-        fields.iter().enumerate().map(|(i, f)| Candidate::new(EntityId(i as u64), f)).collect();
+    let cands = fixture::candidates(&fields);
     let ranked: Vec<(usize, f64)> = (0..1000).map(|i| (i, 1000.0 - i as f64)).collect();
     let rules = [DiversityRule::Mmr { embedding: "embedding".into(), lambda: 0.7 }];
     let us = median_us(100, || {

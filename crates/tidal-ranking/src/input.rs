@@ -100,20 +100,26 @@ pub trait SignalSource {
 
 impl SignalSource for SignalLedger {
     fn read_bulk(&self, signal: SignalId, items: &[EntityId], measure: Measure, now: Timestamp) -> Result<Vec<f64>> {
-        Self::read_bulk(self, signal, items, measure, now).map_err(|source| RankError::Read { signal, measure, source })
+        Self::read_bulk(self, signal, items, measure, now).map_err(|source| RankError::read(signal, measure, source))
     }
 }
 
 /// [`SignalSource::read_bulk`] with non-finite values (which a source
-/// should never return) read as zero, so every score stays finite.
+/// should never return) read as zero, so every score stays finite. A read
+/// error names the signal by `name`, its schema name, when given: sources
+/// know signals only by id.
 pub(crate) fn read_finite(
     source: &dyn SignalSource,
     signal: SignalId,
+    name: Option<&str>,
     items: &[EntityId],
     measure: Measure,
     now: Timestamp,
 ) -> Result<Vec<f64>> {
-    let mut v = source.read_bulk(signal, items, measure, now)?;
+    let mut v = source.read_bulk(signal, items, measure, now).map_err(|e| match name {
+        Some(name) => e.named(name),
+        None => e,
+    })?;
     for x in &mut v {
         if !x.is_finite() {
             *x = 0.0;

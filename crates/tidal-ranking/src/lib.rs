@@ -1,7 +1,8 @@
 //! `tidal-ranking`: scores and orders candidate sets.
 //!
-//! * [`SortMode`]: 26 built-in orderings (top per window, best, hot,
-//!   trending, rising, gravity, controversial, ...), formulas in
+//! * [`SortMode`]: 30 built-in orderings (top per window, best, hot,
+//!   trending, rising, gravity, controversial, ..., and the window
+//!   statistics of any signal by name: `count(comment)`), formulas in
 //!   docs/ranking.md;
 //! * [`Profile`]: a schema's ranking profile evaluated in stages — excludes,
 //!   gates, signal boosts, personalization, relationship boost, recency,
@@ -30,4 +31,4 @@ pub use explain::{Contribution, Explanation, Op, Placement, Ranked};
 pub use fusion::{RRF_K, fuse_scores, rrf};
 pub use input::{Anonymous, Candidate, Request, SignalSource, StaticSource, UserContext, UserView, secs};
 pub use profile::{Profile, normalize};
-pub use sort::{MODE_NAMES, Roles, SortMode};
+pub use sort::{MODE_NAMES, Roles, SortMode, WindowStat};

@@ -36,8 +36,8 @@ use crate::math::{cosine, rate, recency, transform, unit_hash};
 #[derive(Clone, Debug)]
 pub struct Profile {
     def: ProfileDef,
-    /// Every item signal, for the exploration activity count.
-    activity: Vec<SignalId>,
+    /// Every item signal (id and name), for the exploration activity count.
+    activity: Vec<(SignalId, String)>,
     /// The item's reference field to creators, for exploration priors.
     creator_field: Option<String>,
     /// The publication-time field, for exploration recency.
@@ -122,7 +122,7 @@ impl Profile {
                 .signals()
                 .iter()
                 .filter(|s| s.target == EntityKind::Item)
-                .map(tidal_schema::SignalDef::id)
+                .map(|s| (s.id(), s.name.clone()))
                 .collect(),
             def,
             creator_field,
@@ -169,7 +169,7 @@ impl Profile {
             })
             .collect();
         let read = |signal: &str, measure: Measure, ids: &[EntityId]| {
-            read_finite(source, SignalId::for_name(signal), ids, measure, now)
+            read_finite(source, SignalId::for_name(signal), Some(signal), ids, measure, now)
         };
         let count = Measure::count_over;
 
@@ -304,8 +304,10 @@ impl Profile {
             && limit > 0
         {
             let mut activity = vec![0.0f64; n];
-            for &signal in &self.activity {
-                for (a, x) in activity.iter_mut().zip(read_finite(source, signal, &ids, Measure::AllTime, now)?) {
+            for (signal, name) in &self.activity {
+                for (a, x) in
+                    activity.iter_mut().zip(read_finite(source, *signal, Some(name), &ids, Measure::AllTime, now)?)
+                {
                     *a += x;
                 }
             }

@@ -1,9 +1,17 @@
-//! Sort modes: the 26 built-in orderings (`SORT BY <mode>`), each a formula
+//! Sort modes: the 30 built-in orderings (`SORT BY <mode>`), each a formula
 //! over signal views and item fields, documented in docs/ranking.md.
 //!
-//! Modes read signals and fields by *role* ([`Roles`]): the view signal, the
-//! up-vote signal, the negative signal, the publication-time field, and so
-//! on, resolved once from the schema by conventional names with fallbacks.
+//! Most modes read signals and fields by *role* ([`Roles`]): the view
+//! signal, the up-vote signal, the negative signal, the publication-time
+//! field, and so on, resolved once from the schema by conventional names
+//! with fallbacks. The by-name modes — `decayed(<signal>)` and the window
+//! statistics `count`, `sum`, `velocity` and `acceleration` of any declared
+//! item signal — name their signal instead, and [`Roles`] resolves the name.
+//!
+//! Velocity is `count / W`: a mode reading the velocity of a signal that
+//! keeps the window but does not track velocity reads the window count and
+//! divides, the same number the ledger's velocity would be. Acceleration
+//! needs the previous window too, which only velocity tracking keeps.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -52,6 +60,17 @@ pub enum SortMode {
     CompletionRate(Window),
     /// A signal's decayed score.
     Decayed(String),
+    /// A window statistic of any declared item signal, by name:
+    /// `count(<signal>)`, `sum(<signal>)`, `velocity(<signal>)`,
+    /// `acceleration(<signal>)`.
+    Signal {
+        /// What is read over the window.
+        stat: WindowStat,
+        /// The signal's schema name (case-sensitive).
+        signal: String,
+        /// The window.
+        window: Window,
+    },
     /// Shortest first by the length field.
     Shortest,
     /// Longest first.
@@ -64,9 +83,57 @@ pub enum SortMode {
     Controversial,
 }
 
+/// What a by-name mode ([`SortMode::Signal`]) reads of its signal over its
+/// window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WindowStat {
+    /// The number of events in the window.
+    Count,
+    /// The sum of the events' weights in the window.
+    Sum,
+    /// Events per second over the window: `count / W`.
+    Velocity,
+    /// Velocity over the window minus velocity over the window before it.
+    Acceleration,
+}
+
+impl WindowStat {
+    /// Every statistic, in the order `MODE_NAMES` lists them.
+    pub const ALL: [Self; 4] = [Self::Count, Self::Sum, Self::Velocity, Self::Acceleration];
+
+    /// The mode name: `count`, `sum`, `velocity` or `acceleration`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Count => "count",
+            Self::Sum => "sum",
+            Self::Velocity => "velocity",
+            Self::Acceleration => "acceleration",
+        }
+    }
+
+    /// The window a mode of this statistic takes when none is given: 24h,
+    /// or 1h for acceleration (as for `trending` and `rising`).
+    pub const fn default_window(self) -> Window {
+        match self {
+            Self::Acceleration => Window::HOUR,
+            Self::Count | Self::Sum | Self::Velocity => Window::DAY,
+        }
+    }
+
+    fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+impl fmt::Display for WindowStat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Every mode's name as `SORT BY` accepts it (windowed modes take a default
 /// window, changed with `WINDOW`).
-pub const MODE_NAMES: [&str; 26] = [
+pub const MODE_NAMES: [&str; 30] = [
     "top_hour",
     "top_day",
     "top_week",
@@ -88,6 +155,10 @@ pub const MODE_NAMES: [&str; 26] = [
     "engagement_rate",
     "completion_rate",
     "decayed(<signal>)",
+    "count(<signal>)",
+    "sum(<signal>)",
+    "velocity(<signal>)",
+    "acceleration(<signal>)",
     "shortest",
     "longest",
     "alphabetical",
@@ -96,6 +167,12 @@ pub const MODE_NAMES: [&str; 26] = [
 ];
 
 impl SortMode {
+    /// `stat(<signal>)` over the statistic's default window
+    /// ([`WindowStat::default_window`]).
+    pub fn of_signal(stat: WindowStat, signal: impl Into<String>) -> Self {
+        Self::Signal { stat, signal: signal.into(), window: stat.default_window() }
+    }
+
     /// The mode with its window replaced, for modes that take one; `None`
     /// for modes without a window.
     #[must_use]
@@ -110,6 +187,7 @@ impl SortMode {
             Self::MostCommented(_) => Self::MostCommented(window),
             Self::EngagementRate(_) => Self::EngagementRate(window),
             Self::CompletionRate(_) => Self::CompletionRate(window),
+            Self::Signal { stat, signal, .. } => Self::Signal { stat: *stat, signal: signal.clone(), window },
             _ => return None,
         })
     }
@@ -125,7 +203,8 @@ impl SortMode {
             | Self::MostShared(w)
             | Self::MostCommented(w)
             | Self::EngagementRate(w)
-            | Self::CompletionRate(w) => Some(*w),
+            | Self::CompletionRate(w)
+            | Self::Signal { window: w, .. } => Some(*w),
             _ => None,
         }
     }
@@ -137,7 +216,10 @@ impl SortMode {
     ///
     /// # Errors
     /// [`RankError::ModeUnavailable`] if the schema lacks a role the mode
-    /// needs; [`RankError::Read`] if a view is not kept.
+    /// needs; [`RankError::UnknownSignal`] for a by-name mode whose signal
+    /// the schema does not declare, [`RankError::InvalidArgument`] if it is
+    /// not an item signal; [`RankError::Read`] (naming the signal) if a view
+    /// is not kept.
     #[allow(clippy::too_many_lines)] // Reason: one match arm per mode reads best as one table.
     pub fn rank(
         &self,
@@ -152,7 +234,22 @@ impl SortMode {
             .collect();
         let ids: Vec<EntityId> = kept.iter().map(|&i| candidates[i].id).collect();
         let now = request.now;
-        let read = |signal: SignalId, measure: Measure| read_finite(source, signal, &ids, measure, now);
+        let read = |signal: SignalId, measure: Measure| {
+            read_finite(source, signal, roles.signal_name(signal), &ids, measure, now)
+        };
+        // Velocity is count / W. A signal that keeps the window but does not
+        // track velocity is read through its window count; otherwise the
+        // ledger's velocity (which refuses windows it does not keep).
+        let velocity = |signal: SignalId, w: Window| -> Result<Vec<f64>> {
+            let from_count = roles.known(signal).is_some_and(|s| !s.velocity && s.windows.contains(&w));
+            match w.duration() {
+                Some(span) if from_count => {
+                    let secs = span.as_secs_f64();
+                    Ok(read(signal, Measure::Count(w))?.into_iter().map(|c| c / secs).collect())
+                }
+                _ => read(signal, Measure::Velocity(w)),
+            }
+        };
         let need = |role: Option<SignalId>, what: &'static str| {
             role.ok_or_else(|| RankError::ModeUnavailable { mode: self.to_string(), what })
         };
@@ -168,9 +265,18 @@ impl SortMode {
             Self::MostViewed(w) => column(read(need(roles.view, VIEW)?, count(*w))?),
             Self::MostShared(w) => column(read(need(roles.share, SHARE)?, count(*w))?),
             Self::MostCommented(w) => column(read(need(roles.comment, COMMENT)?, count(*w))?),
-            Self::Trending(w) => column(read(need(roles.view, VIEW)?, Measure::Velocity(*w))?),
+            Self::Trending(w) => column(velocity(need(roles.view, VIEW)?, *w)?),
             Self::Rising(w) => column(read(need(roles.view, VIEW)?, Measure::Acceleration(*w))?),
-            Self::Decayed(name) => column(read(SignalId::for_name(name), Measure::Decayed)?),
+            Self::Decayed(name) => column(read(roles.item_signal(name)?, Measure::Decayed)?),
+            Self::Signal { stat, signal, window } => {
+                let id = roles.item_signal(signal)?;
+                column(match stat {
+                    WindowStat::Count => read(id, count(*window))?,
+                    WindowStat::Sum => read(id, Measure::Sum(*window))?,
+                    WindowStat::Velocity => velocity(id, *window)?,
+                    WindowStat::Acceleration => read(id, Measure::Acceleration(*window))?,
+                })
+            }
             Self::Best => {
                 let up = read(need(roles.up, UP)?, Measure::AllTime)?;
                 let down = read(need(roles.down, DOWN)?, Measure::AllTime)?;
@@ -336,6 +442,7 @@ impl fmt::Display for SortMode {
             Self::EngagementRate(w) => windowed(f, "engagement_rate", w),
             Self::CompletionRate(w) => windowed(f, "completion_rate", w),
             Self::Decayed(s) => write!(f, "decayed({s})"),
+            Self::Signal { stat, signal, window } => write!(f, "{stat}({signal}):{window}"),
             Self::Shortest => f.write_str("shortest"),
             Self::Longest => f.write_str("longest"),
             Self::Alphabetical => f.write_str("alphabetical"),
@@ -348,14 +455,26 @@ impl fmt::Display for SortMode {
 impl FromStr for SortMode {
     type Err = RankError;
 
-    /// Parses a mode name, optionally with `:<window>` (`trending:1h`).
+    /// Parses a mode name, optionally with `:<window>` (`trending:1h`), or
+    /// a by-name mode `<stat>(<signal>)[:<window>]` (`count(comment):7d`,
+    /// `decayed(like)`, which takes no window).
     fn from_str(s: &str) -> Result<Self> {
         let bad = || RankError::UnknownSortMode(s.to_owned());
-        if let Some(inner) = s.strip_prefix("decayed(").and_then(|r| r.strip_suffix(')')) {
-            if inner.is_empty() {
+        if let Some((kind, rest)) = s.split_once('(') {
+            let (signal, after) = rest.rsplit_once(')').ok_or_else(bad)?;
+            if signal.is_empty() {
                 return Err(bad());
             }
-            return Ok(Self::Decayed(inner.to_owned()));
+            let window = match after {
+                "" => None,
+                w => Some(w.strip_prefix(':').and_then(|w| w.parse::<Window>().ok()).ok_or_else(bad)?),
+            };
+            if kind == "decayed" && window.is_none() {
+                return Ok(Self::Decayed(signal.to_owned()));
+            }
+            let stat = WindowStat::named(kind).ok_or_else(bad)?;
+            let window = window.unwrap_or(stat.default_window());
+            return Ok(Self::Signal { stat, signal: signal.to_owned(), window });
         }
         let (name, window) = match s.split_once(':') {
             Some((n, w)) => (n, Some(w.parse::<Window>().map_err(|_| bad())?)),
@@ -396,7 +515,10 @@ impl FromStr for SortMode {
     }
 }
 
-/// Which signals and fields the sort modes read, resolved from a schema.
+/// Which signals and fields the sort modes read, resolved from a schema,
+/// and the schema's signals by name (for the by-name modes and for naming
+/// signals in errors). `Roles::default()` knows no signal, so every
+/// by-name mode fails with [`RankError::UnknownSignal`] under it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Roles {
     /// Views (`view`, else the first positive item signal tracking velocity).
@@ -417,6 +539,19 @@ pub struct Roles {
     pub length: Option<String>,
     /// Title (`title`, else the first text field).
     pub title: Option<String>,
+    /// Every declared signal, for the by-name modes and for naming signals
+    /// in errors.
+    signals: Vec<KnownSignal>,
+}
+
+/// What ranking needs to know of a declared signal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct KnownSignal {
+    name: String,
+    id: SignalId,
+    target: EntityKind,
+    windows: Vec<Window>,
+    velocity: bool,
 }
 
 impl Roles {
@@ -445,6 +580,45 @@ impl Roles {
             published: field_named(&["published_at", "created_at"], |t| matches!(t, FieldType::Timestamp)),
             length: field_named(&["duration", "length"], |t| matches!(t, FieldType::Float | FieldType::Integer)),
             title: field_named(&["title", "name"], |t| matches!(t, FieldType::Text { .. })),
+            signals: schema
+                .signals()
+                .iter()
+                .map(|s| KnownSignal {
+                    name: s.name.clone(),
+                    id: s.id(),
+                    target: s.target,
+                    windows: s.windows.clone(),
+                    velocity: s.velocity,
+                })
+                .collect(),
         }
+    }
+
+    /// The schema name of the signal `id`, if the schema declares it: how
+    /// errors name signals.
+    pub fn signal_name(&self, id: SignalId) -> Option<&str> {
+        self.known(id).map(|s| s.name.as_str())
+    }
+
+    /// The id of the item signal `name` (case-sensitive), for the modes
+    /// that name their signal.
+    ///
+    /// # Errors
+    /// [`RankError::UnknownSignal`] if the schema does not declare it;
+    /// [`RankError::InvalidArgument`] if it is not about items.
+    pub fn item_signal(&self, name: &str) -> Result<SignalId> {
+        let s =
+            self.signals.iter().find(|s| s.name == name).ok_or_else(|| RankError::UnknownSignal(name.to_owned()))?;
+        if s.target != EntityKind::Item {
+            return Err(RankError::InvalidArgument(format!(
+                "signal {name} is about {}s; sort modes rank items",
+                s.target
+            )));
+        }
+        Ok(s.id)
+    }
+
+    fn known(&self, id: SignalId) -> Option<&KnownSignal> {
+        self.signals.iter().find(|s| s.id == id)
     }
 }

@@ -1,10 +1,13 @@
 //! Profiles on hand-computed examples: each stage's contribution, gates,
-//! excludes, normalization, exploration, and explanation snapshots.
+//! excludes, normalization, exploration, and explanation snapshots
+//! (`expect-test`: `UPDATE_EXPECT=1` re-blesses them on purpose).
 
 #![allow(clippy::unwrap_used, clippy::float_cmp, clippy::cast_precision_loss)] // Reason: tests fail loudly and compare hand-computed values; ids are small.
+#![allow(clippy::needless_raw_string_hashes)] // Reason: expect-test writes snapshots as r#"..."#, and re-blessing rewrites them so.
 
 use std::time::Duration;
 
+use expect_test::expect;
 use tidal_ranking::{Anonymous, Candidate, Placement, Profile, Request, StaticSource, UserContext};
 use tidal_schema::{
     CandidateStrategy, DiversityRule, EntityId, FieldValue, Fields, Measure, Normalization, Penalty, ProfileDef,
@@ -110,13 +113,13 @@ fn explanations_show_every_stage() {
         )
         .unwrap();
     let text = out[0].explanation.as_ref().unwrap().to_string();
-    let expected = "\
-boost like decayed log1p                 raw     1.000000 + 2.000000
-recency published_at                     raw     0.500000 + 0.500000
-penalty skip decayed                     raw     1.000000 + -0.500000
-rate completion/view 1w below 0.2        raw     0.050000 × 0.500000
-placement: by score";
-    assert_eq!(text, expected, "\n{text}");
+    expect![[r#"
+        boost like decayed log1p                 raw     1.000000 + 2.000000
+        recency published_at                     raw     0.500000 + 0.500000
+        penalty skip decayed                     raw     1.000000 + -0.500000
+        rate completion/view 1w below 0.2        raw     0.050000 × 0.500000
+        placement: by score"#]]
+    .assert_eq(&text);
     // Contributions sum to the pre-penalty score; the factor halves it.
     let e = out[0].explanation.as_ref().unwrap();
     let sum: f64 = e.stages.iter().filter(|c| c.op == tidal_ranking::Op::Add).map(|c| c.value).sum();

@@ -4,7 +4,9 @@
 #![allow(clippy::unwrap_used, clippy::float_cmp, clippy::cast_precision_loss)] // Reason: tests fail loudly, compare hand-computed exact values, and use small exact integers.
 
 use tidal_ranking::math::{HOT_EPOCH_SECS, WILSON_Z};
-use tidal_ranking::{Anonymous, Candidate, MODE_NAMES, Request, Roles, SortMode, StaticSource, UserContext};
+use tidal_ranking::{
+    Anonymous, Candidate, MODE_NAMES, RankError, Request, Roles, SortMode, StaticSource, UserContext, WindowStat,
+};
 use tidal_schema::{EntityId, FieldValue, Fields, Measure, Timestamp, UserState, Window, presets};
 
 const NOW: u64 = 1_700_000_000;
@@ -205,6 +207,99 @@ fn decayed_reads_the_named_signal() {
     let mut fx = Fixture::new();
     fx.set("share", Measure::Decayed, [0.5, 2.5, 1.5, 0.0]);
     assert_eq!(fx.rank("decayed(share)"), vec![(2, 2.5), (3, 1.5), (1, 0.5), (4, 0.0)]);
+}
+
+#[test]
+fn by_name_modes_read_the_named_signal_over_their_window() {
+    for (mode, signal, measure) in [
+        ("count(comment)", "comment", Measure::Count(Window::DAY)),
+        ("count(comment):7d", "comment", Measure::Count(Window::WEEK)),
+        ("count(save):all", "save", Measure::AllTime),
+        ("sum(share)", "share", Measure::Sum(Window::DAY)),
+        ("sum(share):1h", "share", Measure::Sum(Window::HOUR)),
+        ("velocity(share):1h", "share", Measure::Velocity(Window::HOUR)),
+        ("acceleration(like)", "like", Measure::Acceleration(Window::HOUR)),
+        ("acceleration(view):1d", "view", Measure::Acceleration(Window::DAY)),
+    ] {
+        let mut fx = Fixture::new();
+        fx.set(signal, measure, [3.0, 1.0, 4.0, 2.0]);
+        assert_eq!(fx.rank(mode), vec![(3, 4.0), (1, 3.0), (4, 2.0), (2, 1.0)], "{mode}");
+    }
+}
+
+#[test]
+fn by_name_modes_parse_with_default_windows_and_print_them() {
+    for (text, printed) in [
+        ("count(comment)", "count(comment):1d"),
+        ("sum(share)", "sum(share):1d"),
+        ("velocity(view)", "velocity(view):1d"),
+        ("acceleration(view)", "acceleration(view):1h"),
+        ("count(comment):7d", "count(comment):1w"),
+        ("count(comment):all", "count(comment):all"),
+    ] {
+        let mode: SortMode = text.parse().unwrap();
+        assert_eq!(mode.to_string(), printed);
+        assert_eq!(printed.parse::<SortMode>().unwrap(), mode);
+    }
+    assert_eq!(
+        "count(comment):7d".parse::<SortMode>().unwrap(),
+        SortMode::of_signal(WindowStat::Count, "comment").with_window(Window::WEEK).unwrap()
+    );
+    for bad in ["count()", "count(x", "max(like)", "decayed(like):1h", "count(like):1x", "count(like)1h"] {
+        assert!(bad.parse::<SortMode>().is_err(), "{bad}");
+    }
+}
+
+/// `comment` keeps 1d, 7d and all time but does not track velocity: its
+/// velocity is its window count over the window's length, 86,400 s for 1d.
+#[test]
+fn velocity_of_a_signal_without_velocity_tracking_is_its_count_over_the_window() {
+    let mut fx = Fixture::new();
+    fx.set("comment", Measure::Count(Window::DAY), [43_200.0, 86_400.0, 0.0, 21_600.0]);
+    assert_eq!(fx.rank("velocity(comment)"), vec![(2, 1.0), (1, 0.5), (4, 0.25), (3, 0.0)]);
+    // A signal that tracks velocity is read through the ledger's velocity.
+    let mut fx = Fixture::new();
+    fx.set("share", Measure::Velocity(Window::DAY), [0.5, 1.0, 0.0, 0.25]);
+    assert_eq!(fx.order("velocity(share)"), vec![2, 1, 4, 3]);
+}
+
+/// `trending` over a schema whose view signal keeps windows but does not
+/// track velocity: ranked by count / W instead of being refused.
+#[test]
+fn trending_works_without_velocity_tracking() {
+    use tidal_schema::{EntityKind, Schema, SignalDef};
+    let schema = Schema::builder()
+        .signal(SignalDef::new("view", EntityKind::Item).with_windows([Window::HOUR, Window::DAY]))
+        .build()
+        .unwrap();
+    let mut fx = Fixture::new();
+    fx.roles = Roles::for_schema(&schema);
+    fx.set("view", Measure::Count(Window::HOUR), [360.0, 3600.0, 0.0, 36.0]);
+    assert_eq!(fx.rank("trending:1h"), vec![(2, 1.0), (1, 0.1), (4, 0.01), (3, 0.0)]);
+}
+
+#[test]
+fn a_by_name_mode_naming_an_undeclared_signal_is_a_typed_error_naming_it() {
+    let fx = Fixture::new();
+    let candidates: Vec<Candidate<'_>> =
+        fx.fields.iter().enumerate().map(|(i, f)| Candidate::new(EntityId(i as u64 + 1), f)).collect();
+    for mode in ["count(nope)", "sum(nope):1h", "velocity(nope)", "acceleration(nope)", "decayed(nope)"] {
+        let mode: SortMode = mode.parse().unwrap();
+        let err = mode
+            .rank(&fx.roles, &candidates, &fx.source, &Anonymous, &Request::new(Timestamp::from_secs(NOW), 10))
+            .unwrap_err();
+        assert!(matches!(&err, RankError::UnknownSignal(name) if name == "nope"), "{mode}: {err:?}");
+        assert_eq!(err.to_string(), "unknown signal \"nope\"");
+    }
+    // Names are case-sensitive, as in the schema.
+    let err = "count(Comment)".parse::<SortMode>().unwrap().rank(
+        &fx.roles,
+        &candidates,
+        &fx.source,
+        &Anonymous,
+        &Request::new(Timestamp::from_secs(NOW), 10),
+    );
+    assert!(matches!(err, Err(RankError::UnknownSignal(_))), "{err:?}");
 }
 
 #[test]
