@@ -16,6 +16,7 @@ use std::time::Instant;
 
 use tidal::schema::{FieldValue, Fields};
 use tidal::{Config, Durability, EntityId, EntityKind, Event, Key, QueryOutput, Retrieve, TidalDB, Timestamp, Window};
+use tidal_test_support::SplitMix64;
 
 const CHILD_ENV: &str = "TIDAL_BENCH_REPLAY_CHILD";
 const BATCH: usize = 10_000;
@@ -30,50 +31,111 @@ fn percentile(samples: &mut [f64], p: f64) -> f64 {
     samples[((samples.len() - 1) as f64 * p) as usize]
 }
 
-/// A small xorshift generator: deterministic, no dependency.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    /// Roughly Zipf over `0..n`: a few items take most events.
-    fn skewed(&mut self, n: u64) -> u64 {
-        let u = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
-        ((n as f64).powf(u) as u64).saturating_sub(1).min(n - 1)
-    }
-}
-
 /// `count` events over `items` items, timestamps rising over the 48 hours
 /// before `NOW`, starting at event number `from`.
-fn events(rng: &mut Rng, items: u64, from: u64, count: u64, total: u64) -> Vec<Event> {
+fn events(rng: &mut SplitMix64, items: u64, from: u64, count: u64, total: u64) -> Vec<Event> {
     (from..from + count)
         .map(|n| {
-            let item = rng.skewed(items);
-            let signal = match rng.next() % 10 {
+            let item = rng.zipf(items);
+            let signal = match rng.below(10) {
                 0 => "like",
                 1 => "share",
                 _ => "view",
             };
             let at = NOW - 48 * 3600 + n * 48 * 3600 / total.max(1);
             Event::new(signal, Key::Id(EntityId(item)))
-                .by(Key::Id(EntityId(rng.next() % 100_000)))
+                .by(Key::Id(EntityId(rng.below(100_000))))
                 .at(Timestamp::from_secs(at))
         })
         .collect()
 }
 
-fn ingest(db: &TidalDB, rng: &mut Rng, items: u64, from: u64, count: u64, total: u64) {
+fn ingest(db: &TidalDB, rng: &mut SplitMix64, items: u64, from: u64, count: u64, total: u64) {
     let mut done = 0;
     while done < count {
         let n = (count - done).min(BATCH as u64);
         db.signal_batch(&events(rng, items, from + done, n, total)).expect("ingest");
         done += n;
     }
+}
+
+/// A past whole hour inside the data: six hours before the last hour.
+const PAST: u64 = NOW - NOW % 3600 - 6 * 3600;
+
+/// The as-of rows (see the call site), each answer checked against a brute
+/// force over the same events regenerated from `rng`.
+fn as_of_rows(db: &TidalDB, mut rng: SplitMix64, items: u64, total: u64, rows: &mut Vec<(String, String, &str)>) {
+    let candidates: Vec<u64> = (0..200).map(|i| i * (items / 200).max(1)).collect();
+    let mut views_in_day = vec![0u32; usize::try_from(items).expect("items fit")];
+    let mut all_time: std::collections::HashMap<(u64, &str), u64> = std::collections::HashMap::new();
+    let mut done = 0;
+    while done < total {
+        let n = (total - done).min(BATCH as u64);
+        for e in events(&mut rng, items, done, n, total) {
+            let (Key::Id(item), Some(at)) = (&e.target, e.at) else { continue };
+            let t = at.as_secs();
+            if e.signal == "view" && t > PAST - 86_400 && t <= PAST {
+                views_in_day[usize::try_from(item.0).expect("fits")] += 1;
+            }
+            if t <= PAST && candidates.contains(&item.0) {
+                let signal = if e.signal == "view" {
+                    "view"
+                } else if e.signal == "like" {
+                    "like"
+                } else {
+                    "share"
+                };
+                *all_time.entry((item.0, signal)).or_default() += 1;
+            }
+        }
+        done += n;
+    }
+    let mut brute: Vec<(u64, u32)> =
+        views_in_day.iter().enumerate().filter(|(_, c)| **c > 0).map(|(i, c)| (i as u64, *c)).collect();
+    brute.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let query =
+        Retrieve::sort_by("trending").expect("mode").window(Window::DAY).limit(50).at(Timestamp::from_secs(PAST));
+    let mut times: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            let page = db.retrieve(&query).expect("retrieve as of a past hour");
+            let took = t.elapsed().as_secs_f64() * 1e3;
+            let got: Vec<(u64, u32)> =
+                page.hits.iter().map(|h| (h.id.0, (h.score * 86_400.0).round() as u32)).collect();
+            assert_eq!(got, brute[..50], "trending as of a past hour against the brute force");
+            took
+        })
+        .collect();
+    rows.push((
+        format!("trending 24h top-50 over {items} items AT a past whole hour, p50 (checked against a brute force)"),
+        format!("{:.2} ms", percentile(&mut times, 0.5)),
+        "≤ 10× the read now",
+    ));
+    let mut times: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            for &item in &candidates {
+                let views = db
+                    .signal_views_at(EntityKind::Item, Key::Id(EntityId(item)), Timestamp::from_secs(PAST))
+                    .expect("as of");
+                for v in &views {
+                    let want = all_time.get(&(item, v.signal.as_str())).copied().unwrap_or(0);
+                    assert_eq!(
+                        v.all_time.to_bits(),
+                        (want as f64).to_bits(),
+                        "all-time {} of item {item} as of a past hour",
+                        v.signal
+                    );
+                }
+            }
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    rows.push((
+        "every view of 200 items AT a past whole hour (cold tier), p50 (checked)".into(),
+        format!("{:.2} ms", percentile(&mut times, 0.5)),
+        "—",
+    ));
 }
 
 #[allow(clippy::too_many_lines)] // Reason: one sequence of measured phases, each a table row.
@@ -84,7 +146,7 @@ fn main() {
         let (dir, count) = spec.split_once(',').expect("dir,count");
         let count: u64 = count.parse().expect("count");
         let db = Config::new(dir).checkpoint_interval(None).open().expect("open");
-        ingest(&db, &mut Rng(7), env_or("TIDAL_BENCH_ITEMS", 1_000_000), 0, count, count);
+        ingest(&db, &mut SplitMix64::new(7), env_or("TIDAL_BENCH_ITEMS", 1_000_000), 0, count, count);
         std::process::exit(0);
     }
     let items = env_or("TIDAL_BENCH_ITEMS", 1_000_000);
@@ -129,7 +191,7 @@ fn main() {
     // 2. Batched ingest into a large database.
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("db");
-    let mut rng = Rng(42);
+    let mut rng = SplitMix64::new(42);
     {
         let cold = std::env::var("TIDAL_BENCH_COLD_TIER").map_or(true, |v| v != "0");
         let db = Config::new(&path).archive(cold).rollups(cold).open().expect("open");
@@ -154,6 +216,7 @@ fn main() {
             format!("{:.0} items/s", items as f64 / put.as_secs_f64()),
             "—",
         ));
+        let replay_rng = rng.clone();
         let t = Instant::now();
         ingest(&db, &mut rng, items, 0, total, total);
         let took = t.elapsed();
@@ -202,6 +265,11 @@ fn main() {
             format!("{:.2} ms", percentile(&mut times, 0.5)),
             "≤ 10 ms",
         ));
+        // 3c. As of a past whole hour: trending top-50 (every pair of the
+        // signal read as of then) and 200 candidates' views (the cold tier
+        // for decayed scores and all-time counts), both checked against a
+        // brute force over the regenerated events.
+        as_of_rows(&db, replay_rng, items, total, &mut rows);
         let stats = db.stats().expect("stats");
         rows.push((
             "ledger after ingest".into(),

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use tidal_schema::Schema;
-pub use tidal_wal::Durability;
+use tidal_schema::{InputBounds, Schema};
+pub use tidal_wal::{DedupMode, Durability};
 
 use crate::error::Result;
 
@@ -22,6 +22,11 @@ pub struct Config {
     pub schema: Option<Schema>,
     /// When writes are acknowledged (default: after fdatasync).
     pub durability: Durability,
+    /// Which signal events are dropped as duplicates of one written within
+    /// the last 60 s (default [`DedupMode::Content`]: the same idempotency
+    /// key, or for events without one the same signal, item, user and exact
+    /// timestamp). Each write's [`Ack`](crate::Ack) names its duplicates.
+    pub dedup: DedupMode,
     /// Group commit: at most this many records per log batch, waiting up to
     /// this long for more (default: 4096 records, no waiting).
     pub group_commit: (usize, Duration),
@@ -38,6 +43,10 @@ pub struct Config {
     /// Keep hourly and daily rollups for windows the ledger does not keep
     /// (default on).
     pub rollups: bool,
+    /// The limits every event and edge is checked against (default: event
+    /// times at most 5 minutes past the clock, weights at most 1e9; see
+    /// [`InputBounds`]). Historical event times are always allowed.
+    pub bounds: InputBounds,
 }
 
 impl Default for Config {
@@ -53,11 +62,13 @@ impl Config {
             dir: Some(dir.into()),
             schema: None,
             durability: Durability::Immediate,
+            dedup: DedupMode::Content,
             group_commit: (4096, Duration::ZERO),
             checkpoint_interval: Some(Duration::from_secs(60)),
             memory_limit: None,
             archive: true,
             rollups: true,
+            bounds: InputBounds::default(),
         }
     }
 
@@ -97,6 +108,16 @@ impl Config {
         self
     }
 
+    /// Sets what makes two signal events the same (see [`DedupMode`]):
+    /// `Content` (the default), `Key` (only events with an idempotency key
+    /// are deduplicated) or `Off`. Read when the database opens; keys are
+    /// stored whatever the mode.
+    #[must_use]
+    pub const fn dedup(mut self, mode: DedupMode) -> Self {
+        self.dedup = mode;
+        self
+    }
+
     /// Sets group-commit batching.
     #[must_use]
     pub const fn group_commit(mut self, max_records: usize, max_delay: Duration) -> Self {
@@ -129,6 +150,23 @@ impl Config {
     #[must_use]
     pub const fn rollups(mut self, on: bool) -> Self {
         self.rollups = on;
+        self
+    }
+
+    /// Sets how far past the clock an event time may be; later times are
+    /// refused with [`InputError::InFuture`](tidal_schema::InputError::InFuture).
+    #[must_use]
+    pub const fn max_future_skew(mut self, skew: Duration) -> Self {
+        self.bounds.max_future_skew = skew;
+        self
+    }
+
+    /// Sets the largest weight magnitude of an event or edge, at most
+    /// [`MAX_WEIGHT_LIMIT`](tidal_schema::MAX_WEIGHT_LIMIT); heavier ones
+    /// are refused with [`InputError::TooLarge`](tidal_schema::InputError::TooLarge).
+    #[must_use]
+    pub const fn max_weight(mut self, max: f64) -> Self {
+        self.bounds.max_weight = max;
         self
     }
 

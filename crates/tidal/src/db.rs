@@ -14,17 +14,16 @@ use std::time::Instant;
 use parking_lot::Mutex;
 use roaring::RoaringTreemap;
 use tidal_materialize::{
-    CheckpointStore, Entities, EventArchive, GlobalSignals, MaterializerRegistry, RebuildPlan, RecoveryStats,
-    Relationships, Rollups, SchemaInForce, UserStates,
+    CheckpointStore, EventArchive, GlobalSignals, MaterializerRegistry, Rollups, Sequencer, SignalReader, UserStates,
+    ViewOptions, Views,
 };
 use tidal_ranking::{Profile, Roles};
-use tidal_schema::{Compatibility, EdgeTypeId, EntityId, EntityKind, Fields, Measure, Schema, Timestamp, UserState};
+use tidal_schema::{EdgeTypeId, EntityId, EntityKind, Fields, InputBounds, Measure, Schema, Timestamp, UserState};
 use tidal_storage::{Direction, EntityStore, FjallEngine, RedbEngine, RelationshipStore, StorageEngine, encode_fields};
-use tidal_wal::{Appended, Record, SignalEvent, Wal, WalConfig};
+use tidal_wal::{Appended, IdempotencyKey, Record, SignalEvent, Wal, WalConfig};
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::sequencer::Sequencer;
 use crate::types::{Ack, CheckReport, Event, OpenReport, SignalView, Stats, WindowView};
 use tidal_query::{Key, Page, Retrieve, Snapshots};
 
@@ -45,6 +44,7 @@ pub(crate) struct Inner {
     pub(crate) roles: Roles,
     pub(crate) profiles: HashMap<String, Profile>,
     pub(crate) memory_limit: Option<usize>,
+    pub(crate) bounds: InputBounds,
     pub(crate) closed: AtomicBool,
     pub(crate) opened_at_seq: u64,
     /// Ranked pools of recent queries, for their cursors' later pages.
@@ -90,101 +90,30 @@ impl TidalDB {
     /// # Errors
     /// A damaged log or store, an invalid schema, or a breaking schema
     /// change ([`Error::BreakingSchemaChange`], with the diff).
-    #[allow(clippy::too_many_lines)] // Reason: opening is one sequence of steps, each a line or two.
     pub fn open(config: Config) -> Result<Self> {
         let started = Instant::now();
-        let (dir, temp) = if let Some(dir) = &config.dir {
-            (dir.clone(), None)
-        } else {
-            let t = tempfile::Builder::new().prefix("tidal-").tempdir()?;
-            (t.path().to_path_buf(), Some(t))
-        };
-        std::fs::create_dir_all(&dir)?;
+        config.bounds.validate()?;
+        let (dir, temp) = data_dir(config.dir.as_deref())?;
         let stored = read_schema(&dir)?;
-        let (schema, schema_changed) = match (stored.clone(), config.schema) {
-            (None, None) => (tidal_schema::presets::content_feed(), true),
-            (None, Some(s)) => (s, true),
-            (Some(old), None) => (old, false),
-            (Some(old), Some(new)) if old.hash() == new.hash() => (old, false),
-            (Some(old), Some(new)) => {
-                let diff = Schema::diff(&old, &new);
-                match diff.compatibility() {
-                    // Views the change invalidates are rebuilt below.
-                    Compatibility::Compatible | Compatibility::RebuildRequired => (new, true),
-                    Compatibility::Breaking => return Err(Error::BreakingSchemaChange(diff.to_string())),
-                }
-            }
-        };
+        let (schema, schema_changed) = Schema::evolve(stored.clone(), config.schema)
+            .map_err(|diff| Error::BreakingSchemaChange(diff.to_string()))?;
         let schema = Arc::new(schema);
         let data: Arc<dyn StorageEngine> = Arc::new(FjallEngine::open(dir.join("data"))?);
         let graph: Arc<dyn StorageEngine> = Arc::new(RedbEngine::open(dir.join("relationships.redb"))?);
-        let entities = Arc::new(EntityStore::new(Arc::clone(&data), Arc::clone(&schema)));
-        let edges = Arc::new(RelationshipStore::new(Arc::clone(&graph), Arc::clone(&schema)));
-        let checkpoints = CheckpointStore::new(Arc::clone(&data));
-        // The schema the checkpointed views were derived under (databases
-        // from before it was recorded: the stored schema file).
-        let basis = match checkpoints.load(SchemaInForce::NAME)? {
-            Some((_, bytes)) => Some(SchemaInForce::decode(bytes.get(8..).unwrap_or_default())?),
-            None => stored,
-        };
-        let plan = basis.as_ref().map(|b| RebuildPlan::between(b, &schema)).unwrap_or_default();
-        let mut signals = Arc::new(GlobalSignals::new(Arc::clone(&schema)));
-        let mut users = Arc::new(UserStates::new(Arc::clone(&schema)));
-        let registry = MaterializerRegistry::new();
-        registry.register(Arc::new(SchemaInForce::new(&schema)?))?;
-        // Views to rebuild are registered after recovery, rebuilt.
-        if !plan.ledger {
-            registry.register(Arc::clone(&signals) as _)?;
-        }
-        if !plan.user_state {
-            registry.register(Arc::clone(&users) as _)?;
-        }
-        registry.register(Arc::new(Entities::new(Arc::clone(&entities))))?;
-        registry.register(Arc::new(Relationships::new(Arc::clone(&edges), Arc::clone(&graph))))?;
-        let rollups = config.rollups.then(|| Arc::new(Rollups::new(Arc::clone(&schema), Arc::clone(&data))));
-        if let Some(r) = &rollups {
-            registry.register(Arc::clone(r) as _)?;
-        }
-        let archive = config.archive.then(|| Arc::new(EventArchive::new(Arc::clone(&schema), Arc::clone(&data))));
-        if let Some(a) = &archive {
-            registry.register(Arc::clone(a) as _)?;
-        }
         let wal = Wal::open(
             WalConfig::new(dir.join("log"))
                 .durability(config.durability)
+                .dedup(config.dedup)
                 .batching(config.group_commit.0.max(1), config.group_commit.1),
         )?;
-        let recovered: RecoveryStats = registry.recover(&checkpoints, &wal)?;
-        let mut rebuilt = Vec::new();
-        if plan.ledger || plan.user_state {
-            let mut scratch = None;
-            let Some(events) = event_source(archive.as_deref(), &schema, &wal, &mut scratch) else {
-                return Err(Error::BreakingSchemaChange(format!(
-                    "{}\n(rebuilding these views needs every event: the log is truncated and the event archive is off)",
-                    basis.as_ref().map(|b| Schema::diff(b, &schema).to_string()).unwrap_or_default()
-                )));
-            };
-            let fresh = tidal_materialize::rebuild_signal_views(&schema, events, &wal, plan.ledger, plan.user_state)?;
-            if let Some(ledger) = fresh.ledger {
-                signals = Arc::new(GlobalSignals::with_ledger(Arc::clone(&schema), ledger));
-                registry.register_at(Arc::clone(&signals) as _, wal.last_seq())?;
-                rebuilt.push("signals".to_owned());
-            }
-            if let Some(u) = fresh.user_state {
-                users = Arc::new(u);
-                registry.register_at(Arc::clone(&users) as _, wal.last_seq())?;
-                rebuilt.push("user_state".to_owned());
-            }
-        }
-        for &kind in &plan.entities {
-            tidal_materialize::drop_removed_fields(&entities, &schema, kind)?;
-            rebuilt.push(format!("entities({kind})"));
-        }
+        let options = ViewOptions { rollups: config.rollups, archive: config.archive };
+        let (views, opened) = Views::open(Arc::clone(&schema), data, graph, stored, options, &wal)?;
         let profiles = schema
             .profiles()
             .iter()
             .map(|p| Ok((p.name.clone(), Profile::compile(&schema, &p.name)?)))
             .collect::<Result<HashMap<_, _>>>()?;
+        let Views { registry, checkpoints, signals, users, entities, edges, rollups, archive, .. } = views;
         let inner = Arc::new(Inner {
             roles: Roles::for_schema(&schema),
             profiles,
@@ -203,6 +132,7 @@ impl TidalDB {
             rollups,
             archive,
             memory_limit: config.memory_limit,
+            bounds: config.bounds,
             closed: AtomicBool::new(false),
         });
         if schema_changed {
@@ -213,16 +143,16 @@ impl TidalDB {
         // Checkpoint a new schema and rebuilt views at once: the checkpoint
         // records the schema they were derived under, so a crash before it
         // only means rebuilding again.
-        if schema_changed || !rebuilt.is_empty() {
+        if schema_changed || !opened.rebuilt.is_empty() {
             inner.checkpoint()?;
         }
         let report = OpenReport {
-            restored_views: recovered.restored,
-            replayed: recovered.replayed,
-            replayed_from: recovered.replayed_from,
+            restored_views: opened.recovery.restored,
+            replayed: opened.recovery.replayed,
+            replayed_from: opened.recovery.replayed_from,
             torn_tail_bytes: inner.wal.recovery().torn_tail.as_ref().map(|t| t.bytes_dropped),
             schema_changed,
-            rebuilt,
+            rebuilt: opened.rebuilt,
             elapsed: started.elapsed(),
         };
         let checkpointer = config.checkpoint_interval.map(|every| {
@@ -322,13 +252,12 @@ impl TidalDB {
     /// Adds (or re-weights) a relationship edge `from → to`.
     ///
     /// # Errors
-    /// [`Error::UnknownRelationship`], [`Error::InvalidWeight`].
+    /// [`Error::UnknownRelationship`], [`Error::Input`] for a weight that is not
+    /// finite, negative or over [`Config::max_weight`].
     pub fn relate(&self, relationship: &str, from: impl Into<Key>, to: impl Into<Key>, weight: f64) -> Result<Ack> {
         self.inner.check_open()?;
         let edge = self.inner.edge_type(relationship)?;
-        if !weight.is_finite() {
-            return Err(Error::InvalidWeight(weight));
-        }
+        self.inner.bounds.check_weight(weight)?;
         self.inner.append(vec![Record::edge_write(edge, from.into().id(), to.into().id(), weight, Timestamp::now())])
     }
 
@@ -344,11 +273,8 @@ impl TidalDB {
         let records = edges
             .iter()
             .map(|(from, to, weight)| {
-                if weight.is_finite() {
-                    Ok(Record::edge_write(edge, from.id(), to.id(), *weight, now))
-                } else {
-                    Err(Error::InvalidWeight(*weight))
-                }
+                self.inner.bounds.check_weight(*weight)?;
+                Ok(Record::edge_write(edge, from.id(), to.id(), *weight, now))
             })
             .collect::<Result<Vec<_>>>()?;
         self.inner.append(records)
@@ -367,7 +293,8 @@ impl TidalDB {
     /// Records one engagement event.
     ///
     /// # Errors
-    /// [`Error::UnknownSignal`], [`Error::InvalidWeight`]; nothing is written.
+    /// [`Error::UnknownSignal`], [`Error::Input`] for a weight or time outside
+    /// the configured bounds; nothing is written.
     pub fn signal(&self, event: Event) -> Result<Ack> {
         self.signal_batch(&[event])
     }
@@ -406,21 +333,31 @@ impl TidalDB {
             .collect()
     }
 
-    /// Every view of every signal targeting `kind`, for one entity, now.
+    /// Every view of every signal targeting `kind`, for one entity, now:
+    /// at the database's present, the later of the clock and the newest
+    /// event (an event up to `max_future_skew` ahead of the clock moves the
+    /// present with it, so a read "now" always sees every accepted event).
     ///
     /// # Errors
-    /// Ledger failures.
+    /// Ledger or rollup failures.
     pub fn signal_views(&self, kind: EntityKind, key: impl Into<Key>) -> Result<Vec<SignalView>> {
-        self.signal_views_at(kind, key, Timestamp::now())
+        self.signal_views_at(kind, key, self.inner.present())
     }
 
-    /// [`signal_views`](Self::signal_views) at a given time.
+    /// [`signal_views`](Self::signal_views) as of time `now`: exactly the
+    /// events at or before it, each view from the tier that answers it
+    /// exactly (the ledger when it covers `now`, else the hourly rollups at
+    /// whole hours).
     ///
     /// # Errors
-    /// Ledger failures.
+    /// [`Error::NotExactAt`] when a view cannot be exact at `now` (a time
+    /// between whole hours, before the entity's newest event), naming the
+    /// nearest times that can; ledger or rollup failures.
     pub fn signal_views_at(&self, kind: EntityKind, key: impl Into<Key>, now: Timestamp) -> Result<Vec<SignalView>> {
         let id = key.into().id();
         let ledger = self.inner.signals.ledger();
+        let reader = SignalReader::new(&self.inner.schema, &ledger, self.inner.rollups.as_deref());
+        let read = |signal, measure| -> Result<f64> { Ok(reader.read_bulk(signal, &[id], measure, now)?.0[0]) };
         let mut out = Vec::new();
         for def in self.inner.schema.signals().iter().filter(|s| s.target == kind) {
             let sid = def.id();
@@ -429,20 +366,16 @@ impl TidalDB {
                 let tracked = def.velocity;
                 windows.push(WindowView {
                     window: w,
-                    count: ledger.read(sid, id, Measure::Count(w), now)?,
-                    sum: ledger.read(sid, id, Measure::Sum(w), now)?,
-                    velocity: if tracked { Some(ledger.read(sid, id, Measure::Velocity(w), now)?) } else { None },
-                    acceleration: if tracked {
-                        Some(ledger.read(sid, id, Measure::Acceleration(w), now)?)
-                    } else {
-                        None
-                    },
+                    count: read(sid, Measure::Count(w))?,
+                    sum: read(sid, Measure::Sum(w))?,
+                    velocity: if tracked { Some(read(sid, Measure::Velocity(w))?) } else { None },
+                    acceleration: if tracked { Some(read(sid, Measure::Acceleration(w))?) } else { None },
                 });
             }
             out.push(SignalView {
                 signal: def.name.clone(),
-                decayed: ledger.read(sid, id, Measure::Decayed, now)?,
-                all_time: ledger.read(sid, id, Measure::AllTime, now)?,
+                decayed: read(sid, Measure::Decayed)?,
+                all_time: read(sid, Measure::AllTime)?,
                 windows,
             });
         }
@@ -491,8 +424,10 @@ impl TidalDB {
     /// compares the entity and relationship stores with the log's last
     /// write of each entity and edge, and compares every signal view and
     /// user-state bitmap, at `now`, with a rebuild from the event archive
-    /// and the log. Run it on a quiescent database (concurrent writes show
-    /// up as differences); `tidal check` opens a directory and runs it.
+    /// and the log; then reads a sample of pairs at past times (whole hours
+    /// and between them) and compares them with the contract applied to
+    /// their raw events. Run it on a quiescent database (concurrent writes
+    /// show up as differences); `tidal check` opens a directory and runs it.
     ///
     /// # Errors
     /// A damaged log or store. Differences are not errors: they are in the
@@ -501,7 +436,7 @@ impl TidalDB {
         let inner = &self.inner;
         let stores = tidal_materialize::audit_stores(&inner.schema, &inner.wal, &inner.entities, &inner.edges)?;
         let mut scratch = None;
-        let views = event_source(inner.archive.as_deref(), &inner.schema, &inner.wal, &mut scratch)
+        let views = tidal_materialize::event_source(inner.archive.as_deref(), &inner.schema, &inner.wal, &mut scratch)
             .map(|events| {
                 tidal_materialize::audit_signal_views(
                     &inner.schema,
@@ -513,7 +448,22 @@ impl TidalDB {
                 )
             })
             .transpose()?;
-        Ok(CheckReport::new(&self.report, &inner.wal, stores, views))
+        let ledger = inner.signals.ledger();
+        let reader = SignalReader::new(&inner.schema, &ledger, inner.rollups.as_deref());
+        let mut scratch = None;
+        let past = tidal_materialize::event_source(inner.archive.as_deref(), &inner.schema, &inner.wal, &mut scratch)
+            .map(|events| {
+                tidal_materialize::audit_past_reads(
+                    &inner.schema,
+                    events,
+                    &inner.wal,
+                    &reader,
+                    &ledger.pairs(),
+                    inner.rollups.is_some(),
+                )
+            })
+            .transpose()?;
+        Ok(CheckReport::new(&self.report, &inner.wal, stores, views, past))
     }
 
     /// Checkpoints every view now and truncates the log below; returns the
@@ -555,6 +505,12 @@ impl Drop for TidalDB {
 }
 
 impl Inner {
+    /// The database's present: the later of the clock and the newest event
+    /// (events may be up to `max_future_skew` ahead of the clock).
+    pub(crate) fn present(&self) -> Timestamp {
+        Timestamp::now().max(self.signals.ledger().newest())
+    }
+
     fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::SeqCst) { Err(Error::Closed) } else { Ok(()) }
     }
@@ -569,33 +525,48 @@ impl Inner {
     fn signal_record(&self, e: &Event, now: Timestamp) -> Result<Record> {
         let def = self.schema.signal(&e.signal).ok_or_else(|| Error::UnknownSignal(e.signal.clone()))?;
         let weight = e.weight.unwrap_or(def.default_weight);
-        if !weight.is_finite() || weight < 0.0 {
-            return Err(Error::InvalidWeight(weight));
-        }
-        Ok(Record::signal(SignalEvent {
+        self.bounds.check_weight(weight)?;
+        let timestamp = match e.at {
+            Some(at) => {
+                self.bounds.check_time(at, now)?;
+                at
+            }
+            None => arrival_time(now),
+        };
+        let event = SignalEvent {
             signal: def.id(),
             item: e.target.id(),
             user: e.user.as_ref().map(Key::id),
             weight,
-            timestamp: e.at.unwrap_or(now),
-        }))
+            timestamp,
+        };
+        Ok(match &e.idempotency_key {
+            // An empty or over-long key is `WalError::InvalidRecord`; nothing is written.
+            Some(key) => Record::keyed_signal(event, IdempotencyKey::new(key)?),
+            None => Record::signal(event),
+        })
     }
 
     /// Appends records in one batch and applies them to the views in order.
     fn append(&self, records: Vec<Record>) -> Result<Ack> {
         if records.is_empty() {
-            return Ok(Ack { written: 0, duplicates: 0, last_seq: self.wal.last_seq() });
+            return Ok(Ack { written: 0, duplicates: 0, duplicate_indexes: Vec::new(), last_seq: self.wal.last_seq() });
         }
         let done = self.wal.append_batch(&records)?;
         let mut written = Vec::with_capacity(records.len());
-        let mut duplicates = 0;
-        for (outcome, record) in done.outcomes.iter().zip(records) {
+        let mut duplicate_indexes = Vec::new();
+        for (i, (outcome, record)) in done.outcomes.iter().zip(records).enumerate() {
             match outcome {
                 Appended::Written(seq) => written.push((*seq, record)),
-                Appended::Duplicate { .. } => duplicates += 1,
+                Appended::Duplicate { .. } => duplicate_indexes.push(i),
             }
         }
-        let ack = Ack { written: written.len(), duplicates, last_seq: written.last().map_or(0, |w| w.0) };
+        let ack = Ack {
+            written: written.len(),
+            duplicates: duplicate_indexes.len(),
+            duplicate_indexes,
+            last_seq: written.last().map_or(0, |w| w.0),
+        };
         self.sequencer.apply(written, &self.registry)?;
         Ok(ack)
     }
@@ -613,23 +584,37 @@ impl Inner {
     }
 }
 
+/// The time of an event given none: `now`, but never the same nanosecond
+/// twice in this process. Dedup by content compares exact timestamps, so two
+/// untimed events — in one batch, which shares `now`, or on a clock coarser
+/// than a nanosecond — are never taken for one (a retry of an untimed event
+/// gets a new time anyway: only an idempotency key recognises it).
+fn arrival_time(now: Timestamp) -> Timestamp {
+    static LAST: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = now.as_nanos().max(last.saturating_add(1));
+        match LAST.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return Timestamp::from_nanos(next),
+            Err(seen) => last = seen,
+        }
+    }
+}
+
 /// Where every signal event can be read back from: the event archive, or —
 /// with the archive off — an empty stand-in when the log still holds every
 /// record from the first. `None` when neither holds them all.
-fn event_source<'a>(
-    archive: Option<&'a EventArchive>,
-    schema: &Arc<Schema>,
-    wal: &Wal,
-    scratch: &'a mut Option<EventArchive>,
-) -> Option<&'a EventArchive> {
-    if archive.is_some() {
-        return archive;
-    }
-    if wal.first_seq() > 1 {
-        return None;
-    }
-    let memory: Arc<dyn StorageEngine> = Arc::new(tidal_storage::MemoryEngine::new());
-    Some(scratch.insert(EventArchive::new(Arc::clone(schema), memory)))
+/// The data directory: `dir`, created if needed, or a new temporary one
+/// (removed when the database is dropped).
+fn data_dir(dir: Option<&Path>) -> Result<(PathBuf, Option<tempfile::TempDir>)> {
+    let (dir, temp) = if let Some(dir) = dir {
+        (dir.to_path_buf(), None)
+    } else {
+        let t = tempfile::Builder::new().prefix("tidal-").tempdir()?;
+        (t.path().to_path_buf(), Some(t))
+    };
+    std::fs::create_dir_all(&dir)?;
+    Ok((dir, temp))
 }
 
 fn read_schema(dir: &Path) -> Result<Option<Schema>> {

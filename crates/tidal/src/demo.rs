@@ -244,22 +244,32 @@ pub(crate) fn run(args: &Args) -> tidal::Result<()> {
 
     // The main queries.
     let feed_user = format!("user-{}", rng.below(args.users.min(50)));
-    let queries: Vec<(String, Retrieve)> = vec![
-        ("Trending now (velocity of views, 24h)".into(), Retrieve::sort_by("trending")?.window(Window::DAY)),
-        ("Rising (acceleration of views, 1h)".into(), Retrieve::sort_by("rising")?),
-        ("Hot (Reddit's formula)".into(), Retrieve::sort_by("hot")?),
-        ("Top this week (likes, 7d)".into(), Retrieve::sort_by("top_week")?),
+    // A back-test: the same trending list as of a whole hour six hours ago,
+    // every view read exactly as of then (the ledger where it covers that
+    // time, else the hourly rollups).
+    let then = Timestamp::from_secs(now.as_secs() - now.as_secs() % 3600 - 6 * 3600);
+    let queries: Vec<(String, Retrieve, Timestamp)> = vec![
+        ("Trending now (velocity of views, 24h)".into(), Retrieve::sort_by("trending")?.window(Window::DAY), now),
+        (
+            "Trending as of the whole hour 6 hours ago (AT: a back-test, every view as of then)".to_owned(),
+            Retrieve::sort_by("trending")?.window(Window::DAY),
+            then,
+        ),
+        ("Rising (acceleration of views, 1h)".into(), Retrieve::sort_by("rising")?, now),
+        ("Hot (Reddit's formula)".into(), Retrieve::sort_by("hot")?, now),
+        ("Top this week (likes, 7d)".into(), Retrieve::sort_by("top_week")?, now),
         (
             format!("{feed_user}'s feed (for_you profile, unseen, max 2 per creator)"),
             Retrieve::profile("for_you").for_user(feed_user.as_str()).unseen().max_per_creator(2),
+            now,
         ),
     ];
-    for (title, q) in queries {
-        let q = q.limit(10).at(now).seed(args.seed);
+    for (title, q, at) in queries {
+        let q = q.limit(10).at(at).seed(args.seed);
         let t = Instant::now();
         let page = db.retrieve(&q)?;
         let ms = t.elapsed().as_secs_f64() * 1e3;
-        print_page(&db, &title, &page, ms, now)?;
+        print_page(&db, &title, &page, ms, at)?;
     }
     let stats = db.stats()?;
     println!(

@@ -1,6 +1,6 @@
 //! [`Error`]: the one error type of the facade, wrapping each crate's.
 
-use tidal_schema::{EntityKind, SchemaError};
+use tidal_schema::{EntityKind, SchemaError, Timestamp};
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -21,10 +21,27 @@ pub enum Error {
     Storage(#[from] tidal_storage::StorageError),
     /// The signal ledger refused an event or a read.
     #[error(transparent)]
-    Signals(#[from] tidal_signals::SignalError),
+    Signals(tidal_signals::SignalError),
+    /// A read as of a time no tier can answer exactly (DESIGN §4: never
+    /// silently approximate). It can be read exactly at the `nearest`
+    /// times: the whole hours around `at` (hourly rollups), or the newest
+    /// event concerned and any time after it.
+    #[error(
+        "{what} cannot be read exactly at {}; it can at {}",
+        at.rfc3339(),
+        nearest.iter().map(|t| t.rfc3339()).collect::<Vec<_>>().join(" or ")
+    )]
+    NotExactAt {
+        /// What was read: the measure and the signal.
+        what: String,
+        /// The time asked for.
+        at: Timestamp,
+        /// The nearest times it can be read exactly.
+        nearest: Vec<Timestamp>,
+    },
     /// A view failed to apply, checkpoint or restore.
     #[error(transparent)]
-    Materialize(#[from] tidal_materialize::MaterializeError),
+    Materialize(tidal_materialize::MaterializeError),
     /// A query that does not parse: the error has the position, a caret
     /// excerpt and what was expected.
     #[error("{0}")]
@@ -41,9 +58,11 @@ pub enum Error {
     /// A relationship type the schema does not declare.
     #[error("unknown relationship {0:?}")]
     UnknownRelationship(String),
-    /// A weight that is NaN, infinite or negative.
-    #[error("invalid weight {0}: weights must be finite and non-negative")]
-    InvalidWeight(f64),
+    /// An event or edge outside the configured [`InputBounds`](tidal_schema::InputBounds):
+    /// a weight that is not finite, negative or too large, or an event time
+    /// too far in the future. Nothing was written.
+    #[error(transparent)]
+    Input(#[from] tidal_schema::InputError),
     /// A signal event for an entity kind the signal does not target.
     #[error("signal {signal:?} targets {expected}, not {actual}")]
     WrongKind {
@@ -87,10 +106,42 @@ impl From<tidal_query::QueryError> for Error {
             Q::Unsupported(m) => Self::Unsupported(m),
             Q::Invalid(m) => Self::InvalidArgument(m),
             Q::InvalidCursor(c) => Self::InvalidCursor(c),
+            Q::Ranking(tidal_ranking::RankError::Read { source, .. })
+                if matches!(source, tidal_signals::SignalError::NotExact(_)) =>
+            {
+                source.into()
+            }
             Q::Ranking(r) => Self::Ranking(r),
             Q::Storage(s) => Self::Storage(s),
-            Q::Signals(s) => Self::Signals(s),
+            Q::Signals(s) => s.into(),
             other => Self::InvalidArgument(other.to_string()),
+        }
+    }
+}
+
+impl From<tidal_materialize::MaterializeError> for Error {
+    /// The views' own refusals the facade names itself (a poisoned
+    /// sequencer, a breaking schema change) keep their facade variants.
+    fn from(e: tidal_materialize::MaterializeError) -> Self {
+        use tidal_materialize::MaterializeError as M;
+        match e {
+            M::Poisoned(why) => Self::Poisoned(why),
+            M::BreakingSchemaChange(diff) => Self::BreakingSchemaChange(diff),
+            M::Signal(s) => s.into(),
+            other => Self::Materialize(other),
+        }
+    }
+}
+
+impl From<tidal_signals::SignalError> for Error {
+    /// A read that cannot be exact keeps its own variant.
+    fn from(e: tidal_signals::SignalError) -> Self {
+        match e {
+            tidal_signals::SignalError::NotExact(e) => {
+                let tidal_signals::NotExact { signal, measure, at, nearest } = *e;
+                Self::NotExactAt { what: format!("{measure} of signal {signal}"), at, nearest }
+            }
+            other => Self::Signals(other),
         }
     }
 }

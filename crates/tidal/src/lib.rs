@@ -14,10 +14,9 @@ mod config;
 mod db;
 mod error;
 mod query;
-mod sequencer;
 mod types;
 
-pub use config::{Config, DEFAULT_DIR, Durability};
+pub use config::{Config, DEFAULT_DIR, DedupMode, Durability};
 pub use db::TidalDB;
 pub use error::{Error, Result};
 pub use query::{Explained, QueryOutput};
@@ -25,8 +24,8 @@ pub use tidal_materialize::ViewAudit;
 pub use tidal_query::{
     Filter, Hit, Key, Literal, Order, Page, ParseError, Predicate, QueryError, Retrieve, StageStats, Statement,
 };
-pub use tidal_ranking::{Explanation, SortMode};
+pub use tidal_ranking::{Explanation, SortMode, WindowStat};
 /// The schema vocabulary (`Schema`, `Fields`, `FieldValue`, `Window`, ...).
 pub use tidal_schema as schema;
-pub use tidal_schema::{EntityId, EntityKind, Timestamp, UserState, Window};
+pub use tidal_schema::{EntityId, EntityKind, InputBounds, InputError, Timestamp, UserState, Window};
 pub use types::{Ack, CheckReport, Event, OpenReport, SignalView, Stats, WindowView};

@@ -52,14 +52,14 @@ impl Inner {
 
     pub(crate) fn retrieve(&self, q: &Retrieve) -> Result<Page> {
         self.with_views(|views| {
-            let plan = tidal_query::plan(q, views, Timestamp::now())?;
+            let plan = tidal_query::plan(q, views, self.present())?;
             Ok(tidal_query::execute(&plan, views, &self.snapshots, false)?.0)
         })
     }
 
     pub(crate) fn explain(&self, q: &Retrieve, analyze: bool) -> Result<Explained> {
         self.with_views(|views| {
-            let plan = tidal_query::plan(q, views, Timestamp::now())?;
+            let plan = tidal_query::plan(q, views, self.present())?;
             let (page, stages) = if analyze {
                 let (page, stages) = tidal_query::execute(&plan, views, &self.snapshots, true)?;
                 (Some(page), stages)

@@ -20,14 +20,21 @@ pub struct Event {
     pub user: Option<Key>,
     /// Weight; default the signal's declared default weight.
     pub weight: Option<f64>,
-    /// When; default now.
+    /// When; default the time of the write, a distinct nanosecond for each
+    /// untimed event, so none is ever the duplicate of another by content.
     pub at: Option<Timestamp>,
+    /// The producer's name for this event (a Kafka message id, a
+    /// Stripe-style request key): 1 to 128 bytes, stored in the log with it.
+    /// A second event with a key already written within the dedup window is
+    /// a duplicate, whatever its content (see [`DedupMode`](crate::DedupMode));
+    /// past the window (60 s) the key is no longer recognised.
+    pub idempotency_key: Option<String>,
 }
 
 impl Event {
     /// `signal` happened to `target`.
     pub fn new(signal: impl Into<String>, target: impl Into<Key>) -> Self {
-        Self { signal: signal.into(), target: target.into(), user: None, weight: None, at: None }
+        Self { signal: signal.into(), target: target.into(), user: None, weight: None, at: None, idempotency_key: None }
     }
 
     /// By `user`.
@@ -50,16 +57,40 @@ impl Event {
         self.at = Some(at);
         self
     }
+
+    /// With an idempotency key: retrying the write with the same key
+    /// cannot count the event twice.
+    ///
+    /// ```
+    /// use tidal::{Config, Event, TidalDB};
+    ///
+    /// let db = TidalDB::open(Config::ephemeral()).unwrap();
+    /// let like = Event::new("like", "video-1").by("ada").idempotency_key("req-7f3a");
+    /// assert_eq!(db.signal(like.clone()).unwrap().written, 1);
+    /// let retry = db.signal(like).unwrap();
+    /// assert_eq!((retry.written, retry.duplicate_indexes), (0, vec![0]));
+    /// ```
+    #[must_use]
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.idempotency_key = Some(key.into());
+        self
+    }
 }
 
 /// What a write became.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ack {
     /// Records written (durably, per the durability mode).
     pub written: usize,
-    /// Signal events dropped as duplicates (same signal, item, user and
-    /// second, within the dedup window).
+    /// Signal events dropped as duplicates of events already written within
+    /// the dedup window, as the [`DedupMode`](crate::DedupMode) decides (by
+    /// default: the same idempotency key, or without keys the same signal,
+    /// item, user and exact timestamp). Equal to `duplicate_indexes.len()`.
     pub duplicates: usize,
+    /// Which events were those duplicates: their positions in the written
+    /// batch (the slice given to [`signal_batch`](crate::TidalDB::signal_batch)),
+    /// ascending. Empty for writes other than signals.
+    pub duplicate_indexes: Vec<usize>,
     /// The last sequence number written (0 if none).
     pub last_seq: u64,
 }
@@ -155,6 +186,10 @@ pub struct CheckReport {
     /// The signal-view audit; `None` when it could not run (no event
     /// archive, and the log truncated below its first record).
     pub signal_views: Option<ViewAudit>,
+    /// The audit of reads at past times: a sample of pairs read at whole
+    /// hours and between them, against the contract applied to their raw
+    /// events; `None` when it could not run (as for `signal_views`).
+    pub past_reads: Option<ViewAudit>,
     /// Differences found.
     pub problems: u64,
     /// The first few differences, in words.
@@ -162,17 +197,24 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
-    pub(crate) fn new(open: &OpenReport, wal: &Wal, stores: StoreAudit, views: Option<ViewAudit>) -> Self {
+    pub(crate) fn new(
+        open: &OpenReport,
+        wal: &Wal,
+        stores: StoreAudit,
+        views: Option<ViewAudit>,
+        past: Option<ViewAudit>,
+    ) -> Self {
         let mut examples = stores.examples;
-        examples.extend(views.iter().flat_map(|v| v.examples.iter().cloned()));
+        examples.extend(views.iter().chain(&past).flat_map(|v| v.examples.iter().cloned()));
         Self {
             log_range: (wal.first_seq(), wal.last_seq()),
             log_records: stores.records,
             torn_tail_bytes: open.torn_tail_bytes,
             entities: stores.entities,
             edges: stores.edges,
-            problems: stores.mismatches + views.as_ref().map_or(0, |v| v.mismatches),
+            problems: stores.mismatches + views.iter().chain(&past).map(|v| v.mismatches).sum::<u64>(),
             signal_views: views,
+            past_reads: past,
             examples,
         }
     }
@@ -198,6 +240,9 @@ impl std::fmt::Display for CheckReport {
                 v.pairs, v.users, v.events
             )?,
             None => writeln!(f, "signal views: not checked (no event archive, and the log is truncated)")?,
+        }
+        if let Some(p) = &self.past_reads {
+            writeln!(f, "past reads: {} (signal, entity) pairs read at past times against their raw events", p.pairs)?;
         }
         for e in &self.examples {
             writeln!(f, "  differs: {e}")?;

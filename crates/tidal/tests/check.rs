@@ -1,8 +1,9 @@
 //! `tidal check` (the program, run as a user would) passes a healthy data
 //! directory and catches planted corruption: a flipped byte inside the log,
 //! a signal-view checkpoint that drifted from the log while its checksum
-//! stayed valid, and an entity store that holds a version the log never
-//! wrote.
+//! stayed valid, an entity store that holds a version the log never
+//! wrote, and a cold-tier rollup that makes reads at past times wrong while
+//! every read now is right.
 
 #![allow(clippy::unwrap_used)] // Reason: test code fails loudly.
 
@@ -126,4 +127,39 @@ fn an_entity_the_log_never_wrote_is_caught() {
     let (ok, stdout, _) = check(dir.path());
     assert!(!ok, "{stdout}");
     assert!(stdout.contains("Not what the log says"), "{stdout}");
+}
+
+#[test]
+fn a_rollup_that_makes_past_reads_wrong_is_caught() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path());
+    {
+        // Plant: every rollup of item-3 counts five events more, in its own
+        // valid format. (This little data set stays in the open generation,
+        // which the rollups' checkpoint carries.) Reads now come from the
+        // ledger and agree with a rebuild; only reads at past times see the
+        // rollups.
+        let data: Arc<dyn StorageEngine> = Arc::new(FjallEngine::open(dir.path().join("data")).unwrap());
+        let store = CheckpointStore::new(data);
+        let (seq, mut bytes) = store.load("rollups").unwrap().unwrap();
+        // watermark u64 | "TDR2" | generation u32 | rollups u32 | (entity u64 |
+        // signal u32 | granularity u8 | bucket u32 | count u64 | sum f64 | decayed f64)*
+        assert_eq!(&bytes[8..12], b"TDR2");
+        let item = Key::id_for("item-3").0;
+        let mut planted = 0;
+        for entry in bytes[20..].chunks_exact_mut(8 + 4 + 1 + 4 + 8 + 8 + 8) {
+            if u64::from_le_bytes(entry[..8].try_into().unwrap()) == item {
+                let count = u64::from_le_bytes(entry[17..25].try_into().unwrap());
+                entry[17..25].copy_from_slice(&(count + 5).to_le_bytes());
+                planted += 1;
+            }
+        }
+        assert!(planted > 0, "item-3 has rollups");
+        store.save(seq, &[("rollups".to_owned(), bytes)]).unwrap();
+    }
+    let (ok, stdout, _) = check(dir.path());
+    assert!(!ok, "{stdout}");
+    let item = Key::id_for("item-3").0.to_string();
+    assert!(stdout.contains(&format!("of entity {item}")) && stdout.contains("the events say otherwise"), "{stdout}");
+    assert!(stdout.contains("past reads: "), "{stdout}");
 }

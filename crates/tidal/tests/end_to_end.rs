@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tidal::schema::{FieldValue, Fields, Schema, SignalDef};
-use tidal::{Config, EntityKind, Error, Event, Key, Retrieve, TidalDB, Timestamp, UserState, Window};
+use tidal::{Config, EntityKind, Error, Event, InputError, Key, Retrieve, TidalDB, Timestamp, UserState, Window};
 
 const T0: u64 = 1_700_000_000;
 
@@ -128,16 +128,22 @@ fn bad_input_is_a_typed_error_and_changes_nothing() {
         vec![(EntityKind::Item, Key::from("y"), item("Y", "c", T0)), (EntityKind::Item, Key::from("z"), wrong_type)];
     assert!(db.put_batch(batch).is_err());
     assert!(matches!(db.signal(Event::new("nope", "keep")), Err(Error::UnknownSignal(_))));
-    assert!(matches!(db.signal(Event::new("view", "keep").weight(f64::NAN)), Err(Error::InvalidWeight(_))));
-    assert!(matches!(db.signal(Event::new("view", "keep").weight(-1.0)), Err(Error::InvalidWeight(_))));
-    assert!(matches!(db.signal(Event::new("view", "keep").weight(f64::INFINITY)), Err(Error::InvalidWeight(_))));
+    assert!(matches!(
+        db.signal(Event::new("view", "keep").weight(f64::NAN)),
+        Err(Error::Input(InputError::NotFinite(_)))
+    ));
+    assert!(matches!(db.signal(Event::new("view", "keep").weight(-1.0)), Err(Error::Input(InputError::Negative(_)))));
+    assert!(matches!(
+        db.signal(Event::new("view", "keep").weight(f64::INFINITY)),
+        Err(Error::Input(InputError::NotFinite(_)))
+    ));
     let events = [Event::new("view", "keep"), Event::new("view", "keep").weight(f64::NAN)];
     assert!(db.signal_batch(&events).is_err());
     assert!(matches!(db.relate("likes", "a", "b", 1.0), Err(Error::UnknownRelationship(_))));
-    assert!(matches!(db.relate("follows", "a", "b", f64::NAN), Err(Error::InvalidWeight(_))));
+    assert!(matches!(db.relate("follows", "a", "b", f64::NAN), Err(Error::Input(InputError::NotFinite(_)))));
     assert!(matches!(db.unrelate("likes", "a", "b"), Err(Error::UnknownRelationship(_))));
     let edges = [(Key::from("a"), Key::from("b"), 1.0), (Key::from("a"), Key::from("c"), f64::NAN)];
-    assert!(matches!(db.relate_batch("follows", &edges), Err(Error::InvalidWeight(_))));
+    assert!(matches!(db.relate_batch("follows", &edges), Err(Error::Input(InputError::NotFinite(_)))));
     assert!(db.retrieve(&Retrieve::profile("nope")).is_err());
     assert!(Retrieve::sort_by("nope").is_err());
     assert!(matches!(db.retrieve(&Retrieve::sort_by("hot").unwrap().after("garbage")), Err(Error::InvalidCursor(_))));

@@ -13,22 +13,21 @@
 //! rebuild from the event archive and the log. 100 rounds by default, 1,000 with
 //! `TIDAL_SOAK=1`; a fresh database every 20 rounds.
 //!
-//! The child is this same test binary, re-run with `TIDAL_KILL_CHILD` set.
+//! The child is this same test binary, re-run by the kill harness of
+//! `tidal-test-support` with `TIDAL_KILL_CHILD` set.
 
 #![allow(clippy::unwrap_used, clippy::cast_precision_loss, clippy::float_cmp)] // Reason: test code fails loudly; counts are small and exact.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tidal::schema::{FieldValue, Fields};
 use tidal::{Config, Durability, EntityKind, Event, Key, TidalDB, Timestamp, UserState};
+use tidal_test_support::kill::{self, KillTest};
 
 const CHILD_ENV: &str = "TIDAL_KILL_CHILD";
-const GEN_ENV: &str = "TIDAL_KILL_GEN";
 const THREADS: u64 = 8;
 /// Every event lands in `[T0, T0 + 24 s)`; views are read at `NOW`, so each
 /// event lies inside every window the schema keeps.
@@ -133,9 +132,7 @@ fn child(dir: &str, g: u64) -> ! {
             std::thread::spawn(move || {
                 for i in 0.. {
                     run(&db, g, t, &op(i));
-                    let mut out = std::io::stdout().lock();
-                    writeln!(out, "ACK {g} {t} {i}").unwrap();
-                    out.flush().unwrap();
+                    kill::report(&format!("ACK {g} {t} {i}\n"));
                 }
             })
         })
@@ -249,64 +246,31 @@ fn check(db: &TidalDB, g: u64, t: u64, m: &Model) -> Result<(), String> {
 
 #[test]
 fn whole_database_kill_test() {
-    if let Ok(dir) = std::env::var(CHILD_ENV) {
-        child(&dir, std::env::var(GEN_ENV).unwrap().parse().unwrap());
+    let mut harness = KillTest::new("whole_database_kill_test", CHILD_ENV).seed(0x9E37_79B9_7F4A_7C15).kill_within(400);
+    if let Some(args) = harness.child_args() {
+        child(&args[1], args[0].parse().unwrap());
     }
-    let rounds: u64 = if std::env::var("TIDAL_SOAK").is_ok_and(|v| v == "1") { 1000 } else { 100 };
-    let exe = std::env::current_exe().unwrap();
-    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     let mut dir = tempfile::tempdir().unwrap();
     // (generation, thread) → (ops fully applied, records of the next op).
     let mut settled: BTreeMap<(u64, u64), (u64, usize)> = BTreeMap::new();
-    for g in 0..rounds {
+    for g in 0..kill::rounds(100, 1000) {
         if g > 0 && g % 20 == 0 {
             dir = tempfile::tempdir().unwrap();
             settled.clear();
         }
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        let kill_after = 1 + rng % 400;
-        let stderr_path = dir.path().join("child-stderr.txt");
-        let mut child = Command::new(&exe)
-            .args(["--exact", "whole_database_kill_test", "--nocapture", "--test-threads", "1"])
-            .env(CHILD_ENV, dir.path().join("db"))
-            .env(GEN_ENV, g.to_string())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr_path).unwrap())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let mut acked: HashMap<u64, u64> = HashMap::new();
-        let mut record = |line: &str| {
-            // The harness may print its own words before the first line.
-            let ack = line.find("ACK ").map_or("", |at| &line[at + 4..]);
-            let mut parts = ack.split(' ').map(|p| p.parse::<u64>().ok());
-            if let (Some(Some(pg)), Some(Some(t)), Some(Some(i))) = (parts.next(), parts.next(), parts.next()) {
-                assert_eq!(pg, g);
-                let next = acked.entry(t).or_insert(0);
-                assert_eq!(*next, i, "round {g}: thread {t} acknowledged out of order");
-                *next = i + 1;
-                return true;
-            }
-            false
-        };
-        let mut seen = 0;
-        while seen < kill_after {
-            let Some(Ok(line)) = lines.next() else { break };
-            seen += u64::from(record(&line));
-        }
-        child.kill().unwrap(); // SIGKILL
-        child.wait().unwrap();
         // What the child printed before it died was acknowledged.
-        for line in lines.map_while(Result::ok) {
-            record(&line);
-        }
-        assert!(
-            seen >= kill_after,
-            "round {g}: the child died after {seen} of {kill_after} acknowledgements; its stderr:\n{}",
-            std::fs::read_to_string(&stderr_path).unwrap_or_default()
-        );
+        let mut acked: HashMap<u64, u64> = HashMap::new();
+        harness.round(&[&g, &dir.path().join("db").display()], |line| {
+            let mut parts = line.strip_prefix("ACK ").unwrap_or_default().split(' ').map(|p| p.parse::<u64>().ok());
+            let (Some(Some(pg)), Some(Some(t)), Some(Some(i))) = (parts.next(), parts.next(), parts.next()) else {
+                return false;
+            };
+            assert_eq!(pg, g);
+            let next = acked.entry(t).or_insert(0);
+            assert_eq!(*next, i, "round {g}: thread {t} acknowledged out of order");
+            *next = i + 1;
+            true
+        });
 
         let db = config(&dir.path().join("db"), g)
             .checkpoint_interval(None)

@@ -1,8 +1,10 @@
 //! Rebuild-required schema changes: reopening with a schema that changes a
 //! signal's decay and windows, which signal sets a user state, and removes a
-//! field rebuilds exactly the affected views from the event archive and the
-//! log — and afterwards every view equals that of a database fed the same
-//! writes under the new schema from the start. A crash between storing the
+//! field rebuilds exactly the affected views (the ledger, the bitmaps, the
+//! rollups whose decayed sums were anchored under the old decay, the stored
+//! entities) from the event archive and the log — and afterwards every
+//! view equals that of a database fed the same writes under the new schema
+//! from the start. A crash between storing the
 //! new schema and checkpointing the rebuilt views only means rebuilding
 //! again on the next open.
 
@@ -120,7 +122,7 @@ fn a_rebuild_required_change_rebuilds_the_affected_views() {
     let db = TidalDB::open(Config::new(dir.path()).schema(v2())).unwrap();
     let report = db.open_report();
     assert!(report.schema_changed);
-    assert_eq!(report.rebuilt, ["signals", "user_state", "entities(item)"]);
+    assert_eq!(report.rebuilt, ["signals", "user_state", "rollups", "entities(item)"]);
     assert_eq!(observe(&db), want);
     // Saved came from shares logged under schema 1.
     assert!(!db.user_state("user-3", UserState::Saved).is_empty());
@@ -140,7 +142,7 @@ fn without_the_archive_an_untruncated_log_suffices() {
     let dir = tempfile::tempdir().unwrap();
     build_v1(dir.path(), false);
     let db = TidalDB::open(Config::new(dir.path()).schema(v2()).archive(false)).unwrap();
-    assert_eq!(db.open_report().rebuilt, ["signals", "user_state", "entities(item)"]);
+    assert_eq!(db.open_report().rebuilt, ["signals", "user_state", "rollups", "entities(item)"]);
     assert_eq!(observe(&db), want);
 }
 
@@ -154,7 +156,7 @@ fn a_crash_before_the_rebuilt_views_are_checkpointed_rebuilds_again() {
     std::fs::write(dir.path().join("schema.json"), v2().to_json().unwrap()).unwrap();
     let db = TidalDB::open(Config::new(dir.path())).unwrap();
     assert!(!db.open_report().schema_changed);
-    assert_eq!(db.open_report().rebuilt, ["signals", "user_state", "entities(item)"]);
+    assert_eq!(db.open_report().rebuilt, ["signals", "user_state", "rollups", "entities(item)"]);
     assert_eq!(observe(&db), want);
     assert_eq!(db.schema(), &v2());
     assert_eq!(Key::id_for("item-1"), Key::from("item-1").id());
