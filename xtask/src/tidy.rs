@@ -2,7 +2,8 @@
 //!
 //! * Every `.rs` file starts with a `//!` line saying what it is for.
 //! * Dependencies between `tidal-*` crates follow the layer table of
-//!   DESIGN.md §2, kept here in [`LAYERS`] and checked against `cargo metadata`.
+//!   docs/ARCHITECTURE.md ("Crates"), kept here in [`LAYERS`] and checked
+//!   against `cargo metadata`.
 //! * Dev-only crates ([`DEV_ONLY`]) are never a normal or build dependency.
 //! * Files over [`MAX_LINES`] lines are reported (a warning, not a failure).
 
@@ -148,7 +149,7 @@ pub(crate) fn check_layers(metadata: &Value, layers: &[(&str, &[&str])]) -> Vec<
                 }
             } else if !(allowed.contains(&dep) || (dev && dep == name)) && refused.insert(dep) {
                 errors.push(format!(
-                    "`{name}` depends on `{dep}`, which the layer table does not allow (dependencies point down the layers of DESIGN.md §2)"
+                    "`{name}` depends on `{dep}`, which the layer table does not allow (dependencies point down the layers; see docs/ARCHITECTURE.md)"
                 ));
             }
         }

@@ -43,8 +43,9 @@ pub struct Page {
     pub next: Option<String>,
     /// How many candidates were ranked.
     pub candidates: usize,
-    /// How many signal reads each tier served (ledger or rollups).
-    pub tiers: TierUse,
+    /// How many signal reads each tier served (ledger or rollups), per
+    /// measure read (`count:1d of view`), in the order first read.
+    pub tiers: Vec<(String, TierUse)>,
 }
 
 /// What one stage did, for `EXPLAIN ANALYZE`.
@@ -86,7 +87,7 @@ pub fn execute(
     let mut want = plan.resume.map_or(0, |c| c.position as usize) + plan.limit;
     loop {
         stats.clear();
-        let mut tiers = TierUse::default();
+        let mut tiers = Vec::new();
         let (ranked, candidates, source_done, all_ranked) =
             run(plan, views, &user, (pool, want), analyze, &mut stats, &mut tiers)?;
         let start = plan.resume.map_or(0, |c| resume_at(&ranked, c));
@@ -121,6 +122,25 @@ pub fn execute(
         page.tiers = tiers;
         stats.push(StageStats { stage: "page", rows: page.hits.len(), micros: micros(t) });
         return Ok((page, stats));
+    }
+}
+
+/// Adds `used` to the reads counted for `what`.
+fn count_reads(tiers: &mut Vec<(String, TierUse)>, what: String, used: TierUse) {
+    match tiers.iter_mut().find(|(w, _)| *w == what) {
+        Some((_, total)) => total.add(used),
+        None => tiers.push((what, used)),
+    }
+}
+
+impl Page {
+    /// The reads each tier served, over every measure.
+    pub fn tier_totals(&self) -> TierUse {
+        let mut total = TierUse::default();
+        for (_, used) in &self.tiers {
+            total.add(*used);
+        }
+        total
     }
 }
 
@@ -171,7 +191,7 @@ fn page_of(
         }
         .encode()
     });
-    Ok(Page { hits, next, candidates, tiers: TierUse::default() })
+    Ok(Page { hits, next, candidates, tiers: Vec::new() })
 }
 
 /// The requesting user's bitmaps and relationships.
@@ -218,7 +238,7 @@ fn run(
     (pool, want): (usize, usize),
     analyze: bool,
     stats: &mut Vec<StageStats>,
-    tiers: &mut TierUse,
+    tiers: &mut Vec<(String, TierUse)>,
 ) -> Result<(Vec<Ranked>, usize, bool, bool)> {
     let at = plan.at;
     let mut t = Instant::now();
@@ -234,7 +254,7 @@ fn run(
             let (top, served) = reader
                 .top_k(*id, *measure, pool, at)
                 .map_err(|e| crate::QueryError::from(rank_error(*id, *measure, e).named(signal)))?;
-            tiers.add(served);
+            count_reads(tiers, format!("{measure} of {signal}"), served);
             // Fewer than asked for: the source has nothing more.
             let exhausted = pool >= *active || top.len() < pool;
             (top.into_iter().map(|(id, _)| id).collect::<Vec<_>>(), exhausted)
@@ -315,7 +335,10 @@ fn run(
         },
         Ranker::Sort(mode) => mode.rank(views.roles, &candidates, &source, user, &request)?,
     };
-    tiers.add(source.used());
+    for (signal, measure, used) in source.used() {
+        let name = views.schema.signal_by_id(signal).map_or_else(|| signal.to_string(), |d| d.name.clone());
+        count_reads(tiers, format!("{measure} of {name}"), used);
+    }
     stage(stats, "rank", ranked.len(), &mut t);
     Ok((ranked, candidates.len(), exhausted, depth == candidates.len()))
 }

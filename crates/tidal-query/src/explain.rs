@@ -26,7 +26,8 @@ pub fn render_explain(plan: &Plan, analysis: Option<(&Page, &[StageStats])>) -> 
     let _ = write!(
         out,
         "\n  signals as of {}: from the ledger where it covers that time, else the hourly rollups (exact at whole \
-         hours), else refused",
+         hours), else refused; a window W counts the events in (T-W, T], at most one bucket older, exactly on \
+         bucket boundaries and at whole hours",
         plan.at.as_secs()
     );
     if let Some((page, stats)) = analysis {
@@ -35,11 +36,15 @@ pub fn render_explain(plan: &Plan, analysis: Option<(&Page, &[StageStats])>) -> 
                 let _ = write!(out, "\n  ran {:<8} [rows {}, {:.3} ms]", s.stage, s.rows, s.micros / 1000.0);
             }
         }
+        let total = page.tier_totals();
         let _ = write!(
             out,
             "\nsignal reads: {} from the ledger (hot/warm), {} from the rollups (cold)",
-            page.tiers.ledger, page.tiers.rollups
+            total.ledger, total.rollups
         );
+        for (what, used) in &page.tiers {
+            let _ = write!(out, "\n  {what}: {} ledger, {} rollups", used.ledger, used.rollups);
+        }
         let total: f64 = stats.iter().map(|s| s.micros).sum();
         let _ = write!(
             out,

@@ -45,21 +45,18 @@ impl std::fmt::Debug for Views<'_> {
 /// that can ([`SignalReader`]), counting the reads each tier served.
 pub struct Source<'a> {
     reader: SignalReader<'a>,
-    used: Mutex<TierUse>,
+    used: Mutex<Vec<(SignalId, Measure, TierUse)>>,
 }
 
 impl<'a> Source<'a> {
     /// A source over `views`' ledger and rollups.
     pub fn new(views: &Views<'a>) -> Self {
-        Self {
-            reader: SignalReader::new(views.schema, views.ledger, views.rollups),
-            used: Mutex::new(TierUse::default()),
-        }
+        Self { reader: SignalReader::new(views.schema, views.ledger, views.rollups), used: Mutex::new(Vec::new()) }
     }
 
-    /// The reads each tier served so far.
-    pub fn used(&self) -> TierUse {
-        *self.used.lock()
+    /// The reads each tier served so far, per signal and measure.
+    pub fn used(&self) -> Vec<(SignalId, Measure, TierUse)> {
+        self.used.lock().clone()
     }
 }
 
@@ -79,7 +76,11 @@ impl SignalSource for Source<'_> {
     ) -> tidal_ranking::Result<Vec<f64>> {
         let (values, used) =
             self.reader.read_bulk(signal, items, measure, now).map_err(|e| rank_error(signal, measure, e))?;
-        self.used.lock().add(used);
+        let mut all = self.used.lock();
+        match all.iter_mut().find(|(s, m, _)| *s == signal && *m == measure) {
+            Some((_, _, total)) => total.add(used),
+            None => all.push((signal, measure, used)),
+        }
         Ok(values)
     }
 }

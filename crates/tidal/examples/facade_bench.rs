@@ -68,12 +68,22 @@ fn as_of_rows(db: &TidalDB, mut rng: SplitMix64, items: u64, total: u64, rows: &
     let candidates: Vec<u64> = (0..200).map(|i| i * (items / 200).max(1)).collect();
     let mut views_in_day = vec![0u32; usize::try_from(items).expect("items fit")];
     let mut all_time: std::collections::HashMap<(u64, &str), u64> = std::collections::HashMap::new();
+    // The contract dedups identical events (signal, item, user, exact time)
+    // within the window; timestamps here are whole seconds in rising order,
+    // so identical events share a second.
+    let mut second: (u64, std::collections::HashSet<(String, u64, u64)>) = (0, std::collections::HashSet::new());
     let mut done = 0;
     while done < total {
         let n = (total - done).min(BATCH as u64);
         for e in events(&mut rng, items, done, n, total) {
-            let (Key::Id(item), Some(at)) = (&e.target, e.at) else { continue };
+            let (Key::Id(item), Some(at), Some(Key::Id(user))) = (&e.target, e.at, &e.user) else { continue };
             let t = at.as_secs();
+            if second.0 != t {
+                second = (t, std::collections::HashSet::new());
+            }
+            if !second.1.insert((e.signal.clone(), item.0, user.0)) {
+                continue;
+            }
             if e.signal == "view" && t > PAST - 86_400 && t <= PAST {
                 views_in_day[usize::try_from(item.0).expect("fits")] += 1;
             }

@@ -268,7 +268,7 @@ fn explain_shows_the_plan_and_analyze_the_rows() {
           6. keep     FILTER unblocked: creator not in the user's 1 blocks edges (keeps ~83%)
           7. rank     profile for_you, diversity max_per_creator:2
           8. page     10 results from position 0
-          signals as of 1700000000: from the ledger where it covers that time, else the hourly rollups (exact at whole hours), else refused"#]].assert_eq(&e.text);
+          signals as of 1700000000: from the ledger where it covers that time, else the hourly rollups (exact at whole hours), else refused; a window W counts the events in (T-W, T], at most one bucket older, exactly on bucket boundaries and at whole hours"#]].assert_eq(&e.text);
     assert!(e.page.is_none());
     let QueryOutput::Explained(e) = db.query(&text.replace("EXPLAIN", "EXPLAIN ANALYZE")).unwrap() else {
         panic!("not an explanation")
@@ -297,8 +297,10 @@ fn explain_shows_the_plan_and_analyze_the_rows() {
     }
     assert!(e.text.contains("results from"));
     // Which tier served the signal reads: at the newest event, the ledger.
-    let reads = e.page.as_ref().unwrap().tiers;
+    let reads = e.page.as_ref().unwrap().tier_totals();
     assert!(reads.ledger > 0 && reads.rollups == 0, "{reads:?}");
+    // Each measure read is listed with its tiers: the source's top-K first.
+    assert!(e.text.contains("\n  count:1d of view: "), "{}", e.text);
     assert!(e.text.contains(&format!("signal reads: {} from the ledger (hot/warm), 0 from the rollups", reads.ledger)));
 }
 
@@ -417,5 +419,21 @@ fn pagination_under_concurrent_writes_never_repeats_or_skips() {
         } else {
             assert!(unique.len() >= 9 * 2, "{text}: paged {} items", unique.len());
         }
+    }
+}
+
+#[test]
+fn explain_analyze_names_the_tier_that_served_each_read() {
+    let db = TidalDB::open(Config::ephemeral().checkpoint_interval(None)).unwrap();
+    populate(&db);
+    // A whole hour before most items' newest view: decayed scores as of then
+    // come from the hourly rollups; at the newest event, from the ledger.
+    let hour = T0 - T0 % 3_600;
+    for (at, cold) in [(hour, true), (T0 + 1, false)] {
+        let text = format!("EXPLAIN ANALYZE RETRIEVE items SORT BY decayed(view) LIMIT 5 AT {at}");
+        let QueryOutput::Explained(e) = db.query(&text).unwrap() else { panic!("not explained") };
+        let reads = e.page.as_ref().unwrap().tier_totals();
+        assert_eq!(reads.rollups > 0, cold, "{}", e.text);
+        assert!(e.text.contains("decayed of view: "), "{}", e.text);
     }
 }
