@@ -284,11 +284,16 @@ impl BucketSeries {
         true
     }
 
-    /// The total of the held buckets `lo ..= hi`.
+    /// The total of the held buckets `lo ..= hi` (held buckets are in index
+    /// order: a binary search finds the first, the rest are read in order).
     fn sum_range(&self, (lo, hi): (u32, u32)) -> Tally {
         let mut total = Tally::default();
-        for b in self.store.iter().filter(|b| (lo..=hi).contains(&b.index)) {
-            total.add(b);
+        let (a, b) = self.store.as_slices();
+        for part in [a, b] {
+            let start = part.partition_point(|x| x.index < lo);
+            for x in part[start..].iter().take_while(|x| x.index <= hi) {
+                total.add(x);
+            }
         }
         total
     }

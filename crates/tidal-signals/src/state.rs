@@ -198,7 +198,20 @@ impl SignalState {
         if self.count == 0 {
             return Some(0.0);
         }
-        if let Some(raw) = self.all_raw().filter(|_| at < self.newest()) {
+        let all_raw = self.all_raw().filter(|_| at < self.newest());
+        // Raw events' windows leave out any event after `at` by themselves
+        // (see `tally`); only the running totals need the past rebuilt.
+        let windowed = measure.window().is_some_and(|w| !w.is_all_time());
+        if let (Some(_), true) = (all_raw, windowed) {
+            return match measure {
+                Measure::Count(w) => self.window(layout, w, at).map(|t| t.count as f64),
+                Measure::Sum(w) => self.window(layout, w, at).map(|t| t.sum),
+                Measure::Velocity(w) => self.velocity(layout, w, at),
+                Measure::Acceleration(w) => self.acceleration(layout, w, at),
+                Measure::Decayed | Measure::AllTime => None,
+            };
+        }
+        if let Some(raw) = all_raw {
             let mut past = Self::new(layout);
             for &(t, w) in raw.iter().filter(|(t, _)| *t <= at) {
                 past.apply(layout, t, w);
