@@ -12,8 +12,11 @@
 //! let mut harness = KillTest::new("kill_test", "MY_KILL_CHILD").kill_within(400);
 //! if let Some(args) = harness.child_args() {
 //!     // The child: open the store at `args[0]`, write forever, and
-//!     // `kill::report("ACK …\n")` after each write returns.
-//!     unimplemented!("{args:?}")
+//!     // `kill::report("ACK …\n")` after each write returns (here a
+//!     // counter stands in for the writes).
+//!     for n in 0u64.. {
+//!         kill::report(&format!("ACK {n} in {}\n", args[0]));
+//!     }
 //! }
 //! let dir = tempfile::tempdir().unwrap();
 //! for _ in 0..kill::rounds(100, 1000) {
