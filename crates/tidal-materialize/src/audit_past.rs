@@ -95,6 +95,9 @@ fn check_pair(
     }
     measures
         .extend(def.windows.iter().filter(|w| !w.is_all_time()).flat_map(|&w| [Measure::Count(w), Measure::Sum(w)]));
+    if def.velocity {
+        measures.extend(def.windows.iter().filter(|w| !w.is_all_time()).map(|&w| Measure::Velocity(w)));
+    }
     for m in measures {
         let got = match reader.read_bulk(def.id(), &[entity], m, Timestamp::from_nanos(at)) {
             Ok((v, _)) => v[0],
@@ -113,13 +116,18 @@ fn check_pair(
         let ok = match m {
             Measure::AllTime => got.to_bits() == (tally(0, at).0 as f64).to_bits(),
             Measure::Decayed => agree(got, decayed(def, raw, at)),
-            Measure::Count(w) | Measure::Sum(w) => {
+            Measure::Count(w) | Measure::Sum(w) | Measure::Velocity(w) => {
                 let (exact, widest) = window_bounds(&tally, w, at, whole_hour && rollups, reader, def);
-                let pick = |t: (u64, f64)| if matches!(m, Measure::Count(_)) { t.0 as f64 } else { t.1 };
+                let secs = w.duration().map_or(1.0, |d| d.as_secs_f64());
+                let pick = |t: (u64, f64)| match m {
+                    Measure::Count(_) => t.0 as f64,
+                    Measure::Velocity(_) => t.0 as f64 / secs,
+                    _ => t.1,
+                };
                 let (lo, hi) = (pick(exact), pick(widest));
                 got >= lo - 1e-9 * lo.abs().max(1.0) && got <= hi + 1e-9 * hi.abs().max(1.0)
             }
-            _ => true,
+            Measure::Acceleration(_) => true,
         };
         if !ok {
             audit.mismatch(|| {

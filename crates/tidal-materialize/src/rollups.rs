@@ -41,7 +41,7 @@ use parking_lot::Mutex;
 use tidal_schema::codec::{ByteReader, ByteWriter, DecodeError};
 use tidal_schema::{DecayModel, EntityId, Schema, SignalId, Timestamp};
 use tidal_signals::Tally;
-use tidal_storage::keys::{Tag, encode_key};
+use tidal_storage::keys::{Tag, encode_key, parse_key};
 use tidal_storage::{FlushMode, Space, StorageEngine, WriteBatch};
 use tidal_wal::Record;
 
@@ -209,7 +209,7 @@ impl Rollups {
         for space in [Space::Items, Space::Users, Space::Creators] {
             let mut batch = WriteBatch::new();
             engine.visit_range(space, Bound::Unbounded, Bound::Unbounded, &mut |k, _| {
-                if k.get(9) == Some(&(Tag::Rollup as u8)) {
+                if matches!(parse_key(k), Some((_, Tag::Rollup, _))) {
                     batch.delete(space, k.to_vec());
                     deleted += 1;
                 }
@@ -257,7 +257,7 @@ impl Rollups {
         let mut add = |bucket: u32, count: u64, sum: f64, decayed: f64| {
             total.count += count;
             total.sum += sum;
-            total.decayed += decayed * decay_factor(half_life, u64::from(bucket) * width, at.as_nanos());
+            total.decayed += decayed * decay_factor(half_life, u64::from(bucket).saturating_mul(width), at.as_nanos());
         };
         let (start, end) = (key(entity, signal, granularity, lo, 0), key(entity, signal, granularity, hi, u32::MAX));
         let mut bad = None;
@@ -339,7 +339,13 @@ impl Rollups {
         let (space, half_life, _) = self.signal(signal)?;
         let span = u64::try_from(window.as_nanos()).unwrap_or(u64::MAX);
         let t = at.as_nanos();
-        let end = if back == 0 { t } else { (t - t % HOUR_NS).saturating_sub(span) };
+        // The previous window ends at the whole hour at or before `at − W`.
+        let end = if back == 0 {
+            t
+        } else {
+            let e = t.saturating_sub(span);
+            e - e % HOUR_NS
+        };
         let clamp = |x: u64| u32::try_from(x).unwrap_or(u32::MAX);
         let lo = clamp(end.saturating_sub(span) / HOUR_NS + 1);
         let hi = clamp(end.div_ceil(HOUR_NS));
@@ -351,14 +357,20 @@ impl Rollups {
 
     /// Every event of `signal` for `entity` up to `at`, with its decayed
     /// score as of `at`: exact when `at` is a whole hour, or when no event
-    /// after `at` shares its hour. `None` for linearly decaying signals,
-    /// whose decayed score the rollups do not keep.
-    pub fn as_of(&self, entity: EntityId, signal: SignalId, at: Timestamp) -> Result<Option<Rollup>> {
-        let (space, half_life, linear) = self.signal(signal)?;
+    /// after `at` shares its hour. The decayed score is meaningless for
+    /// linearly decaying signals, whose decayed sums the rollups do not keep
+    /// (see [`keeps_decayed`](Self::keeps_decayed)); the totals are not.
+    pub fn as_of(&self, entity: EntityId, signal: SignalId, at: Timestamp) -> Result<Rollup> {
+        let (space, half_life, _) = self.signal(signal)?;
         let hi = bucket(at, HOUR_NS);
         let pending = self.pending.lock();
-        let total = self.sum_hours(&pending, (space, half_life), entity, signal, (0, hi), at)?;
-        Ok((!linear).then_some(total))
+        self.sum_hours(&pending, (space, half_life), entity, signal, (0, hi), at)
+    }
+
+    /// Whether the rollups keep `signal`'s decayed sums (every decay but
+    /// linear).
+    pub fn keeps_decayed(&self, signal: SignalId) -> bool {
+        self.signal(signal).is_ok_and(|(_, _, linear)| !linear)
     }
 }
 
@@ -384,7 +396,8 @@ impl Materializer for Rollups {
         for (granularity, width) in [(HOURLY, HOUR_NS), (DAILY, DAY_NS)] {
             let b = bucket(e.timestamp, width);
             // Anchored at the bucket's end, never after the event: ≤ weight.
-            let decayed = e.weight * decay_factor(half_life, e.timestamp.as_nanos(), u64::from(b) * width);
+            let decayed =
+                e.weight * decay_factor(half_life, e.timestamp.as_nanos(), u64::from(b).saturating_mul(width));
             if let Some(d) = deltas.iter_mut().find(|d| d.granularity == granularity && d.bucket == b) {
                 d.count += 1;
                 d.sum += e.weight;

@@ -61,6 +61,7 @@ pub struct SignalReader<'a> {
     schema: &'a Schema,
     ledger: &'a SignalLedger,
     rollups: Option<&'a Rollups>,
+    present: bool,
 }
 
 impl std::fmt::Debug for SignalReader<'_> {
@@ -78,7 +79,18 @@ enum Route {
 impl<'a> SignalReader<'a> {
     /// A reader over the ledger and, if kept, the rollups.
     pub const fn new(schema: &'a Schema, ledger: &'a SignalLedger, rollups: Option<&'a Rollups>) -> Self {
-        Self { schema, ledger, rollups }
+        Self { schema, ledger, rollups, present: false }
+    }
+
+    /// The same reader for reads "now" when `present` (the read time is the
+    /// database's present, not one the caller asked for): the ledger reads
+    /// each pair at the later of that time and the pair's newest event, so
+    /// an event written while the read runs is counted instead of making
+    /// the read refuse. Whole-hour reads the rollups serve stay as they are.
+    #[must_use]
+    pub const fn present_if(mut self, present: bool) -> Self {
+        self.present = present;
+        self
     }
 
     /// The signal's name, for errors.
@@ -123,7 +135,7 @@ impl<'a> SignalReader<'a> {
             return Ok((out, used));
         }
         let route = match window {
-            Some(w) if whole_hour && self.rollups.is_some() => {
+            Some(w) if whole_hour && self.rollups.is_some() && self.cold_answers(signal, measure) => {
                 let width = self.ledger.bucket_width_ns(signal, w).unwrap_or(HOUR_NS);
                 if at.as_nanos().is_multiple_of(width) { Route::Ledger } else { Route::Rollups }
             }
@@ -133,6 +145,11 @@ impl<'a> SignalReader<'a> {
             let out = entities.iter().map(|&e| self.cold(signal, e, measure, at)).collect::<Result<Vec<_>>>()?;
             used.rollups += out.len() as u64;
             return Ok((out, used));
+        }
+        if self.present {
+            let values = self.ledger.read_bulk_present(signal, entities, measure, at)?;
+            used.ledger += values.len() as u64;
+            return Ok((values, used));
         }
         let warm = self.ledger.read_bulk_at(signal, entities, measure, at)?;
         let mut out = Vec::with_capacity(entities.len());
@@ -166,12 +183,18 @@ impl<'a> SignalReader<'a> {
         // A window at a whole hour the warm buckets do not have as a
         // boundary is exact only in the rollups (step 1 of the module docs).
         let cold_route = self.rollups.is_some()
+            && self.cold_answers(signal, measure)
             && at.as_nanos().is_multiple_of(HOUR_NS)
             && measure.window().filter(|w| !w.is_all_time()).is_some_and(|w| {
                 self.ledger.bucket_width_ns(signal, w).is_some_and(|width| !at.as_nanos().is_multiple_of(width))
             });
-        if !cold_route && at >= self.ledger.newest() {
-            match self.ledger.top_k(signal, measure, k, at) {
+        if !cold_route && (self.present || at >= self.ledger.newest()) {
+            let top = if self.present {
+                self.ledger.top_k_present(signal, measure, k, at)
+            } else {
+                self.ledger.top_k(signal, measure, k, at)
+            };
+            match top {
                 Ok(top) => {
                     let used = TierUse { ledger: top.len() as u64, rollups: 0 };
                     return Ok((top, used));
@@ -212,11 +235,18 @@ impl<'a> SignalReader<'a> {
         self.ledger.bucket_width_ns(signal, window)
     }
 
-    /// Whether the rollups keep what `measure` needs of `signal`.
+    /// Whether the rollups answer `measure` of `signal` exactly at whole
+    /// hours: not the decayed score of a linearly decaying signal, and a
+    /// window only when it is whole hours (else `T − W` is no hour
+    /// boundary).
     fn cold_answers(&self, signal: SignalId, measure: Measure) -> bool {
         let linear =
             self.schema.signal_by_id(signal).is_some_and(|d| matches!(d.decay.model(), DecayModel::Linear { .. }));
-        !(linear && matches!(measure, Measure::Decayed))
+        let whole_hours = measure
+            .window()
+            .and_then(Window::duration)
+            .is_none_or(|d| u64::try_from(d.as_nanos()).is_ok_and(|ns| ns.is_multiple_of(HOUR_NS)));
+        whole_hours && !(linear && matches!(measure, Measure::Decayed))
     }
 
     /// `measure` from the rollups.
@@ -226,14 +256,13 @@ impl<'a> SignalReader<'a> {
         // Reason: counts below 2^53.
         #[allow(clippy::cast_precision_loss)]
         let value = match measure {
-            Measure::Decayed | Measure::AllTime => {
-                let Some(total) = rollups.as_of(entity, signal, at)? else {
-                    return Err(self.not_exact(signal, measure, at, at));
-                };
-                if matches!(measure, Measure::Decayed) { total.decayed } else { total.count as f64 }
+            Measure::Decayed if !rollups.keeps_decayed(signal) => {
+                return Err(self.not_exact(signal, measure, at, at));
             }
+            Measure::Decayed => rollups.as_of(entity, signal, at)?.decayed,
+            Measure::AllTime => rollups.as_of(entity, signal, at)?.count as f64,
             Measure::Count(w) | Measure::Sum(w) if w.is_all_time() => {
-                let total = rollups.as_of(entity, signal, at)?.unwrap_or_default();
+                let total = rollups.as_of(entity, signal, at)?;
                 if matches!(measure, Measure::Count(_)) { total.count as f64 } else { total.sum }
             }
             Measure::Count(w) => rollups.window_at(entity, signal, span(w), at, 0)?.count as f64,

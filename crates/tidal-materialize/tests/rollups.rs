@@ -119,7 +119,7 @@ proptest! {
                 }
                 // All-time totals and the decayed score as of the whole hour.
                 let ts = Timestamp::from_secs((T0 as i64 + whole) as u64);
-                let total = second.as_of(EntityId(item), SignalId::for_name("view"), ts).unwrap().unwrap();
+                let total = second.as_of(EntityId(item), SignalId::for_name("view"), ts).unwrap();
                 let (count, sum) = tally(&events, item, i64::MIN, whole);
                 prop_assert_eq!(total.count, count, "all-time of item {} at +{}s", item, whole);
                 prop_assert!((total.sum - sum).abs() <= 1e-9 * sum.max(1.0));

@@ -250,7 +250,7 @@ fn run(
     let mut scanned: Option<Vec<(EntityId, Fields)>> = None;
     let (mut ids, exhausted) = match &plan.source {
         CandidateSource::TopK { signal, id, measure, active } => {
-            let reader = SignalReader::new(views.schema, views.ledger, views.rollups);
+            let reader = SignalReader::new(views.schema, views.ledger, views.rollups).present_if(plan.present);
             let (top, served) = reader
                 .top_k(*id, *measure, pool, at)
                 .map_err(|e| crate::QueryError::from(rank_error(*id, *measure, e).named(signal)))?;
@@ -327,7 +327,7 @@ fn run(
     request.explain = analyze;
     request.exclude = plan.state_filters.iter().map(|f| f.state).collect();
     request.diversity.clone_from(&plan.diversity);
-    let source = Source::new(views);
+    let source = Source::new(views, plan.present);
     let ranked = match &plan.ranker {
         Ranker::Profile(name) => match views.profiles.get(name) {
             Some(p) => p.score(&candidates, &source, user, &request)?,

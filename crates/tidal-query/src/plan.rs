@@ -126,6 +126,10 @@ pub struct Plan {
     pub query: Retrieve,
     /// The snapshot time every view is read at.
     pub at: Timestamp,
+    /// Whether `at` is the database's present (no `AT`, no cursor): signal
+    /// reads then count events written while the query runs, reading each
+    /// item at the later of `at` and its newest event.
+    pub present: bool,
     /// The seed.
     pub seed: u64,
     /// Page size.
@@ -315,6 +319,7 @@ pub fn plan(q: &Retrieve, views: &Views<'_>, now: Timestamp) -> Result<Plan> {
     Ok(Plan {
         query: q.clone(),
         at,
+        present: q.at.is_none() && resume.is_none(),
         seed,
         limit: limit as usize,
         user,

@@ -49,9 +49,13 @@ pub struct Source<'a> {
 }
 
 impl<'a> Source<'a> {
-    /// A source over `views`' ledger and rollups.
-    pub fn new(views: &Views<'a>) -> Self {
-        Self { reader: SignalReader::new(views.schema, views.ledger, views.rollups), used: Mutex::new(Vec::new()) }
+    /// A source over `views`' ledger and rollups; `present` for a ranking
+    /// at the database's present (see [`SignalReader::present_if`]).
+    pub fn new(views: &Views<'a>, present: bool) -> Self {
+        Self {
+            reader: SignalReader::new(views.schema, views.ledger, views.rollups).present_if(present),
+            used: Mutex::new(Vec::new()),
+        }
     }
 
     /// The reads each tier served so far, per signal and measure.

@@ -318,6 +318,34 @@ impl SignalLedger {
         measure: Measure,
         at: Timestamp,
     ) -> Result<Vec<Option<f64>>> {
+        self.read_bulk_inner(signal, entities, measure, at, false)
+    }
+
+    /// [`read_bulk_at`](Self::read_bulk_at) for the present: each pair is
+    /// read at the later of `at` and its own newest event, under its
+    /// shard's lock, so an event written while a "now" read runs is counted
+    /// rather than making the read refuse. Always answers.
+    ///
+    /// # Errors
+    /// As [`read_bulk_at`](Self::read_bulk_at).
+    pub fn read_bulk_present(
+        &self,
+        signal: SignalId,
+        entities: &[EntityId],
+        measure: Measure,
+        at: Timestamp,
+    ) -> Result<Vec<f64>> {
+        Ok(self.read_bulk_inner(signal, entities, measure, at, true)?.into_iter().map(|v| v.unwrap_or(0.0)).collect())
+    }
+
+    fn read_bulk_inner(
+        &self,
+        signal: SignalId,
+        entities: &[EntityId],
+        measure: Measure,
+        at: Timestamp,
+        present: bool,
+    ) -> Result<Vec<Option<f64>>> {
         let (pos, info) = self.info(signal)?;
         Self::check_measure(info, measure)?;
         let mut order: Vec<(usize, usize)> = entities.iter().enumerate().map(|(i, e)| (shard_of(*e), i)).collect();
@@ -327,7 +355,9 @@ impl SignalLedger {
             let slab = self.shards[run[0].0].slab.read();
             for &(_, i) in run {
                 if let Some(&slot) = slab.index.get(&(entities[i].0, pos)) {
-                    out[i] = slab.pairs[slot as usize].state.read_at(&info.layout, measure, at);
+                    let state = &slab.pairs[slot as usize].state;
+                    let at = if present { at.max(state.newest()) } else { at };
+                    out[i] = state.read_at(&info.layout, measure, at);
                 }
             }
         }
@@ -438,9 +468,37 @@ impl SignalLedger {
     /// [`entities_of`](Self::entities_of) and
     /// [`read_bulk_at`](Self::read_bulk_at)).
     pub fn top_k(&self, signal: SignalId, measure: Measure, k: usize, now: Timestamp) -> Result<Vec<(EntityId, f64)>> {
+        self.top_k_inner(signal, measure, k, now, false)
+    }
+
+    /// [`top_k`](Self::top_k) for the present: at the later of `at` and the
+    /// newest event, so events written while a "now" ranking runs are
+    /// counted rather than making it refuse.
+    ///
+    /// # Errors
+    /// As [`top_k`](Self::top_k), never `NotExact`.
+    pub fn top_k_present(
+        &self,
+        signal: SignalId,
+        measure: Measure,
+        k: usize,
+        at: Timestamp,
+    ) -> Result<Vec<(EntityId, f64)>> {
+        self.top_k_inner(signal, measure, k, at, true)
+    }
+
+    fn top_k_inner(
+        &self,
+        signal: SignalId,
+        measure: Measure,
+        k: usize,
+        now: Timestamp,
+        present: bool,
+    ) -> Result<Vec<(EntityId, f64)>> {
         let (pos, info) = self.info(signal)?;
         Self::check_measure(info, measure)?;
         let newest = self.newest();
+        let now = if present { now.max(newest) } else { now };
         if now < newest {
             return Err(self.not_exact(signal, measure, now, newest));
         }
@@ -469,7 +527,9 @@ impl SignalLedger {
             let slab = shard.slab.read();
             for &slot in &slab.active[usize::from(pos)] {
                 let pair = &slab.pairs[slot as usize];
-                let value = Self::measure_of(info, &pair.state, measure, now);
+                // A pair written since the ranking began is read at its own
+                // newest event (the ranking counts it; see `top_k`).
+                let value = Self::measure_of(info, &pair.state, measure, now.max(pair.state.newest()));
                 if value > 0.0 {
                     scored.push((EntityId(pair.entity), value));
                 }
@@ -493,25 +553,31 @@ impl SignalLedger {
         now: Timestamp,
     ) -> Vec<(EntityId, f64)> {
         let mut found: Vec<(EntityId, f64, f64)> = Vec::new();
+        // Pairs already counted. A pair sits in every list it was ever filed
+        // in until a prune refiles it, and a concurrent write may file it
+        // above a level this scan has passed: counting each pair the first
+        // time it is met, at whatever level, counts every pair exactly once.
+        let mut seen: std::collections::HashSet<(usize, u32), RandomState> = std::collections::HashSet::default();
         for level in (0..LEVELS).rev() {
-            for shard in &*self.shards {
+            for (s, shard) in self.shards.iter().enumerate() {
                 let slab = shard.slab.read();
                 for &slot in &slab.levels[usize::from(pos)][i][level] {
                     let pair = &slab.pairs[slot as usize];
-                    if usize::from(pair.levels[i]) != level {
-                        continue; // filed higher since; counted there
+                    if !seen.insert((s, slot)) {
+                        continue;
                     }
                     // The measure's value, and the exact current value of the
                     // bound's own quantity (the window count, or the score),
                     // from one read.
                     let (value, exact) = match measure {
                         Measure::Count(w) | Measure::Velocity(w) => {
-                            let count = pair.state.window(&info.layout, w, now).map_or(0, |t| t.count) as f64;
+                            let at = now.max(pair.state.newest());
+                            let count = pair.state.window(&info.layout, w, at).map_or(0, |t| t.count) as f64;
                             let secs = w.duration().map_or(1.0, |d| d.as_secs_f64());
                             (if matches!(measure, Measure::Velocity(_)) { count / secs } else { count }, count)
                         }
                         _ => {
-                            let v = Self::measure_of(info, &pair.state, measure, now);
+                            let v = Self::measure_of(info, &pair.state, measure, now.max(pair.state.newest()));
                             (v, v)
                         }
                     };

@@ -206,8 +206,11 @@ impl SeriesShape {
         let n = u64::from(self.n);
         let (lo, hi) = if back == 0 {
             ((f + 1).saturating_sub(n), f + u64::from(!t.is_multiple_of(self.width_ns)))
+        } else if f < n {
+            // The previous window ends before the epoch: empty.
+            (1, 0)
         } else {
-            ((f + 1).saturating_sub(2 * n), f.saturating_sub(n))
+            ((f + 1).saturating_sub(2 * n), f - n)
         };
         let clamp = |x: u64| u32::try_from(x).unwrap_or(u32::MAX);
         (clamp(lo), clamp(hi))
@@ -223,7 +226,10 @@ impl SeriesShape {
 /// (`back` 0), or of the window before it (`back` 1).
 fn aligned_range(shape: &SeriesShape, top: u32, back: u8) -> (u32, u32) {
     let n = shape.n * u32::from(back);
-    let hi = top.saturating_sub(n);
+    if top < n {
+        return (1, 0); // before the epoch: empty
+    }
+    let hi = top - n;
     ((hi + 1).saturating_sub(shape.n), hi)
 }
 

@@ -341,7 +341,7 @@ impl TidalDB {
     /// # Errors
     /// Ledger or rollup failures.
     pub fn signal_views(&self, kind: EntityKind, key: impl Into<Key>) -> Result<Vec<SignalView>> {
-        self.signal_views_at(kind, key, self.inner.present())
+        self.views_at(kind, key.into().id(), self.inner.present(), true)
     }
 
     /// [`signal_views`](Self::signal_views) as of time `now`: exactly the
@@ -354,9 +354,12 @@ impl TidalDB {
     /// between whole hours, before the entity's newest event), naming the
     /// nearest times that can; ledger or rollup failures.
     pub fn signal_views_at(&self, kind: EntityKind, key: impl Into<Key>, now: Timestamp) -> Result<Vec<SignalView>> {
-        let id = key.into().id();
+        self.views_at(kind, key.into().id(), now, false)
+    }
+
+    fn views_at(&self, kind: EntityKind, id: EntityId, now: Timestamp, present: bool) -> Result<Vec<SignalView>> {
         let ledger = self.inner.signals.ledger();
-        let reader = SignalReader::new(&self.inner.schema, &ledger, self.inner.rollups.as_deref());
+        let reader = SignalReader::new(&self.inner.schema, &ledger, self.inner.rollups.as_deref()).present_if(present);
         let read = |signal, measure| -> Result<f64> { Ok(reader.read_bulk(signal, &[id], measure, now)?.0[0]) };
         let mut out = Vec::new();
         for def in self.inner.schema.signals().iter().filter(|s| s.target == kind) {
