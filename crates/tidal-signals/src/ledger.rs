@@ -521,11 +521,25 @@ impl SignalLedger {
     }
 
     /// Every active pair's value (the fallback top-K path).
+    ///
+    /// All-time measures never fall, so a pair pruned from the active list
+    /// (quiet past its horizon) can still rank by them: they scan every pair
+    /// of the signal instead.
     fn scan_candidates(&self, pos: u16, info: &SignalInfo, measure: Measure, now: Timestamp) -> Vec<(EntityId, f64)> {
+        let all_time = matches!(measure, Measure::AllTime)
+            || matches!(measure, Measure::Count(w) | Measure::Sum(w) if w.is_all_time());
         let mut scored = Vec::new();
         for shard in &*self.shards {
             let slab = shard.slab.read();
-            for &slot in &slab.active[usize::from(pos)] {
+            let slots: Box<dyn Iterator<Item = u32>> = if all_time {
+                Box::new(
+                    (0..u32::try_from(slab.pairs.len()).unwrap_or(u32::MAX))
+                        .filter(|&s| slab.pairs[s as usize].signal == pos),
+                )
+            } else {
+                Box::new(slab.active[usize::from(pos)].iter().copied())
+            };
+            for slot in slots {
                 let pair = &slab.pairs[slot as usize];
                 // A pair written since the ranking began is read at its own
                 // newest event (the ranking counts it; see `top_k`).

@@ -211,3 +211,22 @@ proptest! {
         prop_assert_eq!(got, want);
     }
 }
+
+/// All-time measures never fall: an entity pruned from the active lists
+/// (quiet for longer than its horizon) still ranks by them.
+#[test]
+fn pruned_entities_still_rank_all_time() {
+    let ledger = SignalLedger::new(&presets::content_feed());
+    for _ in 0..5 {
+        ledger.apply(view(), EntityKind::Item, EntityId(1), Timestamp::from_secs(T0), 1.0).unwrap();
+    }
+    let later = T0 + 400 * 86_400;
+    ledger.apply(view(), EntityKind::Item, EntityId(2), Timestamp::from_secs(later), 1.0).unwrap();
+    assert_eq!(ledger.prune(Timestamp::from_secs(later)), 1, "entity 1 leaves the active lists");
+    let now = Timestamp::from_secs(later);
+    for m in [Measure::AllTime, Measure::Count(Window::ALL_TIME), Measure::Sum(Window::ALL_TIME)] {
+        assert_eq!(ledger.top_k(view(), m, 2, now).unwrap(), vec![(EntityId(1), 5.0), (EntityId(2), 1.0)], "{m}");
+    }
+    // Windows and decayed scores of the quiet entity are zero: it stays out.
+    assert_eq!(ledger.top_k(view(), Measure::Count(Window::DAY), 2, now).unwrap(), vec![(EntityId(2), 1.0)]);
+}
