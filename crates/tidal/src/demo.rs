@@ -237,7 +237,7 @@ pub(crate) fn run(args: &Args) -> tidal::Result<()> {
     bar.finish_and_clear();
     let secs = t.elapsed().as_secs_f64();
     println!(
-        "{} signal events in {secs:.2} s: {:.0} events/s ({duplicates} duplicates dropped)\n",
+        "{} signal events in {secs:.2} s: {:.0} events/s ({duplicates} exact duplicates stored once)\n",
         args.events,
         args.events as f64 / secs
     );
