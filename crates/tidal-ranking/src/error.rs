@@ -76,10 +76,10 @@ fn reason(source: &SignalError, measure: Measure) -> String {
         SignalError::WindowNotKept { window, .. } => {
             format!("the ledger does not keep its {window} window (declare the window on the signal)")
         }
-        SignalError::VelocityNotTracked(_) if measure.window().is_some_and(tidal_schema::Window::is_all_time) => {
+        SignalError::VelocityNotTracked { .. } if measure.window().is_some_and(tidal_schema::Window::is_all_time) => {
             "velocity and acceleration need a finite window".to_owned()
         }
-        SignalError::VelocityNotTracked(_) => "it does not track velocity".to_owned(),
+        SignalError::VelocityNotTracked { .. } => "it does not track velocity".to_owned(),
         SignalError::UnknownSignal(_) => "the schema does not declare it".to_owned(),
         SignalError::WrongKind { expected, actual, .. } => format!("it is about {expected}s, not {actual}s"),
         other => other.to_string(),

@@ -15,10 +15,12 @@ pub enum SignalError {
     #[error("unknown signal {0}")]
     UnknownSignal(SignalId),
     /// An event for an entity of a kind the signal does not target.
-    #[error("signal {signal} targets {expected}, not {actual}")]
+    #[error("signal {name} targets {expected}, not {actual}")]
     WrongKind {
         /// The signal.
         signal: SignalId,
+        /// Its schema name.
+        name: String,
         /// The kind it targets.
         expected: EntityKind,
         /// The kind given.
@@ -28,16 +30,23 @@ pub enum SignalError {
     #[error("invalid weight {0}: weights must be finite and non-negative")]
     InvalidWeight(f64),
     /// A view of a window the signal does not keep.
-    #[error("signal {signal} does not keep window {window}")]
+    #[error("signal {name} does not keep window {window}")]
     WindowNotKept {
         /// The signal.
         signal: SignalId,
+        /// Its schema name.
+        name: String,
         /// The window asked for.
         window: Window,
     },
     /// Velocity or acceleration of a signal that does not track it.
-    #[error("signal {0} does not track velocity")]
-    VelocityNotTracked(SignalId),
+    #[error("signal {name} does not track velocity")]
+    VelocityNotTracked {
+        /// The signal.
+        signal: SignalId,
+        /// Its schema name.
+        name: String,
+    },
     /// A checkpoint does not decode: damaged, truncated or hostile.
     #[error("corrupt ledger checkpoint at byte {offset}: {reason}")]
     CorruptCheckpoint {

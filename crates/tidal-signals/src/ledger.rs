@@ -223,7 +223,12 @@ impl SignalLedger {
     ) -> Result<()> {
         let (pos, info) = self.info(signal)?;
         if kind != info.target {
-            return Err(SignalError::WrongKind { signal, expected: info.target, actual: kind });
+            return Err(SignalError::WrongKind {
+                signal,
+                name: info.name.clone(),
+                expected: info.target,
+                actual: kind,
+            });
         }
         if !weight.is_finite() || weight < 0.0 {
             return Err(SignalError::InvalidWeight(weight));
@@ -433,12 +438,12 @@ impl SignalLedger {
         if let Some(window) = measure.window()
             && !info.layout.keeps(window)
         {
-            return Err(SignalError::WindowNotKept { signal: info.id, window });
+            return Err(SignalError::WindowNotKept { signal: info.id, name: info.name.clone(), window });
         }
         if measure.needs_velocity()
             && (!info.layout.tracks_velocity() || measure.window().is_some_and(Window::is_all_time))
         {
-            return Err(SignalError::VelocityNotTracked(info.id));
+            return Err(SignalError::VelocityNotTracked { signal: info.id, name: info.name.clone() });
         }
         Ok(())
     }

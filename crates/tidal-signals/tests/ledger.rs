@@ -183,7 +183,7 @@ fn bad_input_is_a_typed_error_and_changes_nothing() {
     ));
     assert!(matches!(
         ledger.read(comment, EntityId(1), Measure::Velocity(Window::DAY), now),
-        Err(SignalError::VelocityNotTracked(_))
+        Err(SignalError::VelocityNotTracked { .. })
     ));
     assert_eq!(ledger.read(view(), EntityId(99), Measure::Decayed, now).unwrap(), 0.0, "no events reads as zero");
 }
@@ -229,4 +229,15 @@ fn pruned_entities_still_rank_all_time() {
     }
     // Windows and decayed scores of the quiet entity are zero: it stays out.
     assert_eq!(ledger.top_k(view(), Measure::Count(Window::DAY), 2, now).unwrap(), vec![(EntityId(2), 1.0)]);
+}
+
+/// Errors name signals by their schema name, never by their id.
+#[test]
+fn errors_name_the_signal() {
+    let ledger = SignalLedger::new(&presets::content_feed());
+    let year = Window::custom(std::time::Duration::from_secs(365 * 86_400)).unwrap();
+    let err = ledger.read(view(), EntityId(1), Measure::Count(year), Timestamp::from_secs(T0)).unwrap_err();
+    assert!(err.to_string().contains("signal view does not keep window"), "{err}");
+    let err = ledger.apply(view(), EntityKind::User, EntityId(1), Timestamp::from_secs(T0), 1.0).unwrap_err();
+    assert!(err.to_string().starts_with("signal view targets"), "{err}");
 }
