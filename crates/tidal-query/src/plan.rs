@@ -126,9 +126,9 @@ pub struct Plan {
     pub query: Retrieve,
     /// The snapshot time every view is read at.
     pub at: Timestamp,
-    /// Whether `at` is the database's present (no `AT`, no cursor): signal
-    /// reads then count events written while the query runs, reading each
-    /// item at the later of `at` and its newest event.
+    /// Whether `at` is the database's present (no `AT`; for a later page,
+    /// the first page's present): signal reads then count events written
+    /// since, reading each item at the later of `at` and its newest event.
     pub present: bool,
     /// The seed.
     pub seed: u64,
@@ -319,7 +319,11 @@ pub fn plan(q: &Retrieve, views: &Views<'_>, now: Timestamp) -> Result<Plan> {
     Ok(Plan {
         query: q.clone(),
         at,
-        present: q.at.is_none() && resume.is_none(),
+        // A later page of a query without AT re-ranks (after its snapshot
+        // was evicted) at the pinned time in the same present mode, so
+        // items written since are read as of their newest event rather than
+        // refused.
+        present: q.at.is_none(),
         seed,
         limit: limit as usize,
         user,
