@@ -291,11 +291,19 @@ impl SignalLedger {
         now: Timestamp,
     ) -> Result<Vec<f64>> {
         let values = self.read_bulk_at(signal, entities, measure, now)?;
-        let newest = self.newest_bulk(signal, entities)?;
+        // The newest event is looked up only for a refusal, which names it.
         values
             .into_iter()
-            .zip(newest)
-            .map(|(v, newest)| v.ok_or_else(|| self.not_exact(signal, measure, now, newest)))
+            .zip(entities)
+            .map(|(v, e)| {
+                v.map_or_else(
+                    || {
+                        let newest = self.newest_bulk(signal, &[*e])?[0];
+                        Err(self.not_exact(signal, measure, now, newest))
+                    },
+                    Ok,
+                )
+            })
             .collect()
     }
 

@@ -546,15 +546,13 @@ mod tests {
         assert!(big.validate(4096).is_ok());
     }
 
+    fn event(user: Option<EntityId>, timestamp: Timestamp) -> SignalEvent {
+        SignalEvent { signal: SignalId(1), item: EntityId(2), user, weight: 1.0, timestamp }
+    }
+
     #[test]
     fn non_canonical_user_is_rejected() {
-        let event = SignalEvent {
-            signal: SignalId(1),
-            item: EntityId(2),
-            user: None,
-            weight: 1.0,
-            timestamp: Timestamp::EPOCH,
-        };
+        let event = event(None, Timestamp::EPOCH);
         let mut bytes = Record::signal(event).encode_to_vec();
         bytes[RECORD_HEADER_LEN + 12] = 2; // has_user = 2
         assert!(matches!(Record::decode(&bytes), Err(WalError::Malformed { offset: 26, .. })));
@@ -562,13 +560,7 @@ mod tests {
 
     #[test]
     fn keyed_signals_decode_strictly() {
-        let event = SignalEvent {
-            signal: SignalId(1),
-            item: EntityId(2),
-            user: Some(EntityId(3)),
-            weight: 1.0,
-            timestamp: Timestamp::from_nanos(4),
-        };
+        let event = event(Some(EntityId(3)), Timestamp::from_nanos(4));
         let bytes = Record::keyed_signal(event, IdempotencyKey::new("abc").unwrap()).encode_to_vec();
         let plain = Record::signal(event).encode_to_vec();
         assert_eq!((bytes[0], plain[0]), (TAG_SIGNAL_KEYED, TAG_SIGNAL));
@@ -594,13 +586,7 @@ mod tests {
     #[test]
     fn only_signal_events_carry_keys() {
         let key = IdempotencyKey::new("k").unwrap();
-        let event = SignalEvent {
-            signal: SignalId(1),
-            item: EntityId(2),
-            user: None,
-            weight: 1.0,
-            timestamp: Timestamp::EPOCH,
-        };
+        let event = event(None, Timestamp::EPOCH);
         let mut record = Record::keyed_signal(event, key);
         record.body = RecordBody::EntityDelete { kind: EntityKind::Item, id: EntityId(2) };
         assert_eq!(record.key(), None);

@@ -29,14 +29,19 @@ fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
-fn records() -> Vec<Vec<Record>> {
-    let view = SignalEvent {
+/// The signal event both fixtures open with.
+fn view() -> SignalEvent {
+    SignalEvent {
         signal: SignalId::for_name("view"),
         item: EntityId(42),
         user: Some(EntityId(7)),
         weight: 1.5,
         timestamp: Timestamp::from_secs(1_700_000_000),
-    };
+    }
+}
+
+fn records() -> Vec<Vec<Record>> {
+    let view = view();
     vec![
         vec![
             Record::signal(view),
@@ -65,13 +70,7 @@ fn records() -> Vec<Vec<Record>> {
 
 /// The records of `v1_keyed_signals.wal`: two batches, seq 1..=3 and 4.
 fn keyed_records() -> Vec<Vec<Record>> {
-    let view = SignalEvent {
-        signal: SignalId::for_name("view"),
-        item: EntityId(42),
-        user: Some(EntityId(7)),
-        weight: 1.5,
-        timestamp: Timestamp::from_secs(1_700_000_000),
-    };
+    let view = view();
     let key = |bytes: &[u8]| IdempotencyKey::new(bytes).unwrap();
     vec![
         vec![
