@@ -92,8 +92,9 @@ proptest! {
         for (seq, (i, t, w)) in (1u64..).zip(&events).skip(usize::try_from(last.0).unwrap()) {
             second.on_event(seq, &record(*i, *t, *w)).unwrap();
         }
-        // T0 is not a whole hour: offsets that are whole hours of the clock.
-        let to_hour = |now: u64| ((T0 + now) / HOUR * HOUR - T0) as i64;
+        // T0 is not a whole hour: offsets that are whole hours of the clock
+        // (negative when `now` falls in T0's own hour, before T0's hour ends).
+        let to_hour = |now: u64| ((T0 + now) / HOUR * HOUR) as i64 - T0 as i64;
         let view = presets::content_feed().signal("view").unwrap().decay.half_life().unwrap().as_secs_f64();
         for (hours, now) in windows {
             let span = (hours * HOUR) as i64;
