@@ -52,6 +52,38 @@ pub enum MaterializeError {
     /// reopening replays it.
     #[error("the views stopped applying writes after a failure ({0}); reopen to recover")]
     Poisoned(String),
+    /// A view's durable state is behind what the log still holds: its file
+    /// was lost, damaged or replaced by an older copy, and the records in
+    /// between are gone from the log (truncated after a checkpoint).
+    #[error(
+        "view {view} reflects the log up to record {has}, but the log now starts at record {log_first}: \
+         records {} to {} are lost to it (its store was lost, damaged or replaced by an older copy); \
+         restore the directory from a backup",
+        has + 1,
+        log_first - 1
+    )]
+    BehindLog {
+        /// The view's name.
+        view: String,
+        /// The last record its durable state reflects (0: none).
+        has: u64,
+        /// The first record the log holds.
+        log_first: u64,
+    },
+    /// A view's durable state or checkpoint reflects records the log does
+    /// not have: the log was lost or replaced by an older copy.
+    #[error(
+        "view {view} reflects the log up to record {has}, but the log ends at record {log_last}: \
+         the log was lost or replaced by an older copy; restore the directory from a backup"
+    )]
+    AheadOfLog {
+        /// The view's name.
+        view: String,
+        /// The last record its durable state reflects.
+        has: u64,
+        /// The last record in the log.
+        log_last: u64,
+    },
     /// A schema change the stored views cannot follow; the text says why.
     #[error("breaking schema change refused:\n{0}")]
     BreakingSchemaChange(String),

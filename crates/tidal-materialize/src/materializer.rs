@@ -79,4 +79,29 @@ pub trait Materializer: Send + Sync {
 
     /// Replaces the state with one from [`checkpoint`](Self::checkpoint).
     fn restore(&self, bytes: &[u8]) -> Result<()>;
+
+    /// For a view whose state lives in a storage engine: the last log
+    /// sequence number that durable state reflects, recorded in the same
+    /// atomic writes as the state (`Some(0)` when the store records none:
+    /// new, or lost and recreated empty). Recovery compares it with the
+    /// view's checkpoint and the log, so a lost or stale store is replayed
+    /// or refused, never silently trusted. `None` (the default) for views
+    /// restored from their checkpoint bytes alone.
+    ///
+    /// # Errors
+    /// The store failed.
+    fn applied(&self) -> Result<Option<u64>> {
+        Ok(None)
+    }
+
+    /// Called with applying paused, just before [`checkpoint`](Self::checkpoint)
+    /// at `seq`: a view with an [applied mark](Self::applied) records that
+    /// its state reflects every record up to `seq` (it may have had nothing
+    /// to do for the last ones).
+    ///
+    /// # Errors
+    /// The store failed.
+    fn mark_applied(&self, _seq: u64) -> Result<()> {
+        Ok(())
+    }
 }

@@ -117,6 +117,7 @@ impl MaterializerRegistry {
         let seq = views.iter().map(|v| v.watermark).min().unwrap_or(0);
         let mut saved = Vec::with_capacity(views.len());
         for v in views.iter() {
+            v.materializer.mark_applied(v.watermark)?;
             // Each view's bytes carry its own watermark in front.
             let bytes = [v.watermark.to_le_bytes().to_vec(), v.materializer.checkpoint()?].concat();
             saved.push((v.materializer.name().to_owned(), bytes));
@@ -132,25 +133,55 @@ impl MaterializerRegistry {
 
     /// Restores every view from its checkpoint (if any) and replays the log
     /// after the lowest watermark. Call before applying new records.
+    ///
+    /// A view that keeps its state in a storage engine starts from the
+    /// sequence number its store records ([`Materializer::applied`]) rather
+    /// than its checkpoint's: a store lost, damaged or replaced by an older
+    /// copy is replayed from where it really is, and refused when the log no
+    /// longer holds that far back.
+    ///
+    /// # Errors
+    /// [`MaterializeError::BehindLog`] when a view needs records the log no
+    /// longer holds; [`MaterializeError::AheadOfLog`] when a view reflects
+    /// records the log does not have (checked before anything is replayed);
+    /// a damaged checkpoint or log; a view that fails to apply a record.
     pub fn recover(&self, store: &CheckpointStore, wal: &Wal) -> Result<RecoveryStats> {
         let mut stats = RecoveryStats::default();
+        let (log_first, log_last) = (wal.first_seq(), wal.last_seq());
         {
             let mut views = self.views.lock();
             for v in views.iter_mut() {
-                let Some((_, bytes)) = store.load(v.materializer.name())? else { continue };
-                if bytes.len() < 8 {
-                    return Err(MaterializeError::CorruptCheckpoint {
-                        view: v.materializer.name().to_owned(),
-                        offset: 0,
-                        reason: "no watermark".to_owned(),
-                    });
+                let name = v.materializer.name().to_owned();
+                if let Some((_, bytes)) = store.load(&name)? {
+                    if bytes.len() < 8 {
+                        return Err(MaterializeError::CorruptCheckpoint {
+                            view: name,
+                            offset: 0,
+                            reason: "no watermark".to_owned(),
+                        });
+                    }
+                    let (mark, view_state) = bytes.split_at(8);
+                    let mut w = [0u8; 8];
+                    w.copy_from_slice(mark);
+                    v.materializer.restore(view_state)?;
+                    v.watermark = u64::from_le_bytes(w);
+                    stats.restored += 1;
                 }
-                let (mark, view_state) = bytes.split_at(8);
-                let mut w = [0u8; 8];
-                w.copy_from_slice(mark);
-                v.materializer.restore(view_state)?;
-                v.watermark = u64::from_le_bytes(w);
-                stats.restored += 1;
+                if let Some(applied) = v.materializer.applied()? {
+                    v.watermark = applied;
+                }
+                if v.watermark > log_last {
+                    return Err(MaterializeError::AheadOfLog { view: name, has: v.watermark, log_last });
+                }
+            }
+            if let Some(v) = views.iter().min_by_key(|v| v.watermark)
+                && v.watermark + 1 < log_first
+            {
+                return Err(MaterializeError::BehindLog {
+                    view: v.materializer.name().to_owned(),
+                    has: v.watermark,
+                    log_first,
+                });
             }
         }
         let from = self.low_watermark();

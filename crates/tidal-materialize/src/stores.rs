@@ -4,6 +4,7 @@
 //! order, which converges (last writer by sequence number wins).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tidal_storage::{EntityStore, FlushMode, RelationshipStore};
 use tidal_wal::{Record, RecordBody};
@@ -11,16 +12,35 @@ use tidal_wal::{Record, RecordBody};
 use crate::error::Result;
 use crate::materializer::{Materializer, Scope};
 
+/// What a store view's checkpoint bytes say: the store keeps an applied
+/// mark. Checkpoints from before marks are empty; their stores are trusted
+/// to be at the checkpoint, as they were then, until the next checkpoint
+/// writes a mark.
+const MARKED: &[u8] = &[1];
+
+/// The watermark a store view starts from: its store's mark; with none,
+/// record 0 (a store lost and recreated empty) — unless the checkpoint
+/// predates marks (`marked` false), in which case the checkpoint's.
+fn start_from(mark: Option<u64>, marked: bool) -> Option<u64> {
+    match mark {
+        Some(seq) => Some(seq),
+        None if marked => Some(0),
+        None => None,
+    }
+}
+
 /// Entity writes and deletes into an [`EntityStore`].
 #[derive(Debug)]
 pub struct Entities {
     store: Arc<EntityStore>,
+    /// Whether the restored checkpoint says the store keeps a mark.
+    marked: AtomicBool,
 }
 
 impl Entities {
     /// A view writing to `store` (its one writer: see `EntityStore`).
     pub fn new(store: Arc<EntityStore>) -> Self {
-        Self { store }
+        Self { store, marked: AtomicBool::new(true) }
     }
 
     /// The store.
@@ -38,11 +58,11 @@ impl Materializer for Entities {
         Scope::Entities
     }
 
-    fn on_event(&self, _seq: u64, record: &Record) -> Result<()> {
+    fn on_event(&self, seq: u64, record: &Record) -> Result<()> {
         match &record.body {
-            RecordBody::EntityWrite { kind, id, fields } => self.store.put_encoded(*kind, *id, fields)?,
+            RecordBody::EntityWrite { kind, id, fields } => self.store.apply_encoded(seq, *kind, *id, fields)?,
             RecordBody::EntityDelete { kind, id } => {
-                self.store.delete(*kind, *id)?;
+                self.store.apply_delete(seq, *kind, *id)?;
             }
             _ => {}
         }
@@ -51,11 +71,20 @@ impl Materializer for Entities {
 
     fn checkpoint(&self) -> Result<Vec<u8>> {
         self.store.engine().flush(FlushMode::Sync)?;
-        Ok(Vec::new())
+        Ok(MARKED.to_vec())
     }
 
-    fn restore(&self, _bytes: &[u8]) -> Result<()> {
+    fn restore(&self, bytes: &[u8]) -> Result<()> {
+        self.marked.store(bytes == MARKED, Ordering::Relaxed);
         Ok(())
+    }
+
+    fn applied(&self) -> Result<Option<u64>> {
+        Ok(start_from(self.store.applied()?, self.marked.load(Ordering::Relaxed)))
+    }
+
+    fn mark_applied(&self, seq: u64) -> Result<()> {
+        Ok(self.store.mark_applied(seq)?)
     }
 }
 
@@ -63,6 +92,8 @@ impl Materializer for Entities {
 pub struct Relationships {
     store: Arc<RelationshipStore>,
     engine: Arc<dyn tidal_storage::StorageEngine>,
+    /// Whether the restored checkpoint says the store keeps a mark.
+    marked: AtomicBool,
 }
 
 impl std::fmt::Debug for Relationships {
@@ -74,7 +105,7 @@ impl std::fmt::Debug for Relationships {
 impl Relationships {
     /// A view writing to `store`, whose engine is `engine` (its one writer).
     pub fn new(store: Arc<RelationshipStore>, engine: Arc<dyn tidal_storage::StorageEngine>) -> Self {
-        Self { store, engine }
+        Self { store, engine, marked: AtomicBool::new(true) }
     }
 
     /// The store.
@@ -92,13 +123,13 @@ impl Materializer for Relationships {
         Scope::Relationships
     }
 
-    fn on_event(&self, _seq: u64, record: &Record) -> Result<()> {
+    fn on_event(&self, seq: u64, record: &Record) -> Result<()> {
         match &record.body {
             RecordBody::EdgeWrite { edge, from, to, weight, timestamp } => {
-                self.store.add(*edge, *from, *to, *weight, *timestamp)?;
+                self.store.apply_add(seq, *edge, *from, *to, *weight, *timestamp)?;
             }
             RecordBody::EdgeDelete { edge, from, to, .. } => {
-                self.store.remove(*edge, *from, *to)?;
+                self.store.apply_remove(seq, *edge, *from, *to)?;
             }
             _ => {}
         }
@@ -107,10 +138,19 @@ impl Materializer for Relationships {
 
     fn checkpoint(&self) -> Result<Vec<u8>> {
         self.engine.flush(FlushMode::Sync)?;
-        Ok(Vec::new())
+        Ok(MARKED.to_vec())
     }
 
-    fn restore(&self, _bytes: &[u8]) -> Result<()> {
+    fn restore(&self, bytes: &[u8]) -> Result<()> {
+        self.marked.store(bytes == MARKED, Ordering::Relaxed);
         Ok(())
+    }
+
+    fn applied(&self) -> Result<Option<u64>> {
+        Ok(start_from(self.store.applied()?, self.marked.load(Ordering::Relaxed)))
+    }
+
+    fn mark_applied(&self, seq: u64) -> Result<()> {
+        Ok(self.store.mark_applied(seq)?)
     }
 }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tidal_schema::{EntityId, EntityKind, Fields, Schema};
 
+use crate::applied::AppliedMark;
 use crate::codec::{decode_fields, encode_fields};
 use crate::engine::{Space, StorageEngine, WriteBatch};
 use crate::error::{Result, StorageError};
@@ -15,6 +16,9 @@ use crate::keys::{ENTITY_TAG_PREFIX_LEN, Tag, encode_key, parse_key};
 fn count_key(kind: EntityKind) -> Vec<u8> {
     encode_key(EntityId(0), Tag::Counter, &[b'e', kind.tag()])
 }
+
+/// The entity store's applied mark.
+const APPLIED: AppliedMark = AppliedMark("entities");
 
 fn decode_count(bytes: &[u8], key: &[u8]) -> Result<u64> {
     let raw: [u8; 8] = bytes.try_into().map_err(|_| StorageError::corrupt("counter", key, "not 8 bytes"))?;
@@ -84,6 +88,17 @@ impl EntityStore {
     /// Writes fields already encoded by [`encode_fields`] (as the log carries
     /// them). They are decoded and checked against the schema first.
     pub fn put_encoded(&self, kind: EntityKind, id: EntityId, encoded: &[u8]) -> Result<()> {
+        self.write_encoded(kind, id, encoded, None)
+    }
+
+    /// [`put_encoded`](Self::put_encoded) for the log record `seq`: the
+    /// store's [applied mark](Self::applied) moves to `seq` in the same
+    /// atomic batch as the entity.
+    pub fn apply_encoded(&self, seq: u64, kind: EntityKind, id: EntityId, encoded: &[u8]) -> Result<()> {
+        self.write_encoded(kind, id, encoded, Some(seq))
+    }
+
+    fn write_encoded(&self, kind: EntityKind, id: EntityId, encoded: &[u8], seq: Option<u64>) -> Result<()> {
         let key = encode_key(id, Tag::Entity, &[]);
         let fields = decode_fields(encoded, &key)?;
         self.schema.entity(kind).check(&fields)?;
@@ -94,7 +109,32 @@ impl EntityStore {
             batch.put(Space::System, count_key(kind), (self.count(kind)? + 1).to_le_bytes());
         }
         batch.put(space, key, encoded);
+        if let Some(seq) = seq {
+            APPLIED.stamp(&mut batch, seq);
+        }
         self.engine.write_batch(&batch)
+    }
+
+    /// The last log sequence number this store's durable state reflects, as
+    /// stamped by [`apply_encoded`](Self::apply_encoded),
+    /// [`apply_delete`](Self::apply_delete) and
+    /// [`mark_applied`](Self::mark_applied); `None` for a store that never
+    /// recorded one (new, or lost and recreated empty).
+    ///
+    /// # Errors
+    /// Engine failures; a mark that is not 8 bytes is corruption.
+    pub fn applied(&self) -> Result<Option<u64>> {
+        APPLIED.read(self.engine.as_ref())
+    }
+
+    /// Records that the store reflects every log record up to `seq` (for
+    /// records it had nothing to do for, e.g. at a checkpoint).
+    ///
+    /// # Errors
+    /// Engine failures.
+    pub fn mark_applied(&self, seq: u64) -> Result<()> {
+        let _guard = self.write.lock();
+        APPLIED.write(self.engine.as_ref(), seq)
     }
 
     /// An entity's fields, if it exists.
@@ -105,17 +145,32 @@ impl EntityStore {
 
     /// Removes an entity; returns whether it existed.
     pub fn delete(&self, kind: EntityKind, id: EntityId) -> Result<bool> {
+        self.remove(kind, id, None)
+    }
+
+    /// [`delete`](Self::delete) for the log record `seq`, moving the
+    /// [applied mark](Self::applied) in the same batch.
+    pub fn apply_delete(&self, seq: u64, kind: EntityKind, id: EntityId) -> Result<bool> {
+        self.remove(kind, id, Some(seq))
+    }
+
+    fn remove(&self, kind: EntityKind, id: EntityId, seq: Option<u64>) -> Result<bool> {
         let key = encode_key(id, Tag::Entity, &[]);
         let space = Space::of(kind);
         let _guard = self.write.lock();
-        if self.engine.get(space, &key)?.is_none() {
-            return Ok(false);
-        }
         let mut batch = WriteBatch::new();
-        batch.delete(space, key);
-        batch.put(Space::System, count_key(kind), self.count(kind)?.saturating_sub(1).to_le_bytes());
-        self.engine.write_batch(&batch)?;
-        Ok(true)
+        if let Some(seq) = seq {
+            APPLIED.stamp(&mut batch, seq);
+        }
+        let existed = self.engine.get(space, &key)?.is_some();
+        if existed {
+            batch.delete(space, key);
+            batch.put(Space::System, count_key(kind), self.count(kind)?.saturating_sub(1).to_le_bytes());
+        }
+        if !batch.is_empty() {
+            self.engine.write_batch(&batch)?;
+        }
+        Ok(existed)
     }
 
     /// How many entities of `kind` exist (O(1)).

@@ -47,6 +47,41 @@ pub enum StorageError {
     /// The schema declares no relationship type of this name or id.
     #[error("unknown relationship type {0}")]
     UnknownRelationship(String),
+    /// A store's file is damaged: a checksum fails, a structure does not
+    /// decode, or the engine panicked reading it (the engine is then
+    /// poisoned: every later call fails the same way).
+    #[error("{} is damaged: {reason}; restore the data directory from a backup", file.display())]
+    Damaged {
+        /// The file or directory.
+        file: std::path::PathBuf,
+        /// What was found.
+        reason: String,
+    },
+    /// Another process holds the store open.
+    #[error("{} is open in another process; only one process may open a data directory at a time", file.display())]
+    Locked {
+        /// The file or directory.
+        file: std::path::PathBuf,
+    },
+    /// An earlier failed write or sync (a full disk, an I/O error) stopped
+    /// the engine accepting writes.
+    #[error(
+        "{} stopped accepting writes after an earlier write or sync failed (a full disk?); free space and reopen: \
+         the log holds every acknowledged write",
+        file.display()
+    )]
+    Poisoned {
+        /// The file or directory.
+        file: std::path::PathBuf,
+    },
+    /// A file-system operation on a store's file failed.
+    #[error("{}: {source}", file.display())]
+    IoAt {
+        /// The file or directory.
+        file: std::path::PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
     /// The fjall engine failed.
     #[error("fjall: {0}")]
     Fjall(String),

@@ -14,6 +14,7 @@
 //! knows nothing of the log, signals or queries; fjall and redb types never
 //! appear in its public API, so callers depend on the trait alone.
 
+mod applied;
 mod codec;
 #[cfg(feature = "testing")]
 pub mod conformance;
@@ -21,6 +22,7 @@ mod engine;
 mod entity_store;
 mod error;
 mod fjall_engine;
+mod guard;
 pub mod keys;
 mod memory;
 mod redb_engine;
@@ -33,7 +35,7 @@ pub use engine::{
 };
 pub use entity_store::EntityStore;
 pub use error::{Result, StorageError};
-pub use fjall_engine::FjallEngine;
+pub use fjall_engine::{DEFAULT_MEMTABLE_BYTES, FjallEngine};
 pub use memory::MemoryEngine;
 pub use redb_engine::RedbEngine;
 pub use relationship_store::{Direction, Edge, RelationshipStore};

@@ -9,9 +9,21 @@ use crate::engine::{
     BatchOp, FlushMode, KvIter, Space, StorageEngine, WriteBatch, check_bounds, check_key, is_empty_range,
 };
 use crate::error::{Result, StorageError};
+use crate::guard::PanicGuard;
 
-fn err(e: impl std::fmt::Display) -> StorageError {
-    StorageError::Redb(e.to_string())
+/// A redb error as a [`StorageError`] naming `file`: corruption is
+/// [`StorageError::Damaged`], a second opener [`StorageError::Locked`].
+fn redb_err(file: &Path, e: impl Into<redb::Error>) -> StorageError {
+    let file = file.to_path_buf();
+    match e.into() {
+        redb::Error::Corrupted(reason) => StorageError::Damaged { file, reason },
+        redb::Error::UpgradeRequired(v) => {
+            StorageError::Damaged { file, reason: format!("its file format {v} is older than this version reads") }
+        }
+        redb::Error::DatabaseAlreadyOpen => StorageError::Locked { file },
+        redb::Error::Io(source) => StorageError::IoAt { file, source },
+        other => StorageError::Redb(format!("{}: {other}", file.display())),
+    }
 }
 
 const fn table(space: Space) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
@@ -28,6 +40,7 @@ const fn table(space: Space) -> TableDefinition<'static, &'static [u8], &'static
 /// transaction) that never blocks the writer.
 pub struct RedbEngine {
     db: Database,
+    guard: PanicGuard,
 }
 
 impl std::fmt::Debug for RedbEngine {
@@ -37,16 +50,36 @@ impl std::fmt::Debug for RedbEngine {
 }
 
 impl RedbEngine {
-    /// Opens (or creates) the database file at `path`.
+    /// Opens (or creates) the database file at `path` and verifies it
+    /// (redb's integrity check: every page's checksum and the B-tree
+    /// structure; a file that fails is repaired when redb can, which may
+    /// roll it back to its last durable state).
+    ///
+    /// # Errors
+    /// [`StorageError::Damaged`] for a file redb cannot open or repair
+    /// (never a panic), [`StorageError::Locked`] when another process has
+    /// it open, and I/O errors, each naming the file.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let db = Database::create(path.as_ref()).map_err(err)?;
-        // Create every table up front so reads never meet a missing table.
-        let tx = db.begin_write().map_err(err)?;
-        for space in Space::ALL {
-            tx.open_table(table(space)).map_err(err)?;
-        }
-        tx.commit().map_err(err)?;
-        Ok(Self { db })
+        let path = path.as_ref();
+        let guard = PanicGuard::new(path);
+        let db = guard.run(|| {
+            let mut db = Database::create(path).map_err(|e| redb_err(path, e))?;
+            if !db.check_integrity().map_err(|e| redb_err(path, e))? {
+                tracing::warn!(file = %path.display(), "redb found damage and repaired the file");
+            }
+            // Create every table up front so reads never meet a missing table.
+            let tx = db.begin_write().map_err(|e| redb_err(path, e))?;
+            for space in Space::ALL {
+                tx.open_table(table(space)).map_err(|e| redb_err(path, e))?;
+            }
+            tx.commit().map_err(|e| redb_err(path, e))?;
+            Ok(db)
+        })?;
+        Ok(Self { db, guard })
+    }
+
+    fn err(&self, e: impl Into<redb::Error>) -> StorageError {
+        redb_err(self.guard.file(), e)
     }
 }
 
@@ -64,33 +97,37 @@ impl Drop for RedbEngine {
 impl StorageEngine for RedbEngine {
     fn get(&self, space: Space, key: &[u8]) -> Result<Option<Vec<u8>>> {
         check_key(key)?;
-        let tx = self.db.begin_read().map_err(err)?;
-        let t = tx.open_table(table(space)).map_err(err)?;
-        Ok(t.get(key).map_err(err)?.map(|v| v.value().to_vec()))
+        self.guard.run(|| {
+            let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+            let t = tx.open_table(table(space)).map_err(|e| self.err(e))?;
+            Ok(t.get(key).map_err(|e| self.err(e))?.map(|v| v.value().to_vec()))
+        })
     }
 
     fn write_batch(&self, batch: &WriteBatch) -> Result<()> {
         batch.validate()?;
-        let mut tx = self.db.begin_write().map_err(err)?;
-        tx.set_durability(Durability::None).map_err(err)?;
-        {
-            let mut tables = Vec::with_capacity(4);
-            for space in Space::ALL {
-                tables.push(tx.open_table(table(space)).map_err(err)?);
-            }
-            for op in &batch.ops {
-                match op {
-                    BatchOp::Put { space, key, value } => {
-                        tables[space.index()].insert(key.as_slice(), value.as_slice()).map_err(err)?;
-                    }
-                    BatchOp::Delete { space, key } => {
-                        tables[space.index()].remove(key.as_slice()).map_err(err)?;
+        self.guard.run(|| {
+            let mut tx = self.db.begin_write().map_err(|e| self.err(e))?;
+            tx.set_durability(Durability::None).map_err(|e| self.err(e))?;
+            {
+                let mut tables = Vec::with_capacity(4);
+                for space in Space::ALL {
+                    tables.push(tx.open_table(table(space)).map_err(|e| self.err(e))?);
+                }
+                for op in &batch.ops {
+                    match op {
+                        BatchOp::Put { space, key, value } => {
+                            tables[space.index()].insert(key.as_slice(), value.as_slice()).map_err(|e| self.err(e))?;
+                        }
+                        BatchOp::Delete { space, key } => {
+                            tables[space.index()].remove(key.as_slice()).map_err(|e| self.err(e))?;
+                        }
                     }
                 }
             }
-        }
-        // An error before commit drops the transaction: nothing is applied.
-        tx.commit().map_err(err)
+            // An error before commit drops the transaction: nothing is applied.
+            tx.commit().map_err(|e| self.err(e))
+        })
     }
 
     fn scan_range(&self, space: Space, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Result<KvIter<'_>> {
@@ -98,14 +135,18 @@ impl StorageEngine for RedbEngine {
         if is_empty_range(start, end) {
             return Ok(Box::new(std::iter::empty()));
         }
-        let tx = self.db.begin_read().map_err(err)?;
-        let t = tx.open_table(table(space)).map_err(err)?;
-        // The range keeps its read transaction alive on its own.
-        let range = t.range::<&[u8]>((start, end)).map_err(err)?;
-        Ok(Box::new(range.map(|item| {
-            let (k, v) = item.map_err(err)?;
-            Ok((k.value().to_vec(), v.value().to_vec()))
-        })))
+        let iter = self.guard.run(|| {
+            let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+            let t = tx.open_table(table(space)).map_err(|e| self.err(e))?;
+            // The range keeps its read transaction alive on its own.
+            let range = t.range::<&[u8]>((start, end)).map_err(|e| self.err(e))?;
+            let iter: KvIter<'_> = Box::new(range.map(|item| {
+                let (k, v) = item.map_err(|e| self.err(e))?;
+                Ok((k.value().to_vec(), v.value().to_vec()))
+            }));
+            Ok(iter)
+        })?;
+        Ok(self.guard.iter(iter))
     }
 
     fn visit_range(
@@ -119,23 +160,29 @@ impl StorageEngine for RedbEngine {
         if is_empty_range(start, end) {
             return Ok(());
         }
-        let tx = self.db.begin_read().map_err(err)?;
-        let t = tx.open_table(table(space)).map_err(err)?;
-        for item in t.range::<&[u8]>((start, end)).map_err(err)? {
-            let (k, v) = item.map_err(err)?;
-            if !visit(k.value(), v.value()) {
-                break;
+        // `visit` runs inside the guard too: tidalDB's visitors do not
+        // panic, so a panic here is the engine's.
+        self.guard.run(|| {
+            let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+            let t = tx.open_table(table(space)).map_err(|e| self.err(e))?;
+            for item in t.range::<&[u8]>((start, end)).map_err(|e| self.err(e))? {
+                let (k, v) = item.map_err(|e| self.err(e))?;
+                if !visit(k.value(), v.value()) {
+                    break;
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn flush(&self, _mode: FlushMode) -> Result<()> {
         // redb has no buffered-but-unsynced state that survives a process
         // crash: both modes commit an empty transaction with Immediate
         // durability, which makes every earlier commit durable.
-        let mut tx = self.db.begin_write().map_err(err)?;
-        tx.set_durability(Durability::Immediate).map_err(err)?;
-        tx.commit().map_err(err)
+        self.guard.run(|| {
+            let mut tx = self.db.begin_write().map_err(|e| self.err(e))?;
+            tx.set_durability(Durability::Immediate).map_err(|e| self.err(e))?;
+            tx.commit().map_err(|e| self.err(e))
+        })
     }
 }

@@ -6,9 +6,13 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tidal_schema::{EdgeTypeId, EntityId, EntityKind, RelationshipDef, Schema, Timestamp};
 
+use crate::applied::AppliedMark;
 use crate::engine::{Space, StorageEngine, WriteBatch};
 use crate::error::{Result, StorageError};
 use crate::keys::{ENTITY_TAG_PREFIX_LEN, Tag, encode_key, entity_tag_prefix};
+
+/// The relationship store's applied mark.
+const APPLIED: AppliedMark = AppliedMark("relationships");
 
 /// One edge.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -169,7 +173,24 @@ impl RelationshipStore {
     ) -> Result<bool> {
         let def = self.def(edge)?;
         let _guard = self.write.lock();
-        self.write_edge(def, from, to, weight, timestamp)
+        self.write_edge(def, from, to, weight, timestamp, None)
+    }
+
+    /// [`add`](Self::add) for the log record `seq`: the store's
+    /// [applied mark](Self::applied) moves to `seq` in the same atomic batch
+    /// as the edge.
+    pub fn apply_add(
+        &self,
+        seq: u64,
+        edge: EdgeTypeId,
+        from: EntityId,
+        to: EntityId,
+        weight: f64,
+        timestamp: Timestamp,
+    ) -> Result<bool> {
+        let def = self.def(edge)?;
+        let _guard = self.write.lock();
+        self.write_edge(def, from, to, weight, timestamp, Some(seq))
     }
 
     /// The write behind `add`; the caller holds the write lock.
@@ -180,6 +201,7 @@ impl RelationshipStore {
         to: EntityId,
         weight: f64,
         timestamp: Timestamp,
+        seq: Option<u64>,
     ) -> Result<bool> {
         if !weight.is_finite() {
             return Err(StorageError::InvalidInput(format!("edge weight {weight} is not finite")));
@@ -198,29 +220,69 @@ impl RelationshipStore {
                 batch.put(space, key, n.to_le_bytes());
             }
         }
+        if let Some(seq) = seq {
+            APPLIED.stamp(&mut batch, seq);
+        }
         self.engine.write_batch(&batch)?;
         Ok(is_new)
     }
 
     /// Removes an edge; returns whether it existed.
     pub fn remove(&self, edge: EdgeTypeId, from: EntityId, to: EntityId) -> Result<bool> {
+        self.delete_edge(edge, from, to, None)
+    }
+
+    /// [`remove`](Self::remove) for the log record `seq`, moving the
+    /// [applied mark](Self::applied) in the same batch.
+    pub fn apply_remove(&self, seq: u64, edge: EdgeTypeId, from: EntityId, to: EntityId) -> Result<bool> {
+        self.delete_edge(edge, from, to, Some(seq))
+    }
+
+    fn delete_edge(&self, edge: EdgeTypeId, from: EntityId, to: EntityId, seq: Option<u64>) -> Result<bool> {
         let def = self.def(edge)?;
         let (out_space, out_key) = Self::locate(def, Direction::Out, from, to);
         let (in_space, in_key) = Self::locate(def, Direction::In, to, from);
         let _guard = self.write.lock();
-        if self.engine.get(out_space, &out_key)?.is_none() {
-            return Ok(false);
-        }
         let mut batch = WriteBatch::new();
-        batch.delete(out_space, out_key);
-        batch.delete(in_space, in_key);
-        for (dir, entity) in [(Direction::Out, from), (Direction::In, to)] {
-            let (space, key) = Self::degree_key(def, dir, entity);
-            let n = self.read_degree(space, &key)?.saturating_sub(1);
-            batch.put(space, key, n.to_le_bytes());
+        if let Some(seq) = seq {
+            APPLIED.stamp(&mut batch, seq);
         }
-        self.engine.write_batch(&batch)?;
-        Ok(true)
+        let existed = self.engine.get(out_space, &out_key)?.is_some();
+        if existed {
+            batch.delete(out_space, out_key);
+            batch.delete(in_space, in_key);
+            for (dir, entity) in [(Direction::Out, from), (Direction::In, to)] {
+                let (space, key) = Self::degree_key(def, dir, entity);
+                let n = self.read_degree(space, &key)?.saturating_sub(1);
+                batch.put(space, key, n.to_le_bytes());
+            }
+        }
+        if !batch.is_empty() {
+            self.engine.write_batch(&batch)?;
+        }
+        Ok(existed)
+    }
+
+    /// The last log sequence number this store's durable state reflects, as
+    /// stamped by [`apply_add`](Self::apply_add),
+    /// [`apply_remove`](Self::apply_remove) and
+    /// [`mark_applied`](Self::mark_applied); `None` for a store that never
+    /// recorded one (new, or lost and recreated empty).
+    ///
+    /// # Errors
+    /// Engine failures; a mark that is not 8 bytes is corruption.
+    pub fn applied(&self) -> Result<Option<u64>> {
+        APPLIED.read(self.engine.as_ref())
+    }
+
+    /// Records that the store reflects every log record up to `seq` (for
+    /// records it had nothing to do for, e.g. at a checkpoint).
+    ///
+    /// # Errors
+    /// Engine failures.
+    pub fn mark_applied(&self, seq: u64) -> Result<()> {
+        let _guard = self.write.lock();
+        APPLIED.write(self.engine.as_ref(), seq)
     }
 
     /// Changes an existing edge's weight (keeping its timestamp); returns
@@ -231,7 +293,7 @@ impl RelationshipStore {
         let _guard = self.write.lock();
         match self.get(edge, from, to)? {
             None => Ok(false),
-            Some(e) => self.write_edge(def, from, to, weight, e.timestamp).map(|_| true),
+            Some(e) => self.write_edge(def, from, to, weight, e.timestamp, None).map(|_| true),
         }
     }
 

@@ -47,6 +47,14 @@ pub struct Config {
     /// times at most 5 minutes past the clock, weights at most 1e9; see
     /// [`InputBounds`]). Historical event times are always allowed.
     pub bounds: InputBounds,
+    /// The size at which the log starts a new segment file (default
+    /// 64 MiB, at least 4 KiB). A checkpoint removes whole segments below
+    /// it, so smaller segments free log space sooner.
+    pub segment_size: u64,
+    /// The cap on each of the entity store's four in-memory write buffers
+    /// (default 16 MiB, at least 64 KiB): buffered store writes take at
+    /// most about twice this per space before they are written out.
+    pub memtable_bytes: u64,
 }
 
 impl Default for Config {
@@ -69,7 +77,23 @@ impl Config {
             archive: true,
             rollups: true,
             bounds: InputBounds::default(),
+            segment_size: 64 << 20,
+            memtable_bytes: tidal_storage::DEFAULT_MEMTABLE_BYTES,
         }
+    }
+
+    /// Sets the log's segment size (see [`Config::segment_size`](Self#structfield.segment_size)).
+    #[must_use]
+    pub const fn segment_size(mut self, bytes: u64) -> Self {
+        self.segment_size = bytes;
+        self
+    }
+
+    /// Sets the store's write-buffer cap (see [`Config::memtable_bytes`](Self#structfield.memtable_bytes)).
+    #[must_use]
+    pub const fn memtable_bytes(mut self, bytes: u64) -> Self {
+        self.memtable_bytes = bytes;
+        self
     }
 
     /// A database in a temporary directory, removed when it is dropped.

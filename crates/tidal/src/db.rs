@@ -98,16 +98,18 @@ impl TidalDB {
         let (schema, schema_changed) = Schema::evolve(stored.clone(), config.schema)
             .map_err(|diff| Error::BreakingSchemaChange(diff.to_string()))?;
         let schema = Arc::new(schema);
-        let data: Arc<dyn StorageEngine> = Arc::new(FjallEngine::open(dir.join("data"))?);
+        let data: Arc<dyn StorageEngine> = Arc::new(FjallEngine::open_with(dir.join("data"), config.memtable_bytes)?);
         let graph: Arc<dyn StorageEngine> = Arc::new(RedbEngine::open(dir.join("relationships.redb"))?);
         let wal = Wal::open(
             WalConfig::new(dir.join("log"))
                 .durability(config.durability)
+                .segment_size(config.segment_size)
                 .dedup(config.dedup)
                 .batching(config.group_commit.0.max(1), config.group_commit.1),
         )?;
         let options = ViewOptions { rollups: config.rollups, archive: config.archive };
-        let (views, opened) = Views::open(Arc::clone(&schema), data, graph, stored, options, &wal)?;
+        let (views, opened) =
+            Views::open(Arc::clone(&schema), data, graph, stored, options, &wal).map_err(|e| out_of_step(&dir, e))?;
         let profiles = schema
             .profiles()
             .iter()
@@ -587,6 +589,20 @@ impl Inner {
     }
 }
 
+/// Names the file at fault when the views do not open: the relationship
+/// store's own file, the log, or `data/` (the entity store and every
+/// checkpoint).
+fn out_of_step(dir: &Path, e: tidal_materialize::MaterializeError) -> Error {
+    use tidal_materialize::MaterializeError as M;
+    let file = match &e {
+        M::AheadOfLog { .. } => dir.join("log"),
+        M::BehindLog { view, .. } if view == "relationships" => dir.join("relationships.redb"),
+        M::BehindLog { .. } | M::CorruptCheckpoint { .. } => dir.join("data"),
+        _ => return e.into(),
+    };
+    Error::DataFile { file, source: Box::new(e) }
+}
+
 /// The time of an event given none: `now`, but never the same nanosecond
 /// twice in this process. Dedup by content compares exact timestamps, so two
 /// untimed events — in one batch, which shares `now`, or on a clock coarser
@@ -620,11 +636,18 @@ fn data_dir(dir: Option<&Path>) -> Result<(PathBuf, Option<tempfile::TempDir>)> 
     Ok((dir, temp))
 }
 
+/// The stored schema, if any; an unreadable or invalid file is
+/// [`Error::DataFile`] naming it.
 fn read_schema(dir: &Path) -> Result<Option<Schema>> {
-    match std::fs::read_to_string(dir.join(SCHEMA_FILE)) {
-        Ok(text) => Ok(Some(Schema::from_json(&text)?)),
+    let file = dir.join(SCHEMA_FILE);
+    let damaged = |source: Box<dyn std::error::Error + Send + Sync>| Error::DataFile { file: file.clone(), source };
+    match std::fs::read(&file) {
+        Ok(bytes) => {
+            let text = String::from_utf8(bytes).map_err(|e| damaged(Box::new(e)))?;
+            Ok(Some(Schema::from_json(&text).map_err(|e| damaged(Box::new(e)))?))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e.into()),
+        Err(e) => Err(damaged(Box::new(e))),
     }
 }
 

@@ -39,6 +39,17 @@ pub enum Error {
         /// The nearest times it can be read exactly.
         nearest: Vec<Timestamp>,
     },
+    /// A file of the data directory that is damaged, lost, or out of step
+    /// with the rest (a store replaced by an older or newer copy, a log
+    /// lost), so that what it held is no longer anywhere: `file` names what
+    /// to restore from a backup. Opening replayed nothing.
+    #[error("{}: {source}", file.display())]
+    DataFile {
+        /// The file or directory at fault.
+        file: std::path::PathBuf,
+        /// What was found.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A view failed to apply, checkpoint or restore.
     #[error(transparent)]
     Materialize(tidal_materialize::MaterializeError),
