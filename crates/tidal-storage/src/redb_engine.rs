@@ -2,8 +2,9 @@
 
 use std::ops::Bound;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use redb::{Database, Durability, ReadableDatabase, TableDefinition};
+use redb::{Database, Durability, ReadableDatabase, TableDefinition, TableHandle};
 
 use crate::engine::{
     BatchOp, FlushMode, KvIter, Space, StorageEngine, WriteBatch, check_bounds, check_key, is_empty_range,
@@ -41,6 +42,10 @@ const fn table(space: Space) -> TableDefinition<'static, &'static [u8], &'static
 pub struct RedbEngine {
     db: Database,
     guard: PanicGuard,
+    /// Whether a batch was committed since the last durable commit: a
+    /// flush with nothing to make durable writes nothing (so opening and
+    /// closing an untouched file leaves its bytes as they were).
+    dirty: AtomicBool,
 }
 
 impl std::fmt::Debug for RedbEngine {
@@ -67,15 +72,25 @@ impl RedbEngine {
             if !db.check_integrity().map_err(|e| redb_err(path, e))? {
                 tracing::warn!(file = %path.display(), "redb found damage and repaired the file");
             }
-            // Create every table up front so reads never meet a missing table.
-            let tx = db.begin_write().map_err(|e| redb_err(path, e))?;
-            for space in Space::ALL {
-                tx.open_table(table(space)).map_err(|e| redb_err(path, e))?;
+            // Create every table up front so reads never meet a missing
+            // table — in a write transaction only when one is missing, so
+            // opening a whole file writes nothing.
+            let missing = {
+                let tx = db.begin_read().map_err(|e| redb_err(path, e))?;
+                let names: Vec<String> =
+                    tx.list_tables().map_err(|e| redb_err(path, e))?.map(|h| h.name().to_owned()).collect();
+                Space::ALL.iter().any(|s| !names.iter().any(|n| n == s.name()))
+            };
+            if missing {
+                let tx = db.begin_write().map_err(|e| redb_err(path, e))?;
+                for space in Space::ALL {
+                    tx.open_table(table(space)).map_err(|e| redb_err(path, e))?;
+                }
+                tx.commit().map_err(|e| redb_err(path, e))?;
             }
-            tx.commit().map_err(|e| redb_err(path, e))?;
             Ok(db)
         })?;
-        Ok(Self { db, guard })
+        Ok(Self { db, guard, dirty: AtomicBool::new(false) })
     }
 
     fn err(&self, e: impl Into<redb::Error>) -> StorageError {
@@ -126,6 +141,7 @@ impl StorageEngine for RedbEngine {
                 }
             }
             // An error before commit drops the transaction: nothing is applied.
+            self.dirty.store(true, Ordering::Release);
             tx.commit().map_err(|e| self.err(e))
         })
     }
@@ -179,10 +195,15 @@ impl StorageEngine for RedbEngine {
         // redb has no buffered-but-unsynced state that survives a process
         // crash: both modes commit an empty transaction with Immediate
         // durability, which makes every earlier commit durable.
-        self.guard.run(|| {
-            let mut tx = self.db.begin_write().map_err(|e| self.err(e))?;
-            tx.set_durability(Durability::Immediate).map_err(|e| self.err(e))?;
-            tx.commit().map_err(|e| self.err(e))
-        })
+        if !self.dirty.swap(false, Ordering::AcqRel) {
+            return Ok(());
+        }
+        self.guard
+            .run(|| {
+                let mut tx = self.db.begin_write().map_err(|e| self.err(e))?;
+                tx.set_durability(Durability::Immediate).map_err(|e| self.err(e))?;
+                tx.commit().map_err(|e| self.err(e))
+            })
+            .inspect_err(|_| self.dirty.store(true, Ordering::Release))
     }
 }

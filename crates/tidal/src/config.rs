@@ -55,6 +55,14 @@ pub struct Config {
     /// (default 16 MiB, at least 64 KiB): buffered store writes take at
     /// most about twice this per space before they are written out.
     pub memtable_bytes: u64,
+    /// Open without changing a byte of the directory (default off): the
+    /// database opens a private copy (fjall's immutable tables hard-linked
+    /// where possible), so recovery — cutting a torn log tail, replaying,
+    /// repairing — happens to the copy; writes are refused with
+    /// [`Error::ReadOnly`](crate::Error::ReadOnly). `tidal check` and
+    /// `tidal stats` open this way. The copy needs disk space for the
+    /// directory's log, journals and relationship file.
+    pub read_only: bool,
 }
 
 impl Default for Config {
@@ -79,6 +87,7 @@ impl Config {
             bounds: InputBounds::default(),
             segment_size: 64 << 20,
             memtable_bytes: tidal_storage::DEFAULT_MEMTABLE_BYTES,
+            read_only: false,
         }
     }
 
@@ -93,6 +102,14 @@ impl Config {
     #[must_use]
     pub const fn memtable_bytes(mut self, bytes: u64) -> Self {
         self.memtable_bytes = bytes;
+        self
+    }
+
+    /// Opens without changing a byte of the directory (see
+    /// [`Config::read_only`](Self#structfield.read_only)).
+    #[must_use]
+    pub const fn read_only(mut self) -> Self {
+        self.read_only = true;
         self
     }
 

@@ -23,6 +23,7 @@ use tidal_storage::{Direction, EntityStore, FjallEngine, RedbEngine, Relationshi
 use tidal_wal::{Appended, IdempotencyKey, Record, SignalEvent, Wal, WalConfig};
 
 use crate::config::Config;
+use crate::dir::{DirLock, Existing};
 use crate::error::{Error, Result};
 use crate::types::{Ack, CheckReport, Event, OpenReport, SignalView, Stats, WindowView};
 use tidal_query::{Key, Page, Retrieve, Snapshots};
@@ -46,6 +47,8 @@ pub(crate) struct Inner {
     pub(crate) memory_limit: Option<usize>,
     pub(crate) bounds: InputBounds,
     pub(crate) closed: AtomicBool,
+    /// Opened with [`Config::read_only`]: writes are refused.
+    pub(crate) read_only: bool,
     pub(crate) opened_at_seq: u64,
     /// Ranked pools of recent queries, for their cursors' later pages.
     pub(crate) snapshots: Snapshots,
@@ -69,9 +72,24 @@ pub struct TidalDB {
     pub(crate) inner: Arc<Inner>,
     checkpointer: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
     report: OpenReport,
+    /// The data directory, as the caller named it.
     dir: PathBuf,
-    // Dropped last: the temporary directory of an ephemeral database.
+    /// The directory the files are in: `dir`, or the private copy a
+    /// read-only open works on.
+    work: PathBuf,
+    // Dropped after the stores: the directory lock, then the temporary
+    // directory of an ephemeral or read-only database.
+    _lock: Option<DirLock>,
     _temp: Option<tempfile::TempDir>,
+}
+
+/// Where an open works: the directory as named, the directory the files
+/// are in, and what the open holds on to.
+struct Place {
+    dir: PathBuf,
+    work: PathBuf,
+    temp: Option<tempfile::TempDir>,
+    lock: Option<DirLock>,
 }
 
 impl std::fmt::Debug for TidalDB {
@@ -93,8 +111,27 @@ impl TidalDB {
     pub fn open(config: Config) -> Result<Self> {
         let started = Instant::now();
         config.bounds.validate()?;
+        if config.read_only {
+            let Some(dir) = config.dir.clone() else {
+                return Err(Error::InvalidArgument("a read-only open needs a data directory".to_owned()));
+            };
+            let copy = crate::dir::private_copy(&dir)?;
+            let work = copy.path().to_path_buf();
+            let config = Config { checkpoint_interval: None, ..config };
+            return Self::open_in(Place { dir, work, temp: Some(copy), lock: None }, config, started);
+        }
         let (dir, temp) = data_dir(config.dir.as_deref())?;
-        let stored = read_schema(&dir)?;
+        let existing = Existing::note(&dir);
+        let lock = DirLock::acquire(&dir)?;
+        let place = Place { dir: dir.clone(), work: dir, temp, lock: Some(lock) };
+        // A failed open removes what it created, leaving the directory as
+        // it found it.
+        Self::open_in(place, config, started).inspect_err(|_| existing.undo())
+    }
+
+    fn open_in(place: Place, config: Config, started: Instant) -> Result<Self> {
+        let Place { dir: shown, work: dir, temp, lock } = place;
+        let stored = read_schema(&dir).map_err(|e| shown_in(e, &dir, &shown))?;
         let (schema, schema_changed) = Schema::evolve(stored.clone(), config.schema)
             .map_err(|diff| Error::BreakingSchemaChange(diff.to_string()))?;
         let schema = Arc::new(schema);
@@ -109,7 +146,7 @@ impl TidalDB {
         )?;
         let options = ViewOptions { rollups: config.rollups, archive: config.archive };
         let (views, opened) =
-            Views::open(Arc::clone(&schema), data, graph, stored, options, &wal).map_err(|e| out_of_step(&dir, e))?;
+            Views::open(Arc::clone(&schema), data, graph, stored, options, &wal).map_err(|e| out_of_step(&shown, e))?;
         let profiles = schema
             .profiles()
             .iter()
@@ -136,6 +173,7 @@ impl TidalDB {
             memory_limit: config.memory_limit,
             bounds: config.bounds,
             closed: AtomicBool::new(false),
+            read_only: config.read_only,
         });
         if schema_changed {
             let json = schema.to_json()?;
@@ -173,7 +211,15 @@ impl TidalDB {
             handle.map(|h| (tx, h))
         });
         let checkpointer = checkpointer.transpose()?;
-        Ok(Self { inner, checkpointer: Mutex::new(checkpointer), report, dir, _temp: temp })
+        Ok(Self {
+            inner,
+            checkpointer: Mutex::new(checkpointer),
+            report,
+            dir: shown,
+            work: dir,
+            _lock: lock,
+            _temp: temp,
+        })
     }
 
     /// What opening found and did.
@@ -198,7 +244,7 @@ impl TidalDB {
     /// # Errors
     /// [`Error::Schema`] for bad fields; log or view failures.
     pub fn put(&self, kind: EntityKind, key: impl Into<Key>, fields: &Fields) -> Result<Ack> {
-        self.inner.check_open()?;
+        self.inner.check_writable()?;
         self.inner.schema.entity(kind).check(fields)?;
         let bytes = encode_fields(fields)?;
         self.inner.append(vec![Record::entity_write(kind, key.into().id(), bytes)])
@@ -233,7 +279,7 @@ impl TidalDB {
     /// # Errors
     /// As [`put`](Self::put); if any entity is invalid, none is written.
     pub fn put_batch(&self, entities: Vec<(EntityKind, Key, Fields)>) -> Result<Ack> {
-        self.inner.check_open()?;
+        self.inner.check_writable()?;
         let mut records = Vec::with_capacity(entities.len());
         for (kind, key, fields) in entities {
             self.inner.schema.entity(kind).check(&fields)?;
@@ -247,7 +293,7 @@ impl TidalDB {
     /// # Errors
     /// Log or view failures.
     pub fn delete(&self, kind: EntityKind, key: impl Into<Key>) -> Result<Ack> {
-        self.inner.check_open()?;
+        self.inner.check_writable()?;
         self.inner.append(vec![Record::entity_delete(kind, key.into().id())])
     }
 
@@ -257,7 +303,7 @@ impl TidalDB {
     /// [`Error::UnknownRelationship`], [`Error::Input`] for a weight that is not
     /// finite, negative or over [`Config::max_weight`].
     pub fn relate(&self, relationship: &str, from: impl Into<Key>, to: impl Into<Key>, weight: f64) -> Result<Ack> {
-        self.inner.check_open()?;
+        self.inner.check_writable()?;
         let edge = self.inner.edge_type(relationship)?;
         self.inner.bounds.check_weight(weight)?;
         self.inner.append(vec![Record::edge_write(edge, from.into().id(), to.into().id(), weight, Timestamp::now())])
@@ -269,7 +315,7 @@ impl TidalDB {
     /// # Errors
     /// As [`relate`](Self::relate).
     pub fn relate_batch(&self, relationship: &str, edges: &[(Key, Key, f64)]) -> Result<Ack> {
-        self.inner.check_open()?;
+        self.inner.check_writable()?;
         let edge = self.inner.edge_type(relationship)?;
         let now = Timestamp::now();
         let records = edges
@@ -287,7 +333,7 @@ impl TidalDB {
     /// # Errors
     /// [`Error::UnknownRelationship`].
     pub fn unrelate(&self, relationship: &str, from: impl Into<Key>, to: impl Into<Key>) -> Result<Ack> {
-        self.inner.check_open()?;
+        self.inner.check_writable()?;
         let edge = self.inner.edge_type(relationship)?;
         self.inner.append(vec![Record::edge_delete(edge, from.into().id(), to.into().id(), Timestamp::now())])
     }
@@ -307,7 +353,7 @@ impl TidalDB {
     /// # Errors
     /// As [`signal`](Self::signal).
     pub fn signal_batch(&self, events: &[Event]) -> Result<Ack> {
-        self.inner.check_open()?;
+        self.inner.check_writable()?;
         let now = Timestamp::now();
         let records = events.iter().map(|e| self.inner.signal_record(e, now)).collect::<Result<Vec<_>>>()?;
         self.inner.append(records)
@@ -418,7 +464,7 @@ impl TidalDB {
             ledger_bytes: ledger.memory_bytes(),
             last_seq: inner.wal.last_seq(),
             records_since_open: inner.wal.last_seq().saturating_sub(inner.opened_at_seq),
-            log_bytes: dir_size(&self.dir.join("log")),
+            log_bytes: dir_size(&self.work.join("log")),
             log_segments: wal.segments,
             last_checkpoint: inner.wal.last_checkpoint().map(|c| c.seq),
             schema_version: inner.schema.version(),
@@ -477,6 +523,7 @@ impl TidalDB {
     /// # Errors
     /// Store or log failures.
     pub fn checkpoint(&self) -> Result<u64> {
+        self.inner.check_writable()?;
         self.inner.checkpoint()
     }
 
@@ -495,8 +542,10 @@ impl TidalDB {
                 tracing::warn!("the checkpointer thread panicked");
             }
         }
-        self.inner.checkpoint()?;
-        self.inner.wal.sync()?;
+        if !self.inner.read_only {
+            self.inner.checkpoint()?;
+            self.inner.wal.sync()?;
+        }
         Ok(())
     }
 }
@@ -518,6 +567,12 @@ impl Inner {
 
     fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::SeqCst) { Err(Error::Closed) } else { Ok(()) }
+    }
+
+    /// [`check_open`](Self::check_open), and not opened read-only.
+    fn check_writable(&self) -> Result<()> {
+        self.check_open()?;
+        if self.read_only { Err(Error::ReadOnly) } else { Ok(()) }
     }
 
     fn edge_type(&self, name: &str) -> Result<EdgeTypeId> {
@@ -586,6 +641,18 @@ impl Inner {
         }
         let seq = self.registry.checkpoint(&self.checkpoints, &self.wal)?;
         Ok(seq)
+    }
+}
+
+/// `e` with the private copy's path `work` replaced by the directory's
+/// own, `shown` (for read-only opens).
+fn shown_in(e: Error, work: &Path, shown: &Path) -> Error {
+    match e {
+        Error::DataFile { file, source } => {
+            let file = file.strip_prefix(work).map_or_else(|_| file.clone(), |rel| shown.join(rel));
+            Error::DataFile { file, source }
+        }
+        other => other,
     }
 }
 

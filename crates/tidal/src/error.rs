@@ -100,6 +100,21 @@ pub enum Error {
     /// `tidal check` found differences between the views and the log.
     #[error("check failed: {0} differences between the views and the log")]
     CheckFailed(u64),
+    /// Another process has the data directory open.
+    #[error(
+        "{} is open in {}; only one process may open a data directory at a time",
+        dir.display(),
+        pid.map_or_else(|| "another process".to_owned(), |p| format!("process {p}"))
+    )]
+    Locked {
+        /// The data directory.
+        dir: std::path::PathBuf,
+        /// The process holding it, as its lock file says.
+        pid: Option<u32>,
+    },
+    /// A write to a database opened with [`Config::read_only`](crate::Config::read_only).
+    #[error("the database is open read-only")]
+    ReadOnly,
     /// The database was shut down.
     #[error("the database is shut down")]
     Closed,

@@ -12,6 +12,7 @@
 
 mod config;
 mod db;
+mod dir;
 mod error;
 mod query;
 mod types;

@@ -42,7 +42,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Print statistics of a data directory.
+    /// Print statistics of a data directory (without changing it).
     Stats {
         /// The data directory.
         #[arg(long, default_value = tidal::DEFAULT_DIR)]
@@ -50,7 +50,8 @@ enum Command {
     },
     /// Verify a data directory: every log checksum, the stores against the
     /// log, and every signal view against a rebuild from the log. Exits
-    /// non-zero on any difference.
+    /// non-zero on any difference. It changes nothing in the directory: it
+    /// opens a private copy.
     Check {
         /// The data directory.
         #[arg(long, default_value = tidal::DEFAULT_DIR)]
@@ -93,8 +94,15 @@ fn open_existing(dir: PathBuf) -> tidal::Result<TidalDB> {
     TidalDB::open(Config::new(dir).checkpoint_interval(None))
 }
 
+/// Opens a data directory without changing a byte of it (a private copy).
+fn open_read_only(dir: PathBuf) -> tidal::Result<TidalDB> {
+    TidalDB::open(Config::new(dir).read_only())
+}
+
 fn check(dir: PathBuf, at: Option<u64>) -> tidal::Result<()> {
-    let db = open_existing(dir)?;
+    // Looking must not touch: the open's recovery (a torn tail cut, a
+    // replay) happens to a private copy, and the report says what it did.
+    let db = open_read_only(dir)?;
     let report = db.check(at.map_or_else(tidal::Timestamp::now, tidal::Timestamp::from_secs))?;
     println!("{report}");
     db.shutdown()?;
@@ -102,7 +110,7 @@ fn check(dir: PathBuf, at: Option<u64>) -> tidal::Result<()> {
 }
 
 fn stats(dir: PathBuf) -> tidal::Result<()> {
-    let db = open_existing(dir)?;
+    let db = open_read_only(dir)?;
     let r = db.open_report();
     println!(
         "opened in {:.1} ms: {} views restored, {} records replayed",
