@@ -476,6 +476,10 @@ impl Parser<'_> {
         let Tok::Int(s) = &t.tok else {
             return Err(self.error(t.span, format!("expected a number of results, found {}", t.tok.describe())));
         };
+        // A negative count is not "too large": say what a LIMIT must be.
+        if s.starts_with('-') {
+            return Err(self.error(t.span, format!("LIMIT must be a positive integer, not {s}")));
+        }
         match s.parse::<u64>() {
             Ok(0) => Err(self.error(t.span, "LIMIT must be at least 1".into())),
             Ok(n) if n <= u64::from(MAX_LIMIT) => Ok(u32::try_from(n).unwrap_or(MAX_LIMIT)),

@@ -366,6 +366,16 @@ fn limit_is_accepted_at_the_maximum_and_refused_above() {
                                    ^"#]],
     );
     assert!(parse("RETRIEVE items LIMIT 99999999999999999999999").is_err());
+    // A negative LIMIT is not "above the maximum", however many digits.
+    check_error(
+        "RETRIEVE items LIMIT -1",
+        &expect![[r#"
+            LIMIT must be a positive integer, not -1 at line 1, column 22
+              RETRIEVE items LIMIT -1
+                                   ^^"#]],
+    );
+    let e = parse("SUGGEST items PREFIX 'ja' LIMIT -99999999999999999999999").unwrap_err();
+    assert_eq!(e.message, "LIMIT must be a positive integer, not -99999999999999999999999");
 }
 
 #[test]
