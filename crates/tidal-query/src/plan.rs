@@ -168,7 +168,9 @@ pub(crate) fn fingerprint(q: &Retrieve) -> u64 {
 ///
 /// # Errors
 /// [`QueryError::Invalid`] for a query that does not fit the schema or the
-/// limits, [`QueryError::InvalidCursor`], [`QueryError::Unsupported`] for
+/// limits — a built query is held to the rules the parser enforces on text
+/// (`LIMIT` in range, `DIVERSITY max_per_<field>` of at least 1) —
+/// [`QueryError::InvalidCursor`], [`QueryError::Unsupported`] for
 /// cohort scopes and text or vector candidate strategies.
 #[allow(clippy::too_many_lines)] // Reason: the planning decisions read best in order.
 pub fn plan(q: &Retrieve, views: &Views<'_>, now: Timestamp) -> Result<Plan> {
@@ -300,6 +302,12 @@ pub fn plan(q: &Retrieve, views: &Views<'_>, now: Timestamp) -> Result<Plan> {
     field_filters.sort_by(|a, b| a.keeps().total_cmp(&b.keeps()));
     for rule in &q.diversity {
         let field = match rule {
+            // The parser refuses a count of 0; a built query gets the same rule here.
+            crate::ast::Diversity::MaxPer { field, max: 0 } => {
+                return Err(QueryError::Invalid(format!(
+                    "DIVERSITY max_per_{field} needs a count of at least 1, not 0"
+                )));
+            }
             crate::ast::Diversity::MaxPer { field, .. } | crate::ast::Diversity::Mix { field } => field,
         };
         if views.schema.field(EntityKind::Item, field).is_none() {
