@@ -204,15 +204,6 @@ impl Predicate {
     pub fn negate(self) -> Self {
         Self::Not(Box::new(self))
     }
-
-    /// Nesting depth (1 for a comparison), as the parser's limit counts it.
-    pub fn depth(&self) -> usize {
-        match self {
-            Self::Compare { .. } | Self::In { .. } | Self::Contains { .. } => 1,
-            Self::And(a, b) | Self::Or(a, b) => 1 + a.depth().max(b.depth()),
-            Self::Not(a) => 1 + a.depth(),
-        }
-    }
 }
 
 impl FieldRef {

@@ -31,6 +31,7 @@ mod plan;
 mod print;
 mod time;
 mod views;
+mod walk;
 
 pub use ast::{
     CmpOp, Diversity, Filter, Literal, Near, Order, Predicate, Retrieve, Search, SignalStmt, Statement, Suggest,

@@ -26,6 +26,7 @@ use crate::error::{QueryError, Result};
 use crate::eval;
 use crate::parser::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::views::{Views, read_error};
+use crate::walk::check_nesting;
 
 /// The fewest candidates a top-K source draws.
 pub const MIN_POOL: usize = 500;
@@ -169,11 +170,17 @@ pub(crate) fn fingerprint(q: &Retrieve) -> u64 {
 /// # Errors
 /// [`QueryError::Invalid`] for a query that does not fit the schema or the
 /// limits — a built query is held to the rules the parser enforces on text
-/// (`LIMIT` in range, `DIVERSITY max_per_<field>` of at least 1) —
+/// (`LIMIT` in range, `DIVERSITY max_per_<field>` of at least 1, predicates
+/// nested at most [`MAX_NESTING`](crate::MAX_NESTING) deep) —
 /// [`QueryError::InvalidCursor`], [`QueryError::Unsupported`] for
 /// cohort scopes and text or vector candidate strategies.
 #[allow(clippy::too_many_lines)] // Reason: the planning decisions read best in order.
 pub fn plan(q: &Retrieve, views: &Views<'_>, now: Timestamp) -> Result<Plan> {
+    // Before anything else reads the tree: the parser's nesting limit
+    // holds for a built predicate too.
+    if let Some(p) = &q.predicate {
+        check_nesting(p)?;
+    }
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(QueryError::Invalid(format!("LIMIT {limit} is outside 1..={MAX_LIMIT}")));
