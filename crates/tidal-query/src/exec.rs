@@ -197,7 +197,7 @@ fn page_of(
             last_id: last.map_or(EntityId(0), |r| r.id),
             fingerprint: plan.fingerprint,
         }
-        .encode()
+        .encode(views.cursor_key)
     });
     Ok(Page { hits, next, candidates, tiers: Vec::new() })
 }

@@ -186,7 +186,7 @@ pub fn plan(q: &Retrieve, views: &Views<'_>, now: Timestamp) -> Result<Plan> {
         return Err(QueryError::Invalid(format!("LIMIT {limit} is outside 1..={MAX_LIMIT}")));
     }
     let fingerprint = fingerprint(q);
-    let resume = q.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let resume = q.cursor.as_deref().map(|c| Cursor::decode(c, views.cursor_key)).transpose()?;
     if let Some(c) = resume
         && c.fingerprint != fingerprint
     {

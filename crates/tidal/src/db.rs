@@ -25,7 +25,7 @@ use tidal_wal::{Appended, IdempotencyKey, Record, SignalEvent, Wal, WalConfig};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::types::{Ack, CheckReport, Event, OpenReport, SignalView, Stats, WindowView};
-use tidal_query::{Key, Page, Retrieve, Snapshots};
+use tidal_query::{CursorKey, Key, Page, Retrieve, Snapshots};
 
 /// The shared state behind a [`TidalDB`] handle (and its checkpointer).
 pub(crate) struct Inner {
@@ -49,6 +49,8 @@ pub(crate) struct Inner {
     pub(crate) opened_at_seq: u64,
     /// Ranked pools of recent queries, for their cursors' later pages.
     pub(crate) snapshots: Snapshots,
+    /// Signs this database's cursors (kept in [`CURSOR_KEY_FILE`]).
+    pub(crate) cursor_key: CursorKey,
 }
 
 /// The database handle: `Send + Sync`, every method `&self`.
@@ -81,6 +83,9 @@ impl std::fmt::Debug for TidalDB {
 }
 
 const SCHEMA_FILE: &str = "schema.json";
+/// The file holding the database's cursor key: [`CursorKey::LEN`] random
+/// bytes, written once when the database is first opened.
+const CURSOR_KEY_FILE: &str = "cursor.key";
 
 impl TidalDB {
     /// Opens (creating if needed) and recovers a database: restores the
@@ -95,6 +100,7 @@ impl TidalDB {
         config.bounds.validate()?;
         let (dir, temp) = data_dir(config.dir.as_deref())?;
         let stored = read_schema(&dir)?;
+        let cursor_key = cursor_key(&dir)?;
         let (schema, schema_changed) = Schema::evolve(stored.clone(), config.schema)
             .map_err(|diff| Error::BreakingSchemaChange(diff.to_string()))?;
         let schema = Arc::new(schema);
@@ -120,6 +126,7 @@ impl TidalDB {
             sequencer: Sequencer::new(wal.last_seq() + 1),
             opened_at_seq: wal.last_seq(),
             snapshots: Snapshots::new(),
+            cursor_key,
             schema: Arc::clone(&schema),
             wal,
             registry,
@@ -618,6 +625,40 @@ fn data_dir(dir: Option<&Path>) -> Result<(PathBuf, Option<tempfile::TempDir>)> 
     };
     std::fs::create_dir_all(&dir)?;
     Ok((dir, temp))
+}
+
+/// The database's cursor key: read from [`CURSOR_KEY_FILE`], or — on the
+/// first open — drawn from the operating system's random source and
+/// written there atomically. A cursor is valid only on the database whose
+/// key signed it, across reopens.
+///
+/// # Errors
+/// A key file that is not exactly [`CursorKey::LEN`] bytes (`Error::Io`
+/// with `InvalidData`, naming the file: delete it to make a new key, which
+/// invalidates the cursors issued so far); I/O failures; no random source.
+fn cursor_key(dir: &Path) -> Result<CursorKey> {
+    let path = dir.join(CURSOR_KEY_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => <[u8; CursorKey::LEN]>::try_from(bytes.as_slice()).map(CursorKey::new).map_err(|_| {
+            Error::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "{} holds {} bytes, not a {}-byte cursor key (delete it to make a new key; cursors issued so \
+                     far become invalid)",
+                    path.display(),
+                    bytes.len(),
+                    CursorKey::LEN
+                ),
+            ))
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = [0u8; CursorKey::LEN];
+            getrandom::fill(&mut bytes).map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+            write_atomically(&path, &bytes)?;
+            Ok(CursorKey::new(bytes))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn read_schema(dir: &Path) -> Result<Option<Schema>> {

@@ -46,6 +46,7 @@ impl Inner {
             rollups: self.rollups.as_deref(),
             roles: &self.roles,
             profiles: &self.profiles,
+            cursor_key: &self.cursor_key,
         };
         f(&views)
     }

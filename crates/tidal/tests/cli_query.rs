@@ -53,7 +53,7 @@ fn query_prints_a_table_json_and_caret_errors() {
     {
         assert!(line.contains(title) && line.contains(score), "{line}");
     }
-    assert!(lines[5].starts_with("(3 results from 6 candidates; next page: CURSOR 'c2"), "{out}");
+    assert!(lines[5].starts_with("(3 results from 6 candidates; next page: CURSOR 'c3"), "{out}");
 
     let (ok, out, _) = tidal(&["query", &q, "--json"], dir.path());
     assert!(ok);
