@@ -323,6 +323,7 @@ impl TidalDB {
     /// # Errors
     /// Store failures.
     pub fn get(&self, kind: EntityKind, key: impl Into<Key>) -> Result<Option<Fields>> {
+        self.inner.check_open()?;
         Ok(self.inner.entities.get(kind, key.into().id())?)
     }
 
@@ -332,6 +333,7 @@ impl TidalDB {
     /// # Errors
     /// [`Error::UnknownRelationship`]; store failures.
     pub fn related(&self, relationship: &str, from: impl Into<Key>) -> Result<Vec<(EntityId, f64)>> {
+        self.inner.check_open()?;
         let edge = self.inner.edge_type(relationship)?;
         self.inner
             .edges
@@ -365,6 +367,7 @@ impl TidalDB {
     }
 
     fn views_at(&self, kind: EntityKind, id: EntityId, now: Timestamp, present: bool) -> Result<Vec<SignalView>> {
+        self.inner.check_open()?;
         let ledger = self.inner.signals.ledger();
         let reader = SignalReader::new(&self.inner.schema, &ledger, self.inner.rollups.as_deref()).present_if(present);
         let read = |signal, measure| -> Result<f64> { Ok(reader.read_bulk(signal, &[id], measure, now)?.0[0]) };
@@ -393,8 +396,12 @@ impl TidalDB {
     }
 
     /// A user's item set for one state (seen, liked, saved, hidden).
-    pub fn user_state(&self, user: impl Into<Key>, state: UserState) -> RoaringTreemap {
-        self.inner.users.bitmap(user.into().id(), state)
+    ///
+    /// # Errors
+    /// [`Error::Closed`] after [`shutdown`](Self::shutdown).
+    pub fn user_state(&self, user: impl Into<Key>, state: UserState) -> Result<RoaringTreemap> {
+        self.inner.check_open()?;
+        Ok(self.inner.users.bitmap(user.into().id(), state))
     }
 
     /// Ranked items: a sort mode or profile over candidates gathered from
@@ -404,6 +411,7 @@ impl TidalDB {
     /// Unknown profile or sort mode, an unsupported candidate strategy, a
     /// bad cursor.
     pub fn retrieve(&self, request: &Retrieve) -> Result<Page> {
+        self.inner.check_open()?;
         self.inner.retrieve(request)
     }
 
@@ -412,6 +420,7 @@ impl TidalDB {
     /// # Errors
     /// Store failures.
     pub fn stats(&self) -> Result<Stats> {
+        self.inner.check_open()?;
         let inner = &self.inner;
         let ledger = inner.signals.ledger();
         let wal = inner.wal.stats();
@@ -443,6 +452,7 @@ impl TidalDB {
     /// A damaged log or store. Differences are not errors: they are in the
     /// report.
     pub fn check(&self, now: Timestamp) -> Result<CheckReport> {
+        self.inner.check_open()?;
         let inner = &self.inner;
         let stores = tidal_materialize::audit_stores(&inner.schema, &inner.wal, &inner.entities, &inner.edges)?;
         let mut scratch = None;
@@ -480,13 +490,20 @@ impl TidalDB {
     /// sequence number checkpointed.
     ///
     /// # Errors
-    /// Store or log failures.
+    /// [`Error::Closed`] after [`shutdown`](Self::shutdown) (which made the
+    /// last checkpoint itself); store or log failures.
     pub fn checkpoint(&self) -> Result<u64> {
+        // Here, not in `Inner::checkpoint`: `shutdown` checkpoints after
+        // marking the database closed.
+        self.inner.check_open()?;
         self.inner.checkpoint()
     }
 
-    /// Stops the checkpointer, checkpoints and flushes. Later calls fail
-    /// with [`Error::Closed`]; calling it twice is harmless.
+    /// Stops the checkpointer, checkpoints and flushes. Later calls of
+    /// every method that reads or writes data fail with [`Error::Closed`]
+    /// (only [`schema`](Self::schema), [`dir`](Self::dir) and
+    /// [`open_report`](Self::open_report) still answer); calling it twice is
+    /// harmless.
     ///
     /// # Errors
     /// The final checkpoint failed (the log still holds every write).
@@ -521,7 +538,8 @@ impl Inner {
         Timestamp::now().max(self.signals.ledger().newest())
     }
 
-    fn check_open(&self) -> Result<()> {
+    /// [`Error::Closed`] once [`TidalDB::shutdown`] has begun.
+    pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::SeqCst) { Err(Error::Closed) } else { Ok(()) }
     }
 
