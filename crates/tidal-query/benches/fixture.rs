@@ -27,6 +27,7 @@ pub(crate) struct Fixture {
     pub(crate) ledger: SignalLedger,
     pub(crate) roles: Roles,
     pub(crate) profiles: HashMap<String, Profile>,
+    pub(crate) cursor_key: tidal_query::CursorKey,
 }
 
 impl Fixture {
@@ -46,6 +47,7 @@ impl Fixture {
             roles: Roles::for_schema(&schema),
             profiles,
             schema,
+            cursor_key: tidal_query::CursorKey::new([7; tidal_query::CursorKey::LEN]),
         }
     }
 
@@ -59,6 +61,7 @@ impl Fixture {
             rollups: None,
             roles: &self.roles,
             profiles: &self.profiles,
+            cursor_key: &self.cursor_key,
         }
     }
 }

@@ -128,7 +128,15 @@ impl PartialEq for Order {
 }
 
 /// A field predicate (`WHERE`).
-#[derive(Clone, Debug, PartialEq)]
+///
+/// A tree may be deeper than the stack allows recursion (a long flat chain
+/// of `AND`s, or anything the builder makes), so no walk over it recurses:
+/// `Clone`, `PartialEq`, `Debug` (which prints what deriving would) and
+/// `Drop` are written out with heap stacks (`walk.rs`), as are printing and
+/// evaluation. Planning refuses a predicate whose
+/// [`nesting`](Predicate::nesting) is above [`MAX_NESTING`](crate::MAX_NESTING),
+/// as parsing does. Because `Predicate` implements `Drop`, a match cannot
+/// move operands out of it: match on a reference.
 pub enum Predicate {
     /// `field <op> value`.
     Compare {

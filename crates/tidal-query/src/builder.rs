@@ -114,13 +114,15 @@ impl Retrieve {
         self
     }
 
-    /// `DIVERSITY max_per_creator:<n>`.
+    /// `DIVERSITY max_per_creator:<n>`. `n` must be at least 1, as in the
+    /// text; planning refuses 0 with [`QueryError::Invalid`](crate::QueryError::Invalid).
     #[must_use]
     pub fn max_per_creator(self, n: u32) -> Self {
         self.max_per("creator", n)
     }
 
-    /// `DIVERSITY max_per_<field>:<n>`.
+    /// `DIVERSITY max_per_<field>:<n>`. `n` must be at least 1, as in the
+    /// text; planning refuses 0 with [`QueryError::Invalid`](crate::QueryError::Invalid).
     #[must_use]
     pub fn max_per(mut self, field: impl Into<String>, n: u32) -> Self {
         self.diversity.push(Diversity::MaxPer { field: field.into(), max: n });
@@ -201,15 +203,6 @@ impl Predicate {
     #[must_use]
     pub fn negate(self) -> Self {
         Self::Not(Box::new(self))
-    }
-
-    /// Nesting depth (1 for a comparison), as the parser's limit counts it.
-    pub fn depth(&self) -> usize {
-        match self {
-            Self::Compare { .. } | Self::In { .. } | Self::Contains { .. } => 1,
-            Self::And(a, b) | Self::Or(a, b) => 1 + a.depth().max(b.depth()),
-            Self::Not(a) => 1 + a.depth(),
-        }
     }
 }
 

@@ -9,8 +9,24 @@
 //! runs again at the pinned time and resumes after the last (score, id):
 //! still no repeats for items whose scores did not change, but no longer a
 //! guarantee under concurrent writes.
+//!
+//! # Format
+//!
+//! A cursor is ASCII: `c3`, then seven fields in lower-case hex — snapshot
+//! id (16 digits), pinned time in nanoseconds (16), seed (16), position (8),
+//! the bits of the last score (16), the last id (16) and the query's
+//! fingerprint (16) — then 64 hex digits of BLAKE3 in keyed mode, keyed
+//! with the database's [`CursorKey`], over everything before them (`c3`
+//! included). A cursor is accepted only by a database holding the key that
+//! signed it: one from another database, or altered in any character, is
+//! refused with [`QueryError::InvalidCursor`]. The key persists with the
+//! database (the facade keeps it in `cursor.key` in the data directory), so
+//! cursors survive a reopen. Cursors of the earlier `c2` format, which
+//! carried an unkeyed checksum and so could be forged or used on any
+//! database, are refused.
 
 use std::collections::{HashMap, VecDeque};
+use std::fmt;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -18,6 +34,38 @@ use tidal_ranking::Ranked;
 use tidal_schema::{EntityId, Timestamp};
 
 use crate::error::{QueryError, Result};
+
+/// The secret one database signs its cursors with (a BLAKE3 key). Keep it
+/// with the database and out of reach of clients: whoever holds it can
+/// forge cursors for that database.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CursorKey([u8; CursorKey::LEN]);
+
+impl CursorKey {
+    /// Bytes in a key.
+    pub const LEN: usize = 32;
+
+    /// A key of these bytes (which should be random, and kept).
+    pub const fn new(bytes: [u8; Self::LEN]) -> Self {
+        Self(bytes)
+    }
+
+    /// The key's bytes, to store it.
+    pub const fn as_bytes(&self) -> &[u8; Self::LEN] {
+        &self.0
+    }
+
+    fn mac(&self, signed: &str) -> blake3::Hash {
+        blake3::keyed_hash(&self.0, signed.as_bytes())
+    }
+}
+
+impl fmt::Debug for CursorKey {
+    /// Never prints the secret.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CursorKey(..)")
+    }
+}
 
 /// A decoded cursor.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -31,13 +79,15 @@ pub(crate) struct Cursor {
     pub(crate) fingerprint: u64,
 }
 
-const PREFIX: &str = "c2";
+const PREFIX: &str = "c3";
 const FIELDS_HEX: usize = 16 * 6 + 8;
+const MAC_HEX: usize = 2 * blake3::OUT_LEN;
 
 impl Cursor {
-    pub(crate) fn encode(self) -> String {
-        let body = format!(
-            "{:016x}{:016x}{:016x}{:08x}{:016x}{:016x}{:016x}",
+    /// The cursor's text, signed with `key`.
+    pub(crate) fn encode(self, key: &CursorKey) -> String {
+        let signed = format!(
+            "{PREFIX}{:016x}{:016x}{:016x}{:08x}{:016x}{:016x}{:016x}",
             self.snapshot,
             self.at.as_nanos(),
             self.seed,
@@ -46,20 +96,26 @@ impl Cursor {
             self.last_id.0,
             self.fingerprint
         );
-        let check = &blake3::hash(body.as_bytes()).to_hex()[..8];
-        format!("{PREFIX}{body}{check}")
+        let mac = key.mac(&signed);
+        format!("{signed}{}", mac.to_hex())
     }
 
-    pub(crate) fn decode(s: &str) -> Result<Self> {
+    /// Reads a cursor that `key` signed.
+    ///
+    /// # Errors
+    /// [`QueryError::InvalidCursor`] for text that is not a cursor of this
+    /// format or whose signature is not `key`'s.
+    pub(crate) fn decode(s: &str, key: &CursorKey) -> Result<Self> {
         let bad = || QueryError::InvalidCursor(s.chars().take(120).collect());
-        let body = s.strip_prefix(PREFIX).ok_or_else(bad)?;
-        if body.len() != FIELDS_HEX + 8 || !body.is_ascii() {
+        if s.len() != PREFIX.len() + FIELDS_HEX + MAC_HEX || !s.is_ascii() || !s.starts_with(PREFIX) {
             return Err(bad());
         }
-        let (fields, check) = body.split_at(FIELDS_HEX);
-        if &blake3::hash(fields.as_bytes()).to_hex()[..8] != check {
+        let (signed, mac) = s.split_at(PREFIX.len() + FIELDS_HEX);
+        // `Hash` compares in constant time.
+        if blake3::Hash::from_hex(mac).map_err(|_| bad())? != key.mac(signed) {
             return Err(bad());
         }
+        let fields = &signed[PREFIX.len()..];
         let mut at = 0;
         let mut next = |width: usize| {
             let v = u64::from_str_radix(&fields[at..at + width], 16);
@@ -169,7 +225,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cursors_round_trip_and_reject_tampering() {
+    fn cursors_round_trip_and_reject_tampering_and_other_keys() {
+        let key = CursorKey::new([1; 32]);
         let c = Cursor {
             snapshot: 7,
             at: Timestamp::from_secs(1_700_000_000),
@@ -179,14 +236,25 @@ mod tests {
             last_id: EntityId(99),
             fingerprint: 0xdead_beef,
         };
-        let s = c.encode();
-        assert_eq!(Cursor::decode(&s).unwrap(), c);
-        let mut tampered = s.clone().into_bytes();
-        tampered[10] = if tampered[10] == b'0' { b'1' } else { b'0' };
-        assert!(Cursor::decode(&String::from_utf8(tampered).unwrap()).is_err());
-        assert!(Cursor::decode("").is_err());
-        assert!(Cursor::decode("c2zz").is_err());
-        assert!(Cursor::decode(&format!("{s}0")).is_err());
+        let s = c.encode(&key);
+        assert_eq!(s.len(), 2 + FIELDS_HEX + MAC_HEX);
+        assert_eq!(Cursor::decode(&s, &key).unwrap(), c);
+        // Any character changed, in the fields or the signature, is refused.
+        for i in 0..s.len() {
+            let mut tampered = s.clone().into_bytes();
+            tampered[i] = if tampered[i] == b'0' { b'1' } else { b'0' };
+            let tampered = String::from_utf8(tampered).unwrap();
+            assert!(matches!(Cursor::decode(&tampered, &key), Err(QueryError::InvalidCursor(_))), "{i}");
+        }
+        // Another database's key does not read it.
+        assert!(Cursor::decode(&s, &CursorKey::new([2; 32])).is_err());
+        assert!(Cursor::decode("", &key).is_err());
+        assert!(Cursor::decode("c3zz", &key).is_err());
+        assert!(Cursor::decode(&format!("{s}0"), &key).is_err());
+        assert!(Cursor::decode(&s.replacen("c3", "c2", 1), &key).is_err());
+        let wide = format!("{}é", &s[..s.len() - 2]);
+        assert!(Cursor::decode(&wide, &key).is_err());
+        assert_eq!(format!("{key:?}"), "CursorKey(..)");
     }
 
     #[test]

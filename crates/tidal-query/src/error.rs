@@ -51,26 +51,57 @@ pub struct ParseError {
     caret: (usize, usize),
 }
 
-/// Characters of context kept either side of the caret on long lines.
+/// Characters of context kept either side of the offending token on long
+/// lines.
 const EXCERPT_CONTEXT: usize = 60;
+/// Characters of the offending token shown (and underlined) at most.
+const MAX_SHOWN: usize = 80;
+/// Characters of statement text a message quotes at most.
+const MAX_QUOTED: usize = 40;
 
 impl ParseError {
+    /// The error at `span` of `src`. However long the statement, the
+    /// excerpt holds at most [`EXCERPT_CONTEXT`] characters before the
+    /// offending token, [`MAX_SHOWN`] of the token and, unless the token was
+    /// cut, [`EXCERPT_CONTEXT`] after it, with `…` where the line was cut.
     pub(crate) fn new(src: &str, span: Span, message: String, expected: Vec<String>) -> Self {
         let start = floor_char(src, span.start.min(src.len()));
         let end = floor_char(src, span.end.clamp(start, src.len()));
         let line_start = src[..start].rfind('\n').map_or(0, |i| i + 1);
         let line_end = src[start..].find('\n').map_or(src.len(), |i| start + i);
         let line = src[..start].matches('\n').count() + 1;
-        let before: Vec<char> = src[line_start..start].chars().collect();
-        let column = before.len() + 1;
+        let column = src[line_start..start].chars().count() + 1;
         let width = src[start..end.min(line_end)].chars().count().max(1);
-        let skip = before.len().saturating_sub(EXCERPT_CONTEXT);
-        let mut excerpt: String = before[skip..].iter().collect();
-        let caret_at = before.len() - skip;
-        excerpt.extend(src[start..line_end].chars().take(width + EXCERPT_CONTEXT));
+        let shown = width.min(MAX_SHOWN);
+        let mut before: Vec<char> = src[line_start..start].chars().rev().take(EXCERPT_CONTEXT + 1).collect();
+        let mut excerpt = String::new();
+        if before.len() > EXCERPT_CONTEXT {
+            before.truncate(EXCERPT_CONTEXT);
+            excerpt.push('…');
+        }
+        excerpt.extend(before.iter().rev());
+        let caret_at = excerpt.chars().count();
+        let mut after = src[start..line_end].chars();
+        // A token cut short is followed by more of itself: show no more.
+        let context_after = if width > MAX_SHOWN { 0 } else { EXCERPT_CONTEXT };
+        excerpt.extend(after.by_ref().take(shown + context_after));
+        if after.next().is_some() {
+            excerpt.push('…');
+        }
         let excerpt = excerpt.replace(['\t', '\r'], " ");
-        Self { span: Span::new(start, end), line, column, message, expected, excerpt, caret: (caret_at, width.min(80)) }
+        Self { span: Span::new(start, end), line, column, message, expected, excerpt, caret: (caret_at, shown) }
     }
+}
+
+/// `s` as a message quotes it: whole if short, else its first
+/// [`MAX_QUOTED`] characters and `…`.
+pub(crate) fn clip(s: &str) -> String {
+    let mut chars = s.chars();
+    let mut out: String = chars.by_ref().take(MAX_QUOTED).collect();
+    if chars.next().is_some() {
+        out.push('…');
+    }
+    out
 }
 
 fn floor_char(s: &str, mut i: usize) -> usize {

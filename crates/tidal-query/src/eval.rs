@@ -16,7 +16,8 @@ use crate::ast::{CmpOp, Literal, Predicate};
 use crate::error::{QueryError, Result};
 use crate::key::Key;
 
-/// Checks every field and literal of `p` against the item schema.
+/// Checks every field and literal of `p` against the item schema, the
+/// comparisons left to right (the first problem is reported).
 pub(crate) fn check(p: &Predicate, schema: &Schema) -> Result<()> {
     let field_type = |field: &str| {
         schema.field(EntityKind::Item, field).map(|f| &f.ty).ok_or_else(|| {
@@ -24,25 +25,35 @@ pub(crate) fn check(p: &Predicate, schema: &Schema) -> Result<()> {
             QueryError::Invalid(format!("unknown item field {field:?} (fields: {})", known.join(", ")))
         })
     };
-    match p {
-        Predicate::Compare { field, op, value } => comparable(field, field_type(field)?, Some(*op), value),
-        Predicate::In { field, values, .. } => {
-            let ty = field_type(field)?;
-            values.iter().try_for_each(|v| comparable(field, ty, None, v))
-        }
-        Predicate::Contains { field, value } => match (field_type(field)?, value) {
-            (FieldType::Tags, Literal::Str(_)) => Ok(()),
-            (FieldType::Tags, v) => Err(QueryError::Invalid(format!("{field} CONTAINS needs a quoted tag, not {v}"))),
-            (ty, _) => {
-                Err(QueryError::Invalid(format!("CONTAINS applies to tags fields; {field} is {}", ty.type_name())))
+    // A heap stack, not recursion: the tree may be deeper than the stack.
+    let mut todo = vec![p];
+    while let Some(p) = todo.pop() {
+        match p {
+            Predicate::Compare { field, op, value } => comparable(field, field_type(field)?, Some(*op), value)?,
+            Predicate::In { field, values, .. } => {
+                let ty = field_type(field)?;
+                values.iter().try_for_each(|v| comparable(field, ty, None, v))?;
             }
-        },
-        Predicate::And(a, b) | Predicate::Or(a, b) => {
-            check(a, schema)?;
-            check(b, schema)
+            Predicate::Contains { field, value } => match (field_type(field)?, value) {
+                (FieldType::Tags, Literal::Str(_)) => {}
+                (FieldType::Tags, v) => {
+                    return Err(QueryError::Invalid(format!("{field} CONTAINS needs a quoted tag, not {v}")));
+                }
+                (ty, _) => {
+                    return Err(QueryError::Invalid(format!(
+                        "CONTAINS applies to tags fields; {field} is {}",
+                        ty.type_name()
+                    )));
+                }
+            },
+            Predicate::And(a, b) | Predicate::Or(a, b) => {
+                todo.push(b);
+                todo.push(a);
+            }
+            Predicate::Not(a) => todo.push(a),
         }
-        Predicate::Not(a) => check(a, schema),
     }
+    Ok(())
 }
 
 /// Whether `value` can be compared with a field of type `ty` (by `op`, or
@@ -75,7 +86,7 @@ fn comparable(field: &str, ty: &FieldType, op: Option<CmpOp>, value: &Literal) -
 /// selectivities (equality 1/10, ranges 1/3, `!=` 9/10), combined as if
 /// independent. tidalDB keeps no per-field histograms yet.
 pub(crate) fn selectivity(p: &Predicate) -> f64 {
-    match p {
+    p.fold(|node, operands: Vec<f64>| match node {
         Predicate::Compare { op: CmpOp::Eq, .. } | Predicate::Contains { .. } => 0.1,
         Predicate::Compare { op: CmpOp::Ne, .. } => 0.9,
         Predicate::Compare { .. } => 1.0 / 3.0,
@@ -85,17 +96,56 @@ pub(crate) fn selectivity(p: &Predicate) -> f64 {
             let hit = (0.1 * values.len() as f64).min(1.0);
             if *negated { 1.0 - hit } else { hit }
         }
-        Predicate::And(a, b) => selectivity(a) * selectivity(b),
-        Predicate::Or(a, b) => {
-            let (left, right) = (selectivity(a), selectivity(b));
-            left + right - left * right
-        }
-        Predicate::Not(a) => 1.0 - selectivity(a),
-    }
+        Predicate::And(..) => operands.iter().product(),
+        Predicate::Or(..) => operands.iter().fold(0.0, |left, right| left + right - left * right),
+        Predicate::Not(_) => 1.0 - operands.iter().sum::<f64>(),
+    })
 }
 
 /// Whether an item with `fields` satisfies `p` at query time `now`.
+///
+/// Operands are evaluated left to right and only as far as needed (`AND`
+/// stops at the first false, `OR` at the first true), with a heap stack of
+/// what is left to do instead of recursion.
 pub(crate) fn eval(p: &Predicate, fields: &Fields, now: Timestamp) -> bool {
+    enum Step<'p> {
+        /// Evaluate this predicate.
+        Eval(&'p Predicate),
+        /// The left operand of an `AND` gave the value: if true, evaluate the right.
+        AndThen(&'p Predicate),
+        /// The left operand of an `OR` gave the value: if false, evaluate the right.
+        OrElse(&'p Predicate),
+        /// Invert the value.
+        Not,
+    }
+    let mut todo = vec![Step::Eval(p)];
+    let mut value = false;
+    while let Some(step) = todo.pop() {
+        match step {
+            Step::Eval(Predicate::And(a, b)) => {
+                todo.push(Step::AndThen(b));
+                todo.push(Step::Eval(a));
+            }
+            Step::Eval(Predicate::Or(a, b)) => {
+                todo.push(Step::OrElse(b));
+                todo.push(Step::Eval(a));
+            }
+            Step::Eval(Predicate::Not(a)) => {
+                todo.push(Step::Not);
+                todo.push(Step::Eval(a));
+            }
+            Step::Eval(leaf) => value = holds_for(leaf, fields, now),
+            Step::AndThen(b) if value => todo.push(Step::Eval(b)),
+            Step::OrElse(b) if !value => todo.push(Step::Eval(b)),
+            Step::AndThen(_) | Step::OrElse(_) => {}
+            Step::Not => value = !value,
+        }
+    }
+    value
+}
+
+/// Whether a comparison holds (an operator node is not one: false).
+fn holds_for(p: &Predicate, fields: &Fields, now: Timestamp) -> bool {
     match p {
         Predicate::Compare { field, op, value } => {
             fields.get(field).and_then(|v| compare(v, value, now)).is_some_and(|o| holds(*op, o))
@@ -108,9 +158,7 @@ pub(crate) fn eval(p: &Predicate, fields: &Fields, now: Timestamp) -> bool {
             (Some(FieldValue::Tags(tags)), Literal::Str(tag)) => tags.iter().any(|t| t == tag),
             _ => false,
         },
-        Predicate::And(a, b) => eval(a, fields, now) && eval(b, fields, now),
-        Predicate::Or(a, b) => eval(a, fields, now) || eval(b, fields, now),
-        Predicate::Not(a) => !eval(a, fields, now),
+        Predicate::And(..) | Predicate::Or(..) | Predicate::Not(_) => false,
     }
 }
 

@@ -14,6 +14,7 @@ use crate::cursor::{Cursor, Snapshot, Snapshots};
 use crate::error::Result;
 use crate::eval;
 use crate::plan::{CandidateSource, FieldFilter, MAX_POOL, Plan, Ranker, follow_relationship};
+use crate::walk::check_nesting;
 
 /// Results ranked per result wanted; the snapshot serves the extra pages.
 pub const RANK_DEPTH_PER_RESULT: usize = 5;
@@ -63,13 +64,20 @@ pub struct StageStats {
 /// report rows and timings.
 ///
 /// # Errors
-/// A store or view that fails to read.
+/// A store or view that fails to read; [`QueryError::Invalid`](crate::QueryError::Invalid)
+/// for a plan whose `WHERE` filter was changed after planning to one
+/// nested deeper than [`MAX_NESTING`](crate::MAX_NESTING).
 pub fn execute(
     plan: &Plan,
     views: &Views<'_>,
     snapshots: &Snapshots,
     analyze: bool,
 ) -> Result<(Page, Vec<StageStats>)> {
+    for f in &plan.field_filters {
+        if let FieldFilter::Where { predicate, .. } = f {
+            check_nesting(predicate)?;
+        }
+    }
     let mut stats = Vec::new();
     // A later page of a snapshot still held: read it from there.
     if let Some(c) = plan.resume
@@ -189,7 +197,7 @@ fn page_of(
             last_id: last.map_or(EntityId(0), |r| r.id),
             fingerprint: plan.fingerprint,
         }
-        .encode()
+        .encode(views.cursor_key)
     });
     Ok(Page { hits, next, candidates, tiers: Vec::new() })
 }

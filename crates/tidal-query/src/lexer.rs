@@ -6,7 +6,7 @@
 //! with `'` or `"`, the quote doubled inside (`'it''s'`); `--` starts a
 //! comment to the end of the line. One pass, O(input length).
 
-use crate::error::{ParseError, Span};
+use crate::error::{ParseError, Span, clip};
 
 /// What a token is.
 #[derive(Clone, Debug, PartialEq)]
@@ -43,10 +43,10 @@ impl Tok {
     /// How an error message names this token.
     pub(crate) fn describe(&self) -> String {
         match self {
-            Self::Word(w) => format!("`{w}`"),
-            Self::Int(n) | Self::Float(n) => format!("number `{n}`"),
-            Self::Duration(d) => format!("duration `{d}`"),
-            Self::Str(s) => format!("string '{}'", s.chars().take(40).collect::<String>()),
+            Self::Word(w) => format!("`{}`", clip(w)),
+            Self::Int(n) | Self::Float(n) => format!("number `{}`", clip(n)),
+            Self::Duration(d) => format!("duration `{}`", clip(d)),
+            Self::Str(s) => format!("string '{}'", clip(s)),
             Self::Comma => "`,`".into(),
             Self::Colon => "`:`".into(),
             Self::Semicolon => "`;`".into(),

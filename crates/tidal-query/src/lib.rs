@@ -31,13 +31,14 @@ mod plan;
 mod print;
 mod time;
 mod views;
+mod walk;
 
 pub use ast::{
     CmpOp, Diversity, Filter, Literal, Near, Order, Predicate, Retrieve, Search, SignalStmt, Statement, Suggest,
     TimeSpec, Within,
 };
 pub use builder::FieldRef;
-pub use cursor::{MAX_SNAPSHOT_ENTRIES, MAX_SNAPSHOTS, Snapshots};
+pub use cursor::{CursorKey, MAX_SNAPSHOT_ENTRIES, MAX_SNAPSHOTS, Snapshots};
 pub use error::{ParseError, QueryError, Result, Span};
 pub use exec::{Hit, MIN_RANK_DEPTH, Page, RANK_DEPTH_PER_RESULT, StageStats, execute};
 pub use explain::render_explain;

@@ -14,7 +14,7 @@ use crate::ast::{
     CmpOp, Diversity, Filter, Literal, Near, Order, Predicate, Retrieve, Search, SignalStmt, Statement, Suggest,
     TimeSpec, Within,
 };
-use crate::error::{ParseError, Span};
+use crate::error::{ParseError, Span, clip};
 use crate::key::Key;
 use crate::lexer::{Tok, Token, lex};
 use crate::time::parse_rfc3339;
@@ -406,7 +406,7 @@ impl Parser<'_> {
         }
         let span = Span::new(start.start, self.toks[self.pos - 1].span.end);
         let mut mode: SortMode = text.parse().map_err(|_| {
-            self.error(span, format!("unknown sort mode `{text}` (expected one of {})", MODE_NAMES.join(", ")))
+            self.error(span, format!("unknown sort mode `{}` (expected one of {})", clip(&text), MODE_NAMES.join(", ")))
         })?;
         let suffix = text.rfind(')').map_or(text.as_str(), |i| &text[i + 1..]);
         let names_window = suffix.contains(':') || (matches!(mode, SortMode::Top(_)) && text != "top");
@@ -467,7 +467,7 @@ impl Parser<'_> {
             self.expect(&Tok::Colon)?;
             Ok(Diversity::Mix { field: self.ident("a field name")? })
         } else {
-            Err(self.error(t.span, format!("expected max_per_<field>:<n> or format_mix:<field>, found `{w}`")))
+            Err(self.error(t.span, format!("expected max_per_<field>:<n> or format_mix:<field>, found `{}`", clip(w))))
         }
     }
 
@@ -476,10 +476,14 @@ impl Parser<'_> {
         let Tok::Int(s) = &t.tok else {
             return Err(self.error(t.span, format!("expected a number of results, found {}", t.tok.describe())));
         };
+        // A negative count is not "too large": say what a LIMIT must be.
+        if s.starts_with('-') {
+            return Err(self.error(t.span, format!("LIMIT must be a positive integer, not {}", clip(s))));
+        }
         match s.parse::<u64>() {
             Ok(0) => Err(self.error(t.span, "LIMIT must be at least 1".into())),
             Ok(n) if n <= u64::from(MAX_LIMIT) => Ok(u32::try_from(n).unwrap_or(MAX_LIMIT)),
-            _ => Err(self.error(t.span, format!("LIMIT {s} is above the maximum of {MAX_LIMIT}"))),
+            _ => Err(self.error(t.span, format!("LIMIT {} is above the maximum of {MAX_LIMIT}", clip(s)))),
         }
     }
 

@@ -26,6 +26,7 @@ use crate::error::{QueryError, Result};
 use crate::eval;
 use crate::parser::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::views::{Views, read_error};
+use crate::walk::check_nesting;
 
 /// The fewest candidates a top-K source draws.
 pub const MIN_POOL: usize = 500;
@@ -168,16 +169,24 @@ pub(crate) fn fingerprint(q: &Retrieve) -> u64 {
 ///
 /// # Errors
 /// [`QueryError::Invalid`] for a query that does not fit the schema or the
-/// limits, [`QueryError::InvalidCursor`], [`QueryError::Unsupported`] for
+/// limits — a built query is held to the rules the parser enforces on text
+/// (`LIMIT` in range, `DIVERSITY max_per_<field>` of at least 1, predicates
+/// nested at most [`MAX_NESTING`](crate::MAX_NESTING) deep) —
+/// [`QueryError::InvalidCursor`], [`QueryError::Unsupported`] for
 /// cohort scopes and text or vector candidate strategies.
 #[allow(clippy::too_many_lines)] // Reason: the planning decisions read best in order.
 pub fn plan(q: &Retrieve, views: &Views<'_>, now: Timestamp) -> Result<Plan> {
+    // Before anything else reads the tree: the parser's nesting limit
+    // holds for a built predicate too.
+    if let Some(p) = &q.predicate {
+        check_nesting(p)?;
+    }
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(QueryError::Invalid(format!("LIMIT {limit} is outside 1..={MAX_LIMIT}")));
     }
     let fingerprint = fingerprint(q);
-    let resume = q.cursor.as_deref().map(Cursor::decode).transpose()?;
+    let resume = q.cursor.as_deref().map(|c| Cursor::decode(c, views.cursor_key)).transpose()?;
     if let Some(c) = resume
         && c.fingerprint != fingerprint
     {
@@ -300,6 +309,12 @@ pub fn plan(q: &Retrieve, views: &Views<'_>, now: Timestamp) -> Result<Plan> {
     field_filters.sort_by(|a, b| a.keeps().total_cmp(&b.keeps()));
     for rule in &q.diversity {
         let field = match rule {
+            // The parser refuses a count of 0; a built query gets the same rule here.
+            crate::ast::Diversity::MaxPer { field, max: 0 } => {
+                return Err(QueryError::Invalid(format!(
+                    "DIVERSITY max_per_{field} needs a count of at least 1, not 0"
+                )));
+            }
             crate::ast::Diversity::MaxPer { field, .. } | crate::ast::Diversity::Mix { field } => field,
         };
         if views.schema.field(EntityKind::Item, field).is_none() {

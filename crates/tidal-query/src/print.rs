@@ -83,7 +83,8 @@ impl Display for CmpOp {
 }
 
 impl Predicate {
-    const fn precedence(&self) -> u8 {
+    /// Binding strength: `OR` 1, `AND` 2, `NOT` 3, a comparison 4.
+    pub(crate) const fn precedence(&self) -> u8 {
         match self {
             Self::Or(..) => 1,
             Self::And(..) => 2,
@@ -92,40 +93,57 @@ impl Predicate {
         }
     }
 
-    fn write(&self, out: &mut String, min: u8) {
-        let parens = self.precedence() < min;
-        if parens {
-            out.push('(');
+    /// Writes the canonical text: parentheses only where an operand binds
+    /// less tightly than its place needs. A heap stack stands in for
+    /// recursion, so a tree of any depth prints.
+    fn write(&self, out: &mut String) {
+        enum Step<'p> {
+            Node(&'p Predicate, u8),
+            Text(&'static str),
         }
-        match self {
-            Self::Compare { field, op, value } => {
-                let _ = write!(out, "{} {op} {value}", ident(field));
+        let mut todo = vec![Step::Node(self, 0)];
+        while let Some(step) = todo.pop() {
+            let (node, least) = match step {
+                Step::Text(s) => {
+                    out.push_str(s);
+                    continue;
+                }
+                Step::Node(node, least) => (node, least),
+            };
+            if node.precedence() < least {
+                out.push('(');
+                todo.push(Step::Text(")"));
             }
-            Self::In { field, values, negated } => {
-                let list: Vec<String> = values.iter().map(ToString::to_string).collect();
-                let not = if *negated { "NOT " } else { "" };
-                let _ = write!(out, "{} {not}IN ({})", ident(field), list.join(", "));
+            match node {
+                Self::Compare { field, op, value } => {
+                    let _ = write!(out, "{} {op} {value}", ident(field));
+                }
+                Self::In { field, values, negated } => {
+                    let list: Vec<String> = values.iter().map(ToString::to_string).collect();
+                    let not = if *negated { "NOT " } else { "" };
+                    let _ = write!(out, "{} {not}IN ({})", ident(field), list.join(", "));
+                }
+                Self::Contains { field, value } => {
+                    let _ = write!(out, "{} CONTAINS {value}", ident(field));
+                }
+                Self::Or(..) | Self::And(..) | Self::Not(_) => {
+                    let infix = match node {
+                        Self::Or(..) => " OR ",
+                        Self::And(..) => " AND ",
+                        _ => {
+                            out.push_str("NOT ");
+                            ""
+                        }
+                    };
+                    if let Some((right, least)) = node.operand(1) {
+                        todo.push(Step::Node(right, least));
+                        todo.push(Step::Text(infix));
+                    }
+                    if let Some((left, least)) = node.operand(0) {
+                        todo.push(Step::Node(left, least));
+                    }
+                }
             }
-            Self::Contains { field, value } => {
-                let _ = write!(out, "{} CONTAINS {value}", ident(field));
-            }
-            Self::Or(a, b) => {
-                a.write(out, 1);
-                out.push_str(" OR ");
-                b.write(out, 2);
-            }
-            Self::And(a, b) => {
-                a.write(out, 2);
-                out.push_str(" AND ");
-                b.write(out, 3);
-            }
-            Self::Not(a) => {
-                out.push_str("NOT ");
-                a.write(out, 3);
-            }
-        }
-        if parens {
-            out.push(')');
         }
     }
 }
@@ -133,7 +151,7 @@ impl Predicate {
 impl Display for Predicate {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
         let mut out = String::new();
-        self.write(&mut out, 0);
+        self.write(&mut out);
         f.write_str(&out)
     }
 }

@@ -13,6 +13,8 @@ use tidal_schema::{EntityId, Measure, Schema, SignalId, Timestamp, UserState};
 use tidal_signals::{SignalError, SignalLedger};
 use tidal_storage::{EntityStore, RelationshipStore};
 
+use crate::cursor::CursorKey;
+
 /// The views a query reads, borrowed from the database for one call.
 #[derive(Clone, Copy)]
 pub struct Views<'a> {
@@ -32,6 +34,8 @@ pub struct Views<'a> {
     pub roles: &'a Roles,
     /// The schema's compiled profiles, by name.
     pub profiles: &'a HashMap<String, Profile>,
+    /// The database's secret that signs its cursors and checks them.
+    pub cursor_key: &'a CursorKey,
 }
 
 impl std::fmt::Debug for Views<'_> {

@@ -366,6 +366,16 @@ fn limit_is_accepted_at_the_maximum_and_refused_above() {
                                    ^"#]],
     );
     assert!(parse("RETRIEVE items LIMIT 99999999999999999999999").is_err());
+    // A negative LIMIT is not "above the maximum", however many digits.
+    check_error(
+        "RETRIEVE items LIMIT -1",
+        &expect![[r#"
+            LIMIT must be a positive integer, not -1 at line 1, column 22
+              RETRIEVE items LIMIT -1
+                                   ^^"#]],
+    );
+    let e = parse("SUGGEST items PREFIX 'ja' LIMIT -99999999999999999999999").unwrap_err();
+    assert_eq!(e.message, "LIMIT must be a positive integer, not -99999999999999999999999");
 }
 
 #[test]
@@ -394,6 +404,35 @@ fn statement_size_is_accepted_at_the_maximum_and_refused_above() {
     assert_eq!(e.span.start, MAX_STATEMENT_BYTES);
     // The excerpt of a long line is cut around the caret.
     assert!(e.to_string().len() < 400, "{}", e.to_string().len());
+}
+
+#[test]
+fn errors_never_echo_a_long_statement_whole() {
+    // A 10 MiB statement on one line: refused for its size, with a short
+    // excerpt around the limit, cut on both sides.
+    let huge = format!("RETRIEVE items WHERE title = '{}'", "x".repeat(10 << 20));
+    let e = parse(&huge).unwrap_err();
+    let shown = e.to_string();
+    assert!(shown.len() < 400, "{} bytes:\n{}", shown.len(), &shown[..shown.len().min(400)]);
+    assert_eq!(e.column, MAX_STATEMENT_BYTES + 1);
+    let excerpt = shown.lines().nth(1).unwrap();
+    assert!(excerpt.starts_with("  …") && excerpt.ends_with('…'), "{excerpt}");
+
+    // A 60 KiB word (under the size limit) is quoted in the message, and
+    // underlined, only in part.
+    let e = parse(&format!("RETRIEVE items SORT BY {}", "y".repeat(60 << 10))).unwrap_err();
+    let shown = e.to_string();
+    assert!(shown.len() < 1200, "{} bytes", shown.len());
+    assert!(shown.starts_with(&format!("unknown sort mode `{}…` (expected one of", "y".repeat(40))), "{shown}");
+
+    // An error inside a long line shows the text either side, cut.
+    check_error(
+        &format!("RETRIEVE items WHERE {0} AND title LIKE 'b' AND {0}", ["title = 'a'"; 10].join(" AND ")),
+        &expect![[r#"
+            expected a comparison (=, !=, <, <=, >, >=), IN, NOT IN or CONTAINS, found `LIKE` at line 1, column 188
+              …' AND title = 'a' AND title = 'a' AND title = 'a' AND title LIKE 'b' AND title = 'a' AND title = 'a' AND title = 'a' AND tit…
+                                                                           ^^^^"#]],
+    );
 }
 
 #[test]

@@ -26,7 +26,7 @@ use crate::config::Config;
 use crate::dir::{DirLock, Existing};
 use crate::error::{Error, Result};
 use crate::types::{Ack, CheckReport, Event, OpenReport, SignalView, Stats, WindowView};
-use tidal_query::{Key, Page, Retrieve, Snapshots};
+use tidal_query::{CursorKey, Key, Page, Retrieve, Snapshots};
 
 /// The shared state behind a [`TidalDB`] handle (and its checkpointer).
 pub(crate) struct Inner {
@@ -52,6 +52,8 @@ pub(crate) struct Inner {
     pub(crate) opened_at_seq: u64,
     /// Ranked pools of recent queries, for their cursors' later pages.
     pub(crate) snapshots: Snapshots,
+    /// Signs this database's cursors (kept in [`CURSOR_KEY_FILE`]).
+    pub(crate) cursor_key: CursorKey,
 }
 
 /// The database handle: `Send + Sync`, every method `&self`.
@@ -99,6 +101,9 @@ impl std::fmt::Debug for TidalDB {
 }
 
 const SCHEMA_FILE: &str = "schema.json";
+/// The file holding the database's cursor key: [`CursorKey::LEN`] random
+/// bytes, written once when the database is first opened.
+const CURSOR_KEY_FILE: &str = "cursor.key";
 
 impl TidalDB {
     /// Opens (creating if needed) and recovers a database: restores the
@@ -132,6 +137,7 @@ impl TidalDB {
     fn open_in(place: Place, config: Config, started: Instant) -> Result<Self> {
         let Place { dir: shown, work: dir, temp, lock } = place;
         let stored = read_schema(&dir).map_err(|e| shown_in(e, &dir, &shown))?;
+        let cursor_key = cursor_key(&dir).map_err(|e| shown_in(e, &dir, &shown))?;
         let (schema, schema_changed) = Schema::evolve(stored.clone(), config.schema)
             .map_err(|diff| Error::BreakingSchemaChange(diff.to_string()))?;
         let schema = Arc::new(schema);
@@ -159,6 +165,7 @@ impl TidalDB {
             sequencer: Sequencer::new(wal.last_seq() + 1),
             opened_at_seq: wal.last_seq(),
             snapshots: Snapshots::new(),
+            cursor_key,
             schema: Arc::clone(&schema),
             wal,
             registry,
@@ -364,6 +371,7 @@ impl TidalDB {
     /// # Errors
     /// Store failures.
     pub fn get(&self, kind: EntityKind, key: impl Into<Key>) -> Result<Option<Fields>> {
+        self.inner.check_open()?;
         Ok(self.inner.entities.get(kind, key.into().id())?)
     }
 
@@ -373,6 +381,7 @@ impl TidalDB {
     /// # Errors
     /// [`Error::UnknownRelationship`]; store failures.
     pub fn related(&self, relationship: &str, from: impl Into<Key>) -> Result<Vec<(EntityId, f64)>> {
+        self.inner.check_open()?;
         let edge = self.inner.edge_type(relationship)?;
         self.inner
             .edges
@@ -406,6 +415,7 @@ impl TidalDB {
     }
 
     fn views_at(&self, kind: EntityKind, id: EntityId, now: Timestamp, present: bool) -> Result<Vec<SignalView>> {
+        self.inner.check_open()?;
         let ledger = self.inner.signals.ledger();
         let reader = SignalReader::new(&self.inner.schema, &ledger, self.inner.rollups.as_deref()).present_if(present);
         let read = |signal, measure| -> Result<f64> { Ok(reader.read_bulk(signal, &[id], measure, now)?.0[0]) };
@@ -434,8 +444,12 @@ impl TidalDB {
     }
 
     /// A user's item set for one state (seen, liked, saved, hidden).
-    pub fn user_state(&self, user: impl Into<Key>, state: UserState) -> RoaringTreemap {
-        self.inner.users.bitmap(user.into().id(), state)
+    ///
+    /// # Errors
+    /// [`Error::Closed`] after [`shutdown`](Self::shutdown).
+    pub fn user_state(&self, user: impl Into<Key>, state: UserState) -> Result<RoaringTreemap> {
+        self.inner.check_open()?;
+        Ok(self.inner.users.bitmap(user.into().id(), state))
     }
 
     /// Ranked items: a sort mode or profile over candidates gathered from
@@ -445,6 +459,7 @@ impl TidalDB {
     /// Unknown profile or sort mode, an unsupported candidate strategy, a
     /// bad cursor.
     pub fn retrieve(&self, request: &Retrieve) -> Result<Page> {
+        self.inner.check_open()?;
         self.inner.retrieve(request)
     }
 
@@ -453,6 +468,7 @@ impl TidalDB {
     /// # Errors
     /// Store failures.
     pub fn stats(&self) -> Result<Stats> {
+        self.inner.check_open()?;
         let inner = &self.inner;
         let ledger = inner.signals.ledger();
         let wal = inner.wal.stats();
@@ -484,6 +500,7 @@ impl TidalDB {
     /// A damaged log or store. Differences are not errors: they are in the
     /// report.
     pub fn check(&self, now: Timestamp) -> Result<CheckReport> {
+        self.inner.check_open()?;
         let inner = &self.inner;
         let stores = tidal_materialize::audit_stores(&inner.schema, &inner.wal, &inner.entities, &inner.edges)?;
         let mut scratch = None;
@@ -521,14 +538,20 @@ impl TidalDB {
     /// sequence number checkpointed.
     ///
     /// # Errors
-    /// Store or log failures.
+    /// [`Error::Closed`] after [`shutdown`](Self::shutdown) (which made the
+    /// last checkpoint itself); store or log failures.
     pub fn checkpoint(&self) -> Result<u64> {
+        // Here, not in `Inner::checkpoint`: `shutdown` checkpoints after
+        // marking the database closed.
         self.inner.check_writable()?;
         self.inner.checkpoint()
     }
 
-    /// Stops the checkpointer, checkpoints and flushes. Later calls fail
-    /// with [`Error::Closed`]; calling it twice is harmless.
+    /// Stops the checkpointer, checkpoints and flushes. Later calls of
+    /// every method that reads or writes data fail with [`Error::Closed`]
+    /// (only [`schema`](Self::schema), [`dir`](Self::dir) and
+    /// [`open_report`](Self::open_report) still answer); calling it twice is
+    /// harmless.
     ///
     /// # Errors
     /// The final checkpoint failed (the log still holds every write).
@@ -565,7 +588,8 @@ impl Inner {
         Timestamp::now().max(self.signals.ledger().newest())
     }
 
-    fn check_open(&self) -> Result<()> {
+    /// [`Error::Closed`] once [`TidalDB::shutdown`] has begun.
+    pub(crate) fn check_open(&self) -> Result<()> {
         if self.closed.load(Ordering::SeqCst) { Err(Error::Closed) } else { Ok(()) }
     }
 
@@ -701,6 +725,40 @@ fn data_dir(dir: Option<&Path>) -> Result<(PathBuf, Option<tempfile::TempDir>)> 
     };
     std::fs::create_dir_all(&dir)?;
     Ok((dir, temp))
+}
+
+/// The database's cursor key: read from [`CURSOR_KEY_FILE`], or — on the
+/// first open — drawn from the operating system's random source and
+/// written there atomically. A cursor is valid only on the database whose
+/// key signed it, across reopens.
+///
+/// # Errors
+/// A key file that is not exactly [`CursorKey::LEN`] bytes or does not
+/// read ([`Error::DataFile`] naming it: delete it to make a new key, which
+/// invalidates the cursors issued so far); no random source.
+fn cursor_key(dir: &Path) -> Result<CursorKey> {
+    let path = dir.join(CURSOR_KEY_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => {
+            <[u8; CursorKey::LEN]>::try_from(bytes.as_slice()).map(CursorKey::new).map_err(|_| Error::DataFile {
+                source: format!(
+                    "it holds {} bytes, not a {}-byte cursor key (delete it to make a new key; cursors issued so \
+                     far become invalid)",
+                    bytes.len(),
+                    CursorKey::LEN
+                )
+                .into(),
+                file: path.clone(),
+            })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut bytes = [0u8; CursorKey::LEN];
+            getrandom::fill(&mut bytes).map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+            write_atomically(&path, &bytes)?;
+            Ok(CursorKey::new(bytes))
+        }
+        Err(e) => Err(Error::DataFile { file: path, source: Box::new(e) }),
+    }
 }
 
 /// The stored schema, if any; an unreadable or invalid file is

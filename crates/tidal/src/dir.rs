@@ -2,7 +2,8 @@
 //! private copy a read-only open works on, and undoing what a failed open
 //! created.
 //!
-//! A data directory holds `LOCK` (this module's), `schema.json`, `log/`
+//! A data directory holds `LOCK` (this module's), `schema.json`,
+//! `cursor.key` (the secret that signs query cursors), `log/`
 //! (the write-ahead log), `data/` (fjall: entities, checkpoints, rollups,
 //! the event archive) and `relationships.redb`.
 
@@ -16,7 +17,7 @@ use crate::error::{Error, Result};
 pub(crate) const LOCK_FILE: &str = "LOCK";
 
 /// What opening may create in a data directory, and undoes on failure.
-const PARTS: [&str; 5] = ["data", "log", "relationships.redb", "schema.json", LOCK_FILE];
+const PARTS: [&str; 6] = ["data", "log", "relationships.redb", "schema.json", "cursor.key", LOCK_FILE];
 
 /// An exclusive lock on a data directory, held while a database is open;
 /// the file says which process holds it. Released when dropped (and by the

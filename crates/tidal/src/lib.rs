@@ -23,7 +23,8 @@ pub use error::{Error, Result};
 pub use query::{Explained, QueryOutput};
 pub use tidal_materialize::ViewAudit;
 pub use tidal_query::{
-    Filter, Hit, Key, Literal, Order, Page, ParseError, Predicate, QueryError, Retrieve, StageStats, Statement,
+    CursorKey, Filter, Hit, Key, Literal, Order, Page, ParseError, Predicate, QueryError, Retrieve, StageStats,
+    Statement,
 };
 pub use tidal_ranking::{Explanation, SortMode, WindowStat};
 /// The schema vocabulary (`Schema`, `Fields`, `FieldValue`, `Window`, ...).

@@ -46,6 +46,7 @@ impl Inner {
             rollups: self.rollups.as_deref(),
             roles: &self.roles,
             profiles: &self.profiles,
+            cursor_key: &self.cursor_key,
         };
         f(&views)
     }
@@ -92,11 +93,13 @@ impl TidalDB {
     /// ```
     ///
     /// # Errors
-    /// A statement that does not parse (with position and caret excerpt),
+    /// [`Error::Closed`] after [`shutdown`](Self::shutdown); a statement
+    /// that does not parse (with position and caret excerpt),
     /// does not fit the schema, or cannot run in this version (`SEARCH`,
     /// `SUGGEST`, cohort-scoped trending); and whatever the statement's own
     /// read or write fails with.
     pub fn query(&self, text: &str) -> Result<QueryOutput> {
+        self.inner.check_open()?;
         let statement = tidal_query::parse(text).map_err(tidal_query::QueryError::from)?;
         self.execute(&statement)
     }
@@ -106,6 +109,7 @@ impl TidalDB {
     /// # Errors
     /// As [`query`](Self::query).
     pub fn execute(&self, statement: &Statement) -> Result<QueryOutput> {
+        self.inner.check_open()?;
         match statement {
             Statement::Retrieve(q) => self.retrieve(q).map(QueryOutput::Page),
             Statement::Explain { analyze, statement } => match statement.as_ref() {
@@ -134,6 +138,7 @@ impl TidalDB {
     /// # Errors
     /// As [`retrieve`](Self::retrieve).
     pub fn explain(&self, request: &Retrieve, analyze: bool) -> Result<Explained> {
+        self.inner.check_open()?;
         self.inner.explain(request, analyze)
     }
 }

@@ -2,12 +2,15 @@
 //! a data directory and print the results as an aligned table or as JSON.
 //!
 //! The REPL keeps a history (in `<dir>/.tidal_history`), reads a statement
-//! over several lines until a `;` or an empty line, and takes backslash
-//! commands: `\explain` (run each `RETRIEVE` as `EXPLAIN ANALYZE`),
-//! `\timing`, `\json`, `\help`, `\q`.
+//! over several lines until a `;`, an empty line or the end of the input,
+//! reports a line that is not UTF-8 (by its line number) and goes on, and
+//! takes backslash commands: `\explain` (run each `RETRIEVE` as `EXPLAIN
+//! ANALYZE`), `\timing`, `\json`, `\help`, `\q`. The loop ([`session`])
+//! reads from any [`Lines`] and writes to any `Write`, so it is tested
+//! without a terminal.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
+use std::io::{self, Write};
 use std::path::Path;
 use std::time::Instant;
 
@@ -165,43 +168,122 @@ Statements end with `;` or an empty line. Examples:
 Commands: \\explain (toggle EXPLAIN ANALYZE), \\timing (toggle timings), \\json (toggle JSON), \\help, \\q
 The language: docs/query-language.md";
 
-/// The interactive loop.
-pub(crate) fn repl(db: &TidalDB, dir: &Path, mut format: Format) -> tidal::Result<()> {
+/// One line of input, as a [`Lines`] source read it.
+#[derive(Debug)]
+pub(crate) enum Line {
+    /// A line, without its line ending.
+    Text(String),
+    /// A line whose bytes are not UTF-8. It was consumed: the next read
+    /// goes on with the line after it.
+    NotUtf8,
+    /// Ctrl-C: drop the statement being typed.
+    Interrupted,
+    /// The end of the input.
+    End,
+}
+
+/// Where the REPL reads its lines: the line editor, or in tests any
+/// [`BufRead`](std::io::BufRead).
+pub(crate) trait Lines {
+    /// The next line, showing `prompt` where there is someone to see it.
+    ///
+    /// # Errors
+    /// The input failed (other than with a line that is not UTF-8).
+    fn read(&mut self, prompt: &str) -> io::Result<Line>;
+
+    /// Adds a statement or command to the history, if the source keeps one.
+    fn remember(&mut self, _entry: &str) {}
+}
+
+impl Lines for rustyline::DefaultEditor {
+    fn read(&mut self, prompt: &str) -> io::Result<Line> {
+        use rustyline::error::ReadlineError;
+        match self.readline(prompt) {
+            Ok(line) => Ok(Line::Text(line)),
+            Err(ReadlineError::Interrupted) => Ok(Line::Interrupted),
+            Err(ReadlineError::Eof) => Ok(Line::End),
+            // Piped input is read a line at a time with `read_line`, which
+            // consumes a line that is not UTF-8 and reports `InvalidData`.
+            Err(ReadlineError::Io(e)) if e.kind() == io::ErrorKind::InvalidData => Ok(Line::NotUtf8),
+            Err(ReadlineError::Io(e)) => Err(e),
+            Err(e) => Err(io::Error::other(e)),
+        }
+    }
+
+    fn remember(&mut self, entry: &str) {
+        let _ = self.add_history_entry(entry);
+    }
+}
+
+/// The interactive loop over the line editor, with history in
+/// `<dir>/.tidal_history`.
+pub(crate) fn repl(db: &TidalDB, dir: &Path, format: Format) -> tidal::Result<()> {
     let mut editor = rustyline::DefaultEditor::new().map_err(|e| tidal::Error::InvalidArgument(e.to_string()))?;
     let history = dir.join(".tidal_history");
     let _ = editor.load_history(&history);
+    println!("tidalDB {} — {}. \\help for help, \\q to quit.", env!("CARGO_PKG_VERSION"), dir.display());
+    let result = session(db, &mut editor, &mut io::stdout().lock(), format);
+    let _ = editor.save_history(&history);
+    result.map_err(tidal::Error::Io)
+}
+
+/// Reads statements from `lines` until `\q` or the end of the input and
+/// writes their results, and every error, to `out`.
+///
+/// A statement ends with a line ending in `;` or with an empty line; one
+/// still open when the input ends is run as it is. A line that is not
+/// UTF-8 is reported with its line number and skipped, with the statement
+/// it was part of, and the session goes on.
+///
+/// # Errors
+/// Writing to `out` failed.
+pub(crate) fn session(db: &TidalDB, lines: &mut dyn Lines, out: &mut dyn Write, mut format: Format) -> io::Result<()> {
     let (mut explain, mut timing) = (false, false);
     let mut buffer = String::new();
-    println!("tidalDB {} — {}. \\help for help, \\q to quit.", env!("CARGO_PKG_VERSION"), dir.display());
+    let mut number = 0usize;
     loop {
         let prompt = if buffer.is_empty() { "tidal> " } else { "   ..> " };
-        let line = match editor.readline(prompt) {
-            Ok(line) => line,
-            Err(rustyline::error::ReadlineError::Interrupted) => {
+        let line = match lines.read(prompt) {
+            Ok(Line::Text(line)) => {
+                number += 1;
+                line
+            }
+            Ok(Line::NotUtf8) => {
+                number += 1;
+                let with = if buffer.is_empty() { "" } else { ", with the statement it was part of" };
+                writeln!(out, "error: line {number} is not valid UTF-8; skipped{with}")?;
                 buffer.clear();
                 continue;
             }
-            Err(_) => break,
+            Ok(Line::Interrupted) => {
+                buffer.clear();
+                continue;
+            }
+            Ok(Line::End) => break,
+            Err(e) => {
+                writeln!(out, "error: reading line {}: {e}", number + 1)?;
+                break;
+            }
         };
         let trimmed = line.trim();
         if buffer.is_empty() && trimmed.starts_with('\\') {
-            let _ = editor.add_history_entry(trimmed);
+            lines.remember(trimmed);
             match trimmed {
-                "\\q" | "\\quit" => break,
+                "\\q" | "\\quit" => return out.flush(),
                 "\\explain" => {
                     explain = !explain;
-                    println!("explain {}", if explain { "on" } else { "off" });
+                    writeln!(out, "explain {}", if explain { "on" } else { "off" })?;
                 }
                 "\\timing" => {
                     timing = !timing;
-                    println!("timing {}", if timing { "on" } else { "off" });
+                    writeln!(out, "timing {}", if timing { "on" } else { "off" })?;
                 }
                 "\\json" => {
                     format.json = !format.json;
-                    println!("json {}", if format.json { "on" } else { "off" });
+                    writeln!(out, "json {}", if format.json { "on" } else { "off" })?;
                 }
-                "\\help" | "\\h" | "\\?" => println!("{HELP}"),
-                other => println!("unknown command {other}; \\help lists them"),
+                "\\help" | "\\h" | "\\?" => writeln!(out, "{HELP}")?,
+                other => writeln!(out, "unknown command {other}; \\help lists them")?,
             }
             continue;
         }
@@ -210,29 +292,109 @@ pub(crate) fn repl(db: &TidalDB, dir: &Path, mut format: Format) -> tidal::Resul
             buffer.push('\n');
         }
         let complete = trimmed.ends_with(';') || (trimmed.is_empty() && !buffer.is_empty());
-        if !complete {
-            continue;
+        if complete {
+            run_statement(db, lines, out, &std::mem::take(&mut buffer), format, explain, timing)?;
         }
-        let text = std::mem::take(&mut buffer);
-        let text = text.trim();
-        let _ = editor.add_history_entry(text);
-        let start = Instant::now();
-        let result = tidal_query::parse(text).map_err(tidal::Error::Parse).and_then(|stmt| {
-            let stmt = match stmt {
-                Statement::Retrieve(_) if explain => Statement::Explain { analyze: true, statement: Box::new(stmt) },
-                other => other,
-            };
-            db.execute(&stmt)
-        });
-        match result {
-            Ok(out) => print!("{}", render(db, &out, format)),
-            Err(e) => println!("error: {e}"),
-        }
-        if timing {
-            println!("time: {:.3} ms", start.elapsed().as_secs_f64() * 1e3);
-        }
-        let _ = std::io::stdout().flush();
     }
-    let _ = editor.save_history(&history);
-    Ok(())
+    // The input ended inside a statement with no `;`: run it all the same.
+    if !buffer.trim().is_empty() {
+        run_statement(db, lines, out, &buffer, format, explain, timing)?;
+    }
+    out.flush()
+}
+
+/// Runs one statement of the session and writes its result or error.
+fn run_statement(
+    db: &TidalDB,
+    lines: &mut dyn Lines,
+    out: &mut dyn Write,
+    text: &str,
+    format: Format,
+    explain: bool,
+    timing: bool,
+) -> io::Result<()> {
+    let text = text.trim();
+    lines.remember(text);
+    let start = Instant::now();
+    let result = tidal_query::parse(text).map_err(tidal::Error::Parse).and_then(|stmt| {
+        let stmt = match stmt {
+            Statement::Retrieve(_) if explain => Statement::Explain { analyze: true, statement: Box::new(stmt) },
+            other => other,
+        };
+        db.execute(&stmt)
+    });
+    match result {
+        Ok(output) => write!(out, "{}", render(db, &output, format))?,
+        Err(e) => writeln!(out, "error: {e}")?,
+    }
+    if timing {
+        writeln!(out, "time: {:.3} ms", start.elapsed().as_secs_f64() * 1e3)?;
+    }
+    out.flush()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)] // Reason: test code fails loudly.
+mod tests {
+    use std::io::BufRead;
+
+    use tidal::Config;
+
+    use super::*;
+
+    /// Lines from bytes, as piped input gives them.
+    struct Bytes<R>(R);
+
+    impl<R: BufRead> Lines for Bytes<R> {
+        fn read(&mut self, _prompt: &str) -> io::Result<Line> {
+            let mut bytes = Vec::new();
+            if self.0.read_until(b'\n', &mut bytes)? == 0 {
+                return Ok(Line::End);
+            }
+            if bytes.last() == Some(&b'\n') {
+                bytes.pop();
+            }
+            Ok(String::from_utf8(bytes).map_or(Line::NotUtf8, Line::Text))
+        }
+    }
+
+    /// Runs a session over `input` on a database of three items.
+    fn run(input: &[u8]) -> String {
+        let db = TidalDB::open(Config::ephemeral()).unwrap();
+        for i in 0..3u64 {
+            let mut f = Fields::new();
+            f.insert("title".into(), FieldValue::Text(format!("Item {i}")));
+            f.insert("published_at".into(), FieldValue::Timestamp(tidal::Timestamp::from_secs(1_700_000_000 + i)));
+            db.put_item(format!("item-{i}").as_str(), &f).unwrap();
+        }
+        let mut out = Vec::new();
+        session(&db, &mut Bytes(input), &mut out, Format::default()).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_reported_with_its_number_and_the_session_goes_on() {
+        let out = run(b"RETRIEVE items SORT BY new LIMIT 1;\n\xff\xfe oops;\nRETRIEVE items SORT BY new LIMIT 2;\n");
+        assert!(out.contains("error: line 2 is not valid UTF-8; skipped\n"), "{out}");
+        assert!(out.contains("(1 results from 3 candidates") && out.contains("(2 results from 3 candidates"), "{out}");
+    }
+
+    #[test]
+    fn a_statement_holding_a_bad_line_is_skipped_whole() {
+        let out = run(b"RETRIEVE items SORT BY new\n\xc3(\nLIMIT 1;\nRETRIEVE items SORT BY new LIMIT 2;\n");
+        assert!(out.contains("error: line 2 is not valid UTF-8; skipped, with the statement it was part of"), "{out}");
+        // Its lines after the bad one do not parse on their own, and say so.
+        assert!(out.contains("error: expected RETRIEVE, SEARCH, SUGGEST, SIGNAL or EXPLAIN, found `LIMIT`"), "{out}");
+        assert!(!out.contains("(1 results") && out.contains("(2 results from 3 candidates"), "{out}");
+    }
+
+    #[test]
+    fn a_last_statement_without_a_semicolon_runs_at_the_end_of_the_input() {
+        let out = run(b"RETRIEVE items SORT BY new LIMIT 1;\nRETRIEVE items SORT BY new\n  LIMIT 2");
+        assert!(out.contains("(1 results from 3 candidates") && out.contains("(2 results from 3 candidates"), "{out}");
+        // Also after a complete line, and when the end comes right after `;`.
+        let out = run(b"RETRIEVE items SORT BY new LIMIT 2\n");
+        assert!(out.contains("(2 results from 3 candidates"), "{out}");
+        assert_eq!(run(b"\\timing\n"), "timing on\n");
+    }
 }

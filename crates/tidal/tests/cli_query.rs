@@ -53,7 +53,7 @@ fn query_prints_a_table_json_and_caret_errors() {
     {
         assert!(line.contains(title) && line.contains(score), "{line}");
     }
-    assert!(lines[5].starts_with("(3 results from 6 candidates; next page: CURSOR 'c2"), "{out}");
+    assert!(lines[5].starts_with("(3 results from 6 candidates; next page: CURSOR 'c3"), "{out}");
 
     let (ok, out, _) = tidal(&["query", &q, "--json"], dir.path());
     assert!(ok);
@@ -114,4 +114,30 @@ fn repl_reads_multi_line_statements_and_toggles() {
     // History is kept in the data directory.
     let history = std::fs::read_to_string(dir.path().join(".tidal_history")).unwrap();
     assert!(history.contains("SORT BY nope"), "{history}");
+}
+
+#[test]
+fn repl_reports_a_line_that_is_not_utf8_and_runs_a_last_statement_without_a_semicolon() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tidal"))
+        .args(["repl", "--dir"])
+        .arg(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut script = format!("RETRIEVE items SORT BY most_viewed LIMIT 1 AT {T0};\n").into_bytes();
+    script.extend_from_slice(b"RETRIEVE items \xff\xfe;\n");
+    script.extend_from_slice(format!("RETRIEVE items SORT BY most_viewed\n  LIMIT 2 AT {T0}").as_bytes());
+    child.stdin.take().unwrap().write_all(&script).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("(1 results from 11 candidates"), "{text}");
+    // The bad line is named by its number, and the session goes on ...
+    assert!(text.contains("error: line 2 is not valid UTF-8; skipped"), "{text}");
+    // ... to the last statement, run at the end of the input without a `;`.
+    assert!(text.contains("(2 results from 11 candidates"), "{text}");
 }

@@ -86,7 +86,7 @@ fn write_signal_retrieve_reopen_same_answers() {
         assert_eq!(a[3], a[1]);
         // ada saw item 29: her feed leaves it out, and keeps ≤ 2 per creator.
         assert!(a[5].iter().all(|h| h.0 != Key::id_for("item-29").0));
-        assert_eq!(db.user_state("ada", UserState::Seen).len(), 1);
+        assert_eq!(db.user_state("ada", UserState::Seen).unwrap().len(), 1);
         let views = db.signal_views_at(EntityKind::Item, "item-29", Timestamp::from_secs(T0 + 1)).unwrap();
         let view = views.iter().find(|v| v.signal == "view").unwrap();
         assert_eq!(view.all_time, 30.0);
@@ -192,7 +192,7 @@ fn concurrent_writers_converge() {
         total += views.iter().find(|v| v.signal == "view").unwrap().all_time;
     }
     assert_eq!(total, 1600.0);
-    assert_eq!(db.user_state("user-3", UserState::Seen).len(), 10);
+    assert_eq!(db.user_state("user-3", UserState::Seen).unwrap().len(), 10);
     assert_eq!(db.stats().unwrap().items, 10);
 }
 

@@ -210,7 +210,7 @@ fn check(db: &TidalDB, g: u64, t: u64, m: &Model) -> Result<(), String> {
         return Err(format!("follows of {}: got {got:?}, want {want:?}", user_key(g, t)));
     }
     for (state, like) in [(UserState::Seen, false), (UserState::Liked, true)] {
-        let got: BTreeSet<u64> = db.user_state(user_key(g, t).as_str(), state).iter().collect();
+        let got: BTreeSet<u64> = db.user_state(user_key(g, t).as_str(), state).unwrap().iter().collect();
         let want: BTreeSet<u64> =
             m.events.iter().filter(|s| s.like == like).map(|s| Key::id_for(&item_key(g, t, s.block)).0).collect();
         if got != want {

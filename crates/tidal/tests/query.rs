@@ -343,7 +343,7 @@ fn signal_statements_write_through_the_log() {
         panic!("not an ack")
     };
     assert_eq!(ack.written, 1);
-    assert!(db.user_state("bob", tidal::UserState::Liked).contains(Key::id_for("item-1").0));
+    assert!(db.user_state("bob", tidal::UserState::Liked).unwrap().contains(Key::id_for("item-1").0));
     let view = db.signal_views_at(tidal::EntityKind::Item, "item-1", Timestamp::from_secs(T0 + 1)).unwrap();
     let like = view.iter().find(|v| v.signal == "like").unwrap();
     assert_eq!(like.all_time, 1.0);

@@ -94,7 +94,7 @@ fn observe(db: &TidalDB) -> Vec<String> {
     }
     for u in 0..USERS {
         for state in [UserState::Seen, UserState::Liked, UserState::Saved] {
-            let items: Vec<u64> = db.user_state(format!("user-{u}").as_str(), state).iter().collect();
+            let items: Vec<u64> = db.user_state(format!("user-{u}").as_str(), state).unwrap().iter().collect();
             out.push(format!("user-{u} {state:?}: {items:?}"));
         }
     }
@@ -125,7 +125,7 @@ fn a_rebuild_required_change_rebuilds_the_affected_views() {
     assert_eq!(report.rebuilt, ["signals", "user_state", "rollups", "entities(item)"]);
     assert_eq!(observe(&db), want);
     // Saved came from shares logged under schema 1.
-    assert!(!db.user_state("user-3", UserState::Saved).is_empty());
+    assert!(!db.user_state("user-3", UserState::Saved).unwrap().is_empty());
     let check = db.check(Timestamp::from_secs(T0 + 20_000)).unwrap();
     assert!(check.is_clean(), "{check}");
     drop(db);
