@@ -17,6 +17,7 @@ const SUITES: &[(&str, &str, &str)] = &[
     ("ranking", "tidal-ranking", "ranking_bench"),
     ("query", "tidal-query", "query_bench"),
     ("facade", "tidal", "facade_bench"),
+    ("memory", "tidal", "memory_bench"),
 ];
 
 pub(crate) fn run(root: &Path, suite: Option<&str>) -> Result<()> {

@@ -18,6 +18,7 @@
 
 use std::ops::Bound;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
@@ -113,6 +114,11 @@ pub struct EventArchive {
     engine: Arc<dyn StorageEngine>,
     /// The open chunk: events not yet written.
     pending: Mutex<Vec<ArchivedEvent>>,
+    /// The last log record the archive reflects, of any kind: it holds
+    /// every signal event up to here (records after the last signal event
+    /// — edges, entities — are nothing to archive, but the log may be
+    /// truncated past them).
+    through: AtomicU64,
 }
 
 impl std::fmt::Debug for EventArchive {
@@ -124,7 +130,7 @@ impl std::fmt::Debug for EventArchive {
 impl EventArchive {
     /// An archive in `engine`.
     pub fn new(schema: Arc<Schema>, engine: Arc<dyn StorageEngine>) -> Self {
-        Self { schema, engine, pending: Mutex::new(Vec::with_capacity(CHUNK)) }
+        Self { schema, engine, pending: Mutex::new(Vec::with_capacity(CHUNK)), through: AtomicU64::new(0) }
     }
 
     /// A chunk that does not decode; `which` names it (its key, or the open chunk).
@@ -218,8 +224,9 @@ impl EventArchive {
             archived_through = archived_through.max(e.seq);
             visit(e.seq, &e.event())
         })?;
-        let mut last = archived_through;
-        let from = archived_through + 1;
+        let through = archived_through.max(self.through.load(Ordering::Acquire));
+        let mut last = through;
+        let from = through + 1;
         if wal.first_seq() > from && wal.last_seq() >= from {
             return Err(MaterializeError::Wal(tidal_wal::WalError::Truncated {
                 requested: from,
@@ -270,6 +277,7 @@ impl Materializer for EventArchive {
         let Some((e, _)) = signal_of(&self.schema, seq, record)? else { return Ok(()) };
         let mut pending = self.pending.lock();
         pending.push(ArchivedEvent::new(seq, e));
+        self.through.fetch_max(seq, Ordering::AcqRel);
         if pending.len() >= CHUNK {
             self.seal(&mut pending)?;
         }
@@ -295,6 +303,15 @@ impl Materializer for EventArchive {
         };
         *self.pending.lock() = open;
         Ok(())
+    }
+
+    fn mark_applied(&self, seq: u64) -> Result<()> {
+        self.through.fetch_max(seq, Ordering::AcqRel);
+        Ok(())
+    }
+
+    fn resumed(&self, seq: u64) {
+        self.through.fetch_max(seq, Ordering::AcqRel);
     }
 }
 

@@ -104,4 +104,11 @@ pub trait Materializer: Send + Sync {
     fn mark_applied(&self, _seq: u64) -> Result<()> {
         Ok(())
     }
+
+    /// Told once recovery has settled where the view starts: it reflects
+    /// every record up to `seq` (its checkpoint's, or its store's mark).
+    /// For views that must know their place among records they never see
+    /// (the event archive: the log may be truncated past the edges and
+    /// entities after its last signal event).
+    fn resumed(&self, _seq: u64) {}
 }

@@ -170,6 +170,7 @@ impl MaterializerRegistry {
                 if let Some(applied) = v.materializer.applied()? {
                     v.watermark = applied;
                 }
+                v.materializer.resumed(v.watermark);
                 if v.watermark > log_last {
                     return Err(MaterializeError::AheadOfLog { view: name, has: v.watermark, log_last });
                 }

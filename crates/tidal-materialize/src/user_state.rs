@@ -68,6 +68,27 @@ impl UserStates {
         out
     }
 
+    /// About how much memory the bitmaps take: each user's entry plus each
+    /// non-empty bitmap's serialized size and a node for it. An estimate
+    /// (roaring's in-memory form is close to its serialized one); it grows
+    /// with the users and items seen, and nothing else.
+    pub fn memory_bytes(&self) -> usize {
+        const ENTRY: usize = std::mem::size_of::<(u64, Bitmaps)>() + 16;
+        const NODE: usize = 64;
+        self.shards
+            .iter()
+            .map(|shard| {
+                let shard = shard.read();
+                shard
+                    .values()
+                    .map(|b| {
+                        ENTRY + b.iter().filter(|m| !m.is_empty()).map(|m| m.serialized_size() + NODE).sum::<usize>()
+                    })
+                    .sum::<usize>()
+            })
+            .sum()
+    }
+
     /// How many items are in `user`'s `state` set.
     pub fn count(&self, user: EntityId, state: UserState) -> u64 {
         self.shards[shard_of(user)].read().get(&user.0).map_or(0, |b| b[slot(state)].len())

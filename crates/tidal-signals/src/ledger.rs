@@ -161,6 +161,15 @@ fn shard_of(entity: EntityId) -> usize {
     (entity.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 58) as usize % SHARDS
 }
 
+/// Files `slot` in `lists` at `level`, making the bound's [`LEVELS`] lists
+/// on its first entry.
+fn file(lists: &mut Vec<Vec<u32>>, level: u8, slot: u32) {
+    if lists.is_empty() {
+        lists.resize_with(LEVELS, Vec::new);
+    }
+    lists[usize::from(level)].push(slot);
+}
+
 impl SignalLedger {
     /// An empty ledger for the signals of `schema`.
     pub fn new(schema: &Schema) -> Self {
@@ -195,10 +204,10 @@ impl SignalLedger {
             .map(|_| Shard {
                 slab: RwLock::new(Slab {
                     active: signals.iter().map(|_| Vec::new()).collect(),
-                    levels: signals
-                        .iter()
-                        .map(|s| vec![vec![Vec::new(); LEVELS]; s.layout.window_count() + 1])
-                        .collect(),
+                    // Each bound's level lists are made on its first entry
+                    // (see `file`): a ledger costs nothing per bound it
+                    // never fills.
+                    levels: signals.iter().map(|s| vec![Vec::new(); s.layout.window_count() + 1]).collect(),
                     ..Slab::default()
                 }),
             })
@@ -261,7 +270,7 @@ impl SignalLedger {
             let level = bound_level(info, bound_of(info, &pair.state, i), i);
             if level != NO_LEVEL && (pair.levels[i] == NO_LEVEL || level > pair.levels[i]) {
                 pair.levels[i] = level;
-                lists[usize::from(level)].push(slot);
+                file(lists, level, slot);
             }
         }
         Ok(())
@@ -588,7 +597,7 @@ impl SignalLedger {
         for level in (0..LEVELS).rev() {
             for (s, shard) in self.shards.iter().enumerate() {
                 let slab = shard.slab.read();
-                for &slot in &slab.levels[usize::from(pos)][i][level] {
+                for &slot in slab.levels[usize::from(pos)][i].get(level).map_or(&[][..], Vec::as_slice) {
                     let pair = &slab.pairs[slot as usize];
                     if !seen.insert((s, slot)) {
                         continue;
@@ -659,7 +668,7 @@ impl SignalLedger {
                         let pair = &mut pairs[slot as usize];
                         pair.levels[i] = bound_level(info, bound_of(info, &pair.state, i), i);
                         if pair.levels[i] != NO_LEVEL {
-                            lists[usize::from(pair.levels[i])].push(slot);
+                            file(lists, pair.levels[i], slot);
                         }
                     }
                 }
@@ -837,7 +846,7 @@ impl SignalLedger {
             for (i, lists) in slab.levels[usize::from(pos)].iter_mut().enumerate() {
                 pair.levels[i] = bound_level(info, bound_of(info, &pair.state, i), i);
                 if pair.levels[i] != NO_LEVEL {
-                    lists[usize::from(pair.levels[i])].push(slot);
+                    file(lists, pair.levels[i], slot);
                 }
             }
             slab.newest = slab.newest.max(last_event);

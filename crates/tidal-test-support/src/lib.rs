@@ -14,11 +14,14 @@
 //! * [`MemFs`]: `tidal-wal`'s in-memory [`Vfs`](tidal_wal::Vfs), which
 //!   separates synced from unsynced bytes, simulates power loss and injects
 //!   write, sync and full-disk failures.
+//! * [`SimEngine`]: a `tidal-storage` engine in memory that keeps, after a
+//!   simulated crash, only what a disk engine would (flushed batches and a
+//!   prefix of the rest), and fails writes and flushes when told to.
 //! * [`fixtures`]: inputs that several crates' tests and benches build the
 //!   same way.
 //!
 //! **API boundary:** it may depend on the crates it supports (today
-//! `tidal-schema` and `tidal-wal`); they take it only as a dev-dependency, so
+//! `tidal-schema`, `tidal-wal` and `tidal-storage`); they take it only as a dev-dependency, so
 //! integration tests, benches and examples see one copy of each type. Unit
 //! tests inside a crate's `src/` would see a second copy of that crate and
 //! must not use it.
@@ -27,6 +30,8 @@ pub mod fixtures;
 pub mod kill;
 mod memfs;
 mod rng;
+mod sim_engine;
 
 pub use memfs::{CrashMode, Faults, MemFs};
 pub use rng::SplitMix64;
+pub use sim_engine::{EngineFaults, SimEngine};

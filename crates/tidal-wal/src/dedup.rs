@@ -61,6 +61,9 @@ impl DedupKey {
     /// The identity of `record` under `mode`, if it takes part in dedup.
     pub(crate) fn of(record: &Record, mode: DedupMode) -> Option<Self> {
         let RecordBody::Signal(event) = &record.body else { return None };
+        if record.is_unique() {
+            return None;
+        }
         Self::identify(event, record.key().cloned(), mode)
     }
 

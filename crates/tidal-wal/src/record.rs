@@ -209,7 +209,7 @@ pub enum RecordBody {
 /// let (decoded, used) = Record::decode(&bytes).unwrap();
 /// assert_eq!((decoded, used), (record, bytes.len()));
 /// ```
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Record {
     /// Shard-routing key.
     pub partition: PartitionKey,
@@ -218,12 +218,22 @@ pub struct Record {
     /// The signal event's idempotency key. Only [`Record::keyed_signal`]
     /// sets it, so only signal events carry one.
     key: Option<IdempotencyKey>,
+    /// Set by [`Record::arrival_signal`]; not stored in the log.
+    unique: bool,
+}
+
+impl PartialEq for Record {
+    /// Records are equal when they log the same bytes: `unique` is an
+    /// instruction to the dedup window, not content.
+    fn eq(&self, other: &Self) -> bool {
+        self.partition == other.partition && self.body == other.body && self.key == other.key
+    }
 }
 
 impl Record {
     /// A signal event, partitioned by its item.
     pub fn signal(event: SignalEvent) -> Self {
-        Self { partition: PartitionKey(event.item.0), body: RecordBody::Signal(event), key: None }
+        Self { partition: PartitionKey(event.item.0), body: RecordBody::Signal(event), key: None, unique: false }
     }
 
     /// A signal event carrying an idempotency key, partitioned by its item.
@@ -242,14 +252,34 @@ impl Record {
         Self { key: Some(key), ..Self::signal(event) }
     }
 
+    /// A keyless signal event whose time the caller assigned on arrival,
+    /// never the same nanosecond twice: it cannot be a duplicate, so the
+    /// dedup window neither checks nor remembers it, keeping the window's
+    /// memory for events that can be. Logged exactly as
+    /// [`Record::signal`] (after a restart the window, rebuilt from the
+    /// log, holds it like any other until it expires).
+    pub fn arrival_signal(event: SignalEvent) -> Self {
+        Self { unique: true, ..Self::signal(event) }
+    }
+
+    /// Whether this is an [`arrival_signal`](Self::arrival_signal).
+    pub const fn is_unique(&self) -> bool {
+        self.unique
+    }
+
     /// An entity write, partitioned by the entity.
     pub fn entity_write(kind: EntityKind, id: EntityId, fields: Vec<u8>) -> Self {
-        Self { partition: PartitionKey(id.0), body: RecordBody::EntityWrite { kind, id, fields }, key: None }
+        Self {
+            partition: PartitionKey(id.0),
+            body: RecordBody::EntityWrite { kind, id, fields },
+            key: None,
+            unique: false,
+        }
     }
 
     /// An entity delete, partitioned by the entity.
     pub fn entity_delete(kind: EntityKind, id: EntityId) -> Self {
-        Self { partition: PartitionKey(id.0), body: RecordBody::EntityDelete { kind, id }, key: None }
+        Self { partition: PartitionKey(id.0), body: RecordBody::EntityDelete { kind, id }, key: None, unique: false }
     }
 
     /// An edge write, partitioned by its source.
@@ -258,17 +288,28 @@ impl Record {
             partition: PartitionKey(from.0),
             body: RecordBody::EdgeWrite { edge, from, to, weight, timestamp },
             key: None,
+            unique: false,
         }
     }
 
     /// An edge delete, partitioned by its source.
     pub fn edge_delete(edge: EdgeTypeId, from: EntityId, to: EntityId, timestamp: Timestamp) -> Self {
-        Self { partition: PartitionKey(from.0), body: RecordBody::EdgeDelete { edge, from, to, timestamp }, key: None }
+        Self {
+            partition: PartitionKey(from.0),
+            body: RecordBody::EdgeDelete { edge, from, to, timestamp },
+            key: None,
+            unique: false,
+        }
     }
 
     /// A schema change, on partition 0 (every shard needs it).
     pub fn schema_change(version: u64, schema: Vec<u8>) -> Self {
-        Self { partition: PartitionKey(0), body: RecordBody::SchemaChange { version, schema }, key: None }
+        Self {
+            partition: PartitionKey(0),
+            body: RecordBody::SchemaChange { version, schema },
+            key: None,
+            unique: false,
+        }
     }
 
     /// The same record routed by `partition` instead.
@@ -481,7 +522,7 @@ impl Record {
             },
             _ => RecordBody::SchemaChange { version: r.u64()?, schema: r.rest().to_vec() },
         };
-        Ok((Self { partition, body, key }, len))
+        Ok((Self { partition, body, key, unique: false }, len))
     }
 }
 

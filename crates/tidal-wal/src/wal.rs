@@ -87,6 +87,9 @@ pub struct WalStats {
     pub fsync_nanos: u64,
     /// Signal events dropped as duplicates.
     pub duplicates: u64,
+    /// Identities the dedup window holds (after the last batch): about
+    /// 114 bytes each, at most `max_dedup_entries`.
+    pub dedup_entries: u64,
     /// Segment files in the log.
     pub segments: usize,
 }
@@ -364,6 +367,7 @@ impl Wal {
             fsyncs: c.fsyncs.load(Ordering::Relaxed),
             fsync_nanos: c.fsync_nanos.load(Ordering::Relaxed),
             duplicates: c.duplicates.load(Ordering::Relaxed),
+            dedup_entries: c.dedup_entries.load(Ordering::Relaxed),
             segments: self.shared.segments.lock().len(),
         }
     }

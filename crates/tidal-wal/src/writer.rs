@@ -72,6 +72,8 @@ pub(crate) struct Counters {
     pub(crate) fsyncs: AtomicU64,
     pub(crate) fsync_nanos: AtomicU64,
     pub(crate) duplicates: AtomicU64,
+    /// Identities in the dedup window after the last batch.
+    pub(crate) dedup_entries: AtomicU64,
 }
 
 /// State shared between the writer thread and the handle.
@@ -227,6 +229,7 @@ impl Writer {
             }
         }
         self.shared.counters.duplicates.fetch_add(duplicates, Ordering::Relaxed);
+        self.shared.counters.dedup_entries.store(self.dedup.len() as u64, Ordering::Relaxed);
         for (req, outs) in pending.drain(..).zip(outcomes) {
             let _ = req.reply.send(Ok(outs));
         }

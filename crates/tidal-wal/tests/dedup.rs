@@ -41,6 +41,20 @@ fn outcomes(wal: &Wal, records: &[Record]) -> Vec<Appended> {
 }
 
 #[test]
+fn arrival_timed_events_are_neither_checked_nor_remembered() {
+    let fs = MemFs::new();
+    let wal = common::open(&fs, common::config());
+    let arrival = Record::arrival_signal(event(1, T, 1.0));
+    assert_eq!(wal.append(&arrival).unwrap(), Appended::Written(1));
+    assert_eq!(wal.append(&arrival).unwrap(), Appended::Written(2), "the caller vouches it is unique");
+    assert_eq!(wal.stats().dedup_entries, 0, "the window keeps nothing for them");
+    // Logged as a plain signal: the same bytes, so equal once decoded.
+    assert_eq!(common::replay(&wal, 1)[0].1, view(1, T, 1.0));
+    assert_eq!(wal.append(&view(1, T + 7, 1.0)).unwrap(), Appended::Written(3));
+    assert_eq!(wal.stats().dedup_entries, 1);
+}
+
+#[test]
 fn events_a_millisecond_apart_in_the_same_second_are_both_logged() {
     // The old rule (same signal, item, user and second) dropped the second one.
     let fs = MemFs::new();

@@ -20,7 +20,7 @@ use tidal_materialize::{
 use tidal_ranking::{Profile, Roles};
 use tidal_schema::{EdgeTypeId, EntityId, EntityKind, Fields, InputBounds, Measure, Schema, Timestamp, UserState};
 use tidal_storage::{Direction, EntityStore, FjallEngine, RedbEngine, RelationshipStore, StorageEngine, encode_fields};
-use tidal_wal::{Appended, IdempotencyKey, Record, SignalEvent, Wal, WalConfig};
+use tidal_wal::{Appended, IdempotencyKey, Record, SignalEvent, StdFs, Vfs, Wal, WalConfig};
 
 use crate::config::Config;
 use crate::dir::{DirLock, Existing};
@@ -85,6 +85,25 @@ pub struct TidalDB {
     _temp: Option<tempfile::TempDir>,
 }
 
+/// What a database stores its data in, for [`TidalDB::open_on`]: the
+/// file system of the log, `schema.json` and `cursor.key`, and the engines
+/// that [`TidalDB::open`] makes from fjall (`data`: entities, checkpoints,
+/// rollups, the event archive) and redb (`graph`: relationships).
+pub struct Backends {
+    /// The log's file system (and the schema's and cursor key's).
+    pub files: Arc<dyn Vfs>,
+    /// Entities, checkpoints, rollups and the event archive.
+    pub data: Arc<dyn StorageEngine>,
+    /// Relationships.
+    pub graph: Arc<dyn StorageEngine>,
+}
+
+impl std::fmt::Debug for Backends {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backends").finish_non_exhaustive()
+    }
+}
+
 /// Where an open works: the directory as named, the directory the files
 /// are in, and what the open holds on to.
 struct Place {
@@ -123,7 +142,7 @@ impl TidalDB {
             let copy = crate::dir::private_copy(&dir)?;
             let work = copy.path().to_path_buf();
             let config = Config { checkpoint_interval: None, ..config };
-            return Self::open_in(Place { dir, work, temp: Some(copy), lock: None }, config, started);
+            return Self::open_in(Place { dir, work, temp: Some(copy), lock: None }, config, started, None);
         }
         let (dir, temp) = data_dir(config.dir.as_deref())?;
         let existing = Existing::note(&dir);
@@ -131,24 +150,56 @@ impl TidalDB {
         let place = Place { dir: dir.clone(), work: dir, temp, lock: Some(lock) };
         // A failed open removes what it created, leaving the directory as
         // it found it.
-        Self::open_in(place, config, started).inspect_err(|_| existing.undo())
+        Self::open_in(place, config, started, None).inspect_err(|_| existing.undo())
     }
 
-    fn open_in(place: Place, config: Config, started: Instant) -> Result<Self> {
+    /// Opens a database on the given [`Backends`] instead of the real file
+    /// system, fjall and redb — what the whole-database simulation tests
+    /// do, over an in-memory file system that loses unsynced bytes and
+    /// engines that lose unflushed batches. `config.dir` names the
+    /// directory within `backends.files` (required). There is no directory
+    /// lock (the backends are the caller's to share or not) and
+    /// [`Config::read_only`] is refused.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub fn open_on(config: Config, backends: Backends) -> Result<Self> {
+        let started = Instant::now();
+        config.bounds.validate()?;
+        let Some(dir) = config.dir.clone() else {
+            return Err(Error::InvalidArgument("open_on needs config.dir, a directory within its files".to_owned()));
+        };
+        if config.read_only {
+            return Err(Error::InvalidArgument("open_on cannot open read-only".to_owned()));
+        }
+        let place = Place { dir: dir.clone(), work: dir, temp: None, lock: None };
+        Self::open_in(place, config, started, Some(backends))
+    }
+
+    fn open_in(place: Place, config: Config, started: Instant, backends: Option<Backends>) -> Result<Self> {
         let Place { dir: shown, work: dir, temp, lock } = place;
-        let stored = read_schema(&dir).map_err(|e| shown_in(e, &dir, &shown))?;
-        let cursor_key = cursor_key(&dir).map_err(|e| shown_in(e, &dir, &shown))?;
+        let files: Arc<dyn Vfs> =
+            backends.as_ref().map_or_else(|| Arc::new(StdFs) as Arc<dyn Vfs>, |b| Arc::clone(&b.files));
+        files.create_dir_all(&dir)?;
+        let stored = read_schema(files.as_ref(), &dir).map_err(|e| shown_in(e, &dir, &shown))?;
+        let cursor_key = cursor_key(files.as_ref(), &dir).map_err(|e| shown_in(e, &dir, &shown))?;
         let (schema, schema_changed) = Schema::evolve(stored.clone(), config.schema)
             .map_err(|diff| Error::BreakingSchemaChange(diff.to_string()))?;
         let schema = Arc::new(schema);
-        let data: Arc<dyn StorageEngine> = Arc::new(FjallEngine::open_with(dir.join("data"), config.memtable_bytes)?);
-        let graph: Arc<dyn StorageEngine> = Arc::new(RedbEngine::open(dir.join("relationships.redb"))?);
-        let wal = Wal::open(
+        let (data, graph): (Arc<dyn StorageEngine>, Arc<dyn StorageEngine>) = match backends {
+            Some(b) => (b.data, b.graph),
+            None => (
+                Arc::new(FjallEngine::open_with(dir.join("data"), config.memtable_bytes)?),
+                Arc::new(RedbEngine::open(dir.join("relationships.redb"))?),
+            ),
+        };
+        let wal = Wal::open_with(
             WalConfig::new(dir.join("log"))
                 .durability(config.durability)
                 .segment_size(config.segment_size)
                 .dedup(config.dedup)
                 .batching(config.group_commit.0.max(1), config.group_commit.1),
+            Arc::clone(&files),
         )?;
         let options = ViewOptions { rollups: config.rollups, archive: config.archive };
         let (views, opened) =
@@ -185,7 +236,7 @@ impl TidalDB {
         if schema_changed {
             let json = schema.to_json()?;
             inner.append(vec![Record::schema_change(schema.version(), json.clone().into_bytes())])?;
-            write_atomically(&dir.join(SCHEMA_FILE), json.as_bytes())?;
+            files.write_atomic(&dir.join(SCHEMA_FILE), json.as_bytes())?;
         }
         // Checkpoint a new schema and rebuilt views at once: the checkpoint
         // records the schema they were derived under, so a crash before it
@@ -478,6 +529,8 @@ impl TidalDB {
             creators: inner.entities.count(EntityKind::Creator)?,
             signal_pairs: ledger.len(),
             ledger_bytes: ledger.memory_bytes(),
+            user_state_bytes: inner.users.memory_bytes(),
+            dedup_entries: wal.dedup_entries,
             last_seq: inner.wal.last_seq(),
             records_since_open: inner.wal.last_seq().saturating_sub(inner.opened_at_seq),
             log_bytes: dir_size(&self.work.join("log")),
@@ -624,10 +677,13 @@ impl Inner {
             weight,
             timestamp,
         };
-        Ok(match &e.idempotency_key {
+        Ok(match (&e.idempotency_key, e.at) {
             // An empty or over-long key is `WalError::InvalidRecord`; nothing is written.
-            Some(key) => Record::keyed_signal(event, IdempotencyKey::new(key)?),
-            None => Record::signal(event),
+            (Some(key), _) => Record::keyed_signal(event, IdempotencyKey::new(key)?),
+            (None, Some(_)) => Record::signal(event),
+            // A time given on arrival is never given twice: the event cannot
+            // be a duplicate, and the dedup window does not keep it.
+            (None, None) => Record::arrival_signal(event),
         })
     }
 
@@ -736,9 +792,9 @@ fn data_dir(dir: Option<&Path>) -> Result<(PathBuf, Option<tempfile::TempDir>)> 
 /// A key file that is not exactly [`CursorKey::LEN`] bytes or does not
 /// read ([`Error::DataFile`] naming it: delete it to make a new key, which
 /// invalidates the cursors issued so far); no random source.
-fn cursor_key(dir: &Path) -> Result<CursorKey> {
+fn cursor_key(files: &dyn Vfs, dir: &Path) -> Result<CursorKey> {
     let path = dir.join(CURSOR_KEY_FILE);
-    match std::fs::read(&path) {
+    match files.read(&path) {
         Ok(bytes) => {
             <[u8; CursorKey::LEN]>::try_from(bytes.as_slice()).map(CursorKey::new).map_err(|_| Error::DataFile {
                 source: format!(
@@ -754,7 +810,7 @@ fn cursor_key(dir: &Path) -> Result<CursorKey> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut bytes = [0u8; CursorKey::LEN];
             getrandom::fill(&mut bytes).map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
-            write_atomically(&path, &bytes)?;
+            files.write_atomic(&path, &bytes)?;
             Ok(CursorKey::new(bytes))
         }
         Err(e) => Err(Error::DataFile { file: path, source: Box::new(e) }),
@@ -763,10 +819,10 @@ fn cursor_key(dir: &Path) -> Result<CursorKey> {
 
 /// The stored schema, if any; an unreadable or invalid file is
 /// [`Error::DataFile`] naming it.
-fn read_schema(dir: &Path) -> Result<Option<Schema>> {
+fn read_schema(files: &dyn Vfs, dir: &Path) -> Result<Option<Schema>> {
     let file = dir.join(SCHEMA_FILE);
     let damaged = |source: Box<dyn std::error::Error + Send + Sync>| Error::DataFile { file: file.clone(), source };
-    match std::fs::read(&file) {
+    match files.read(&file) {
         Ok(bytes) => {
             let text = String::from_utf8(bytes).map_err(|e| damaged(Box::new(e)))?;
             Ok(Some(Schema::from_json(&text).map_err(|e| damaged(Box::new(e)))?))
@@ -774,23 +830,6 @@ fn read_schema(dir: &Path) -> Result<Option<Schema>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(damaged(Box::new(e))),
     }
-}
-
-/// Writes a file via a synced temporary file and a rename, then syncs the
-/// directory, so a crash leaves the old or the new file, never a mix.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    if let Some(parent) = path.parent() {
-        std::fs::File::open(parent)?.sync_all()?;
-    }
-    Ok(())
 }
 
 fn dir_size(dir: &Path) -> u64 {

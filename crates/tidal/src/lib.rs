@@ -18,7 +18,7 @@ mod query;
 mod types;
 
 pub use config::{Config, DEFAULT_DIR, DedupMode, Durability};
-pub use db::TidalDB;
+pub use db::{Backends, TidalDB};
 pub use error::{Error, Result};
 pub use query::{Explained, QueryOutput};
 pub use tidal_materialize::ViewAudit;
@@ -30,4 +30,8 @@ pub use tidal_ranking::{Explanation, SortMode, WindowStat};
 /// The schema vocabulary (`Schema`, `Fields`, `FieldValue`, `Window`, ...).
 pub use tidal_schema as schema;
 pub use tidal_schema::{EntityId, EntityKind, InputBounds, InputError, Timestamp, UserState, Window};
+/// The storage boundary [`Backends`] are made of.
+pub use tidal_storage::StorageEngine;
+/// The file-system boundary [`Backends`] are made of.
+pub use tidal_wal::{Vfs, VfsFile};
 pub use types::{Ack, CheckReport, Event, OpenReport, SignalView, Stats, WindowView};

@@ -128,6 +128,13 @@ pub struct Stats {
     pub signal_pairs: usize,
     /// Ledger memory in bytes.
     pub ledger_bytes: usize,
+    /// User-state bitmap memory in bytes (an estimate: it grows with the
+    /// users and the items each has seen, liked, saved or hidden).
+    pub user_state_bytes: usize,
+    /// Identities the log's dedup window holds (about 114 bytes each; at
+    /// most `max_dedup_entries`, forgotten after the window). Events given
+    /// no time are never held: they cannot be duplicates.
+    pub dedup_entries: u64,
     /// Last sequence number in the log.
     pub last_seq: u64,
     /// Records appended since open.
