@@ -95,10 +95,19 @@ fn decode_chunk(value: &[u8]) -> std::result::Result<Vec<ArchivedEvent>, DecodeE
     if version != VERSION {
         return Err(DecodeError::new(0, format!("unknown archive chunk version {version}")));
     }
+    let at = r.offset();
+    // Bounded by the bytes (`len_u32`) and by the chunk size.
     let count = r.len_u32(EVENT_BYTES)?;
-    let mut events = Vec::with_capacity(count);
+    if count > CHUNK {
+        return Err(DecodeError::new(at, format!("{count} events, but a chunk holds at most {CHUNK}")));
+    }
+    let mut events: Vec<ArchivedEvent> = Vec::with_capacity(count);
     for _ in 0..count {
+        let at = r.offset();
         let seq = r.u64()?;
+        if events.last().is_some_and(|last| last.seq >= seq) {
+            return Err(DecodeError::new(at, format!("event {seq} is out of sequence order")));
+        }
         events.push(ArchivedEvent::new(seq, &SignalEvent::decode(&mut r)?));
     }
     r.finish()?;
@@ -301,6 +310,12 @@ impl Materializer for EventArchive {
         } else {
             decode_chunk(bytes).map_err(|e| self.corrupt("the open chunk", &e))?
         };
+        // An open chunk is sealed once full, so a full one was never
+        // checkpointed (and one more event would seal an oversized chunk).
+        if open.len() >= CHUNK {
+            let e = DecodeError::new(1, format!("{} events, but an open chunk holds fewer than {CHUNK}", open.len()));
+            return Err(self.corrupt("the open chunk", &e));
+        }
         *self.pending.lock() = open;
         Ok(())
     }

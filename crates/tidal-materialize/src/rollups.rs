@@ -32,7 +32,7 @@
 //! sums and decayed scores as of a time `T` sum every bucket up to `T`:
 //! daily buckets for whole days, hourly ones for the rest of `T`'s day.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Duration;
@@ -183,6 +183,14 @@ impl Rollups {
         if pending.rollups == 0 {
             return Ok(());
         }
+        // Unreachable by cutting (4 billion generations of 131,072 rollups),
+        // so only a damaged checkpoint gets here; never wrap onto
+        // generation 0's keys.
+        let next = pending.generation.checked_add(1).ok_or_else(|| MaterializeError::CorruptCheckpoint {
+            view: Self::NAME.to_owned(),
+            offset: 4,
+            reason: "the open generation is the last one a key can number".to_owned(),
+        })?;
         let mut batch = WriteBatch::new();
         for (&(space, entity, signal), deltas) in &pending.sums {
             for d in deltas {
@@ -193,7 +201,7 @@ impl Rollups {
         self.engine.write_batch(&batch)?;
         pending.sums.clear();
         pending.rollups = 0;
-        pending.generation += 1;
+        pending.generation = next;
         Ok(())
     }
 
@@ -254,8 +262,9 @@ impl Rollups {
             return Ok(total);
         }
         let width = if granularity == HOURLY { HOUR_NS } else { DAY_NS };
+        // Counts come from storage and checkpoints: saturate, never overflow.
         let mut add = |bucket: u32, count: u64, sum: f64, decayed: f64| {
-            total.count += count;
+            total.count = total.count.saturating_add(count);
             total.sum += sum;
             total.decayed += decayed * decay_factor(half_life, u64::from(bucket).saturating_mul(width), at.as_nanos());
         };
@@ -312,7 +321,7 @@ impl Rollups {
         let days = self.sum_range(pending, meta, entity, signal, DAILY, (first_day, last_day), at)?;
         let tail = self.sum_range(pending, meta, entity, signal, HOURLY, (last_day * 24 + 1, hi), at)?;
         Ok(Rollup {
-            count: head.count + days.count + tail.count,
+            count: head.count.saturating_add(days.count).saturating_add(tail.count),
             sum: head.sum + days.sum + tail.sum,
             decayed: head.decayed + days.decayed + tail.decayed,
         })
@@ -399,7 +408,8 @@ impl Materializer for Rollups {
             let decayed =
                 e.weight * decay_factor(half_life, e.timestamp.as_nanos(), u64::from(b).saturating_mul(width));
             if let Some(d) = deltas.iter_mut().find(|d| d.granularity == granularity && d.bucket == b) {
-                d.count += 1;
+                // Saturating: a restored count is only as sane as its checkpoint.
+                d.count = d.count.saturating_add(1);
                 d.sum += e.weight;
                 d.decayed += decayed;
             } else {
@@ -465,18 +475,34 @@ impl Rollups {
             ));
         }
         let generation = r.u32()?;
+        if generation == u32::MAX {
+            return Err(DecodeError::new(4, "generation u32::MAX: no generation can follow it"));
+        }
         let rollups = r.len_u32(ENTRY)?;
         let mut pending = Pending { generation, rollups, sums: HashMap::new() };
+        // Bounded by `rollups`, which the bytes bound.
+        let mut seen = HashSet::with_capacity(rollups);
         for _ in 0..rollups {
-            let entity = r.u64()?;
             let at = r.offset();
+            let entity = r.u64()?;
             let signal = r.u32()?;
             let def = self
                 .schema
                 .signal_by_id(SignalId(signal))
-                .ok_or_else(|| DecodeError::new(at, format!("signal {signal} is not in the schema")))?;
+                .ok_or_else(|| DecodeError::new(at + 8, format!("signal {signal} is not in the schema")))?;
             let delta =
                 Delta { granularity: r.u8()?, bucket: r.u32()?, count: r.u64()?, sum: r.f64()?, decayed: r.f64()? };
+            if delta.granularity != HOURLY && delta.granularity != DAILY {
+                return Err(DecodeError::new(at + 12, format!("unknown granularity {}", delta.granularity)));
+            }
+            // A rollup has an event, and sums of non-negative weights are
+            // never negative nor NaN (infinite, in principle, they may be).
+            if delta.count == 0 || !(delta.sum >= 0.0 && delta.decayed >= 0.0) {
+                return Err(DecodeError::new(at, "a rollup with no events, or a negative or NaN sum"));
+            }
+            if !seen.insert((entity, signal, delta.granularity, delta.bucket)) {
+                return Err(DecodeError::new(at, "a rollup appears twice"));
+            }
             pending.sums.entry((Space::of(def.target), entity, signal)).or_default().push(delta);
         }
         r.finish()?;

@@ -154,17 +154,39 @@ fn read_users(r: &mut ByteReader<'_>) -> std::result::Result<Vec<HashMap<u64, Bi
     let users = r.len_u64(8 + 4 * 4)?;
     let mut fresh: Vec<HashMap<u64, Bitmaps>> = (0..SHARDS).map(|_| HashMap::new()).collect();
     for _ in 0..users {
+        let at = r.offset();
         let user = r.u64()?;
         let mut bitmaps: Bitmaps = Default::default();
         for b in &mut bitmaps {
-            let at = r.offset();
-            let raw = r.bytes_u32()?;
-            *b = RoaringTreemap::deserialize_from(raw).map_err(|_| DecodeError::new(at, "a bitmap does not decode"))?;
+            *b = read_bitmap(r)?;
         }
-        fresh[shard_of(EntityId(user))].insert(user, bitmaps);
+        if fresh[shard_of(EntityId(user))].insert(user, bitmaps).is_some() {
+            return Err(DecodeError::new(at, format!("user {user} appears twice")));
+        }
     }
     r.finish()?;
     Ok(fresh)
+}
+
+/// Decodes one `length u32 | roaring bytes` bitmap.
+///
+/// The roaring decoder reads only the `length` bytes, which the reader has
+/// checked are there, and validates what it reads. It refuses more than
+/// 65,536 containers before allocating for them, so what it allocates
+/// ahead of a short read is a few MiB at most, and what it keeps it has
+/// read: hostile bytes cannot make it allocate without bound. The bitmap
+/// must take exactly its bytes: trailing bytes, or a high half that appears
+/// twice (the decoder would keep only the last), are refused.
+fn read_bitmap(r: &mut ByteReader<'_>) -> std::result::Result<RoaringTreemap, DecodeError> {
+    let at = r.offset();
+    let raw = r.bytes_u32()?;
+    let mut rest = raw;
+    let bitmap = RoaringTreemap::deserialize_from(&mut rest)
+        .map_err(|e| DecodeError::new(at, format!("a bitmap does not decode: {e}")))?;
+    if !rest.is_empty() || bitmap.serialized_size() != raw.len() {
+        return Err(DecodeError::new(at, "a bitmap does not take exactly its bytes"));
+    }
+    Ok(bitmap)
 }
 
 /// The four states, in slot order (for callers iterating all of them).

@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use tidal_schema::Timestamp;
-use tidal_schema::codec::{ByteReader, ByteWriter};
+use tidal_schema::codec::{ByteReader, ByteWriter, DecodeError};
 
 /// Buckets per lifetime.
 pub const LINEAR_BUCKETS: u64 = 128;
@@ -56,7 +56,7 @@ impl LinearDecay {
         }
         // Buckets wholly past the lifetime of the newest event never count again.
         let newest = self.slots.back().map_or(index, |s| s.index);
-        while self.slots.front().is_some_and(|s| s.index + LINEAR_BUCKETS + 1 < newest) {
+        while self.slots.front().is_some_and(|s| s.index.saturating_add(LINEAR_BUCKETS + 1) < newest) {
             self.slots.pop_front();
         }
     }
@@ -91,9 +91,17 @@ impl LinearDecay {
         let mut out = Self::new(lifetime);
         let n = r.len_u32(24)?;
         for _ in 0..n {
+            let at = r.offset();
             let slot = Slot { index: r.u64()?, weight: r.f64()?, weighted_offset: r.f64()? };
             if out.slots.back().is_some_and(|b| b.index >= slot.index) {
                 return Err(r.error("linear buckets out of order").into());
+            }
+            // Indices come from timestamps, so a bucket's start (`index ×
+            // width`, which reads compute) fits in a `u64`.
+            if slot.index.checked_mul(out.width_ns).is_none() {
+                return Err(
+                    DecodeError::new(at, format!("linear bucket {} starts after every time", slot.index)).into()
+                );
             }
             out.slots.push_back(slot);
         }

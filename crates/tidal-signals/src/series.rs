@@ -31,7 +31,7 @@ use std::collections::VecDeque;
 use std::time::Duration;
 
 use tidal_schema::Timestamp;
-use tidal_schema::codec::{ByteReader, ByteWriter};
+use tidal_schema::codec::{ByteReader, ByteWriter, DecodeError};
 
 /// One bucket: its index and what fell into it.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -359,11 +359,18 @@ impl BucketSeries {
     /// Rebuilds a series from its buckets, recomputing the running totals.
     pub(crate) fn decode(shape: &SeriesShape, r: &mut ByteReader<'_>) -> crate::Result<Self> {
         let n = r.len_u32(16)?;
+        // Indices come from timestamps: none is past the last time's, so
+        // the arithmetic on the newest one (`top + 1`) cannot overflow.
+        let last_index = shape.index_of(Timestamp::from_nanos(u64::MAX));
         let mut buckets: VecDeque<Bucket> = VecDeque::with_capacity(n);
         for _ in 0..n {
+            let at = r.offset();
             let b = Bucket { index: r.u32()?, count: r.u32()?, sum: r.f64()? };
             if buckets.back().is_some_and(|last| last.index >= b.index) {
                 return Err(r.error("buckets out of order").into());
+            }
+            if b.index > last_index {
+                return Err(DecodeError::new(at, format!("bucket {} is after every time", b.index)).into());
             }
             buckets.push_back(b);
         }

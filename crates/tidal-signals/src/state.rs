@@ -115,7 +115,8 @@ impl SignalState {
         if let Some(linear) = &mut self.linear {
             linear.add(at, weight);
         }
-        self.count += 1;
+        // Saturating: a restored count is only as sane as its checkpoint.
+        self.count = self.count.saturating_add(1);
         self.sum += weight;
         if layout.shapes.is_empty() {
             return;
