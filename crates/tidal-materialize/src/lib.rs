@@ -47,5 +47,5 @@ pub use sequencer::Sequencer;
 pub use signals::GlobalSignals;
 pub use stores::{Entities, Relationships};
 pub use tiers::{SignalReader, TierUse};
-pub use user_state::{ALL_STATES, UserStates};
+pub use user_state::{ALL_STATES, ItemSet, UserStates};
 pub use views::{OpenedViews, ViewOptions, Views, event_source};

@@ -328,9 +328,9 @@ fn user_state_target() -> Target {
     let view = UserStates::new(Arc::clone(&schema));
     feed(&view, &records(1, 80));
     let valid = view.checkpoint().unwrap();
-    // users u64 | (user u64 | 4 × (length u32 | roaring bytes))*
-    let first_bitmap = 16;
-    let second_bitmap = first_bitmap + 4 + u32::from_le_bytes(valid[16..20].try_into().unwrap()) as usize;
+    // mark u64 | version u8 | users u64 | (user u64 | 4 × (count u32 | item u64 × count))*
+    let first_set = 25;
+    let second_set = first_set + 4 + 8 * u32::from_le_bytes(valid[25..29].try_into().unwrap()) as usize;
     let restore = Box::new(move |bytes: &[u8]| {
         let view = UserStates::new(Arc::clone(&schema));
         view.restore(bytes)?;
@@ -352,8 +352,8 @@ fn user_state_target() -> Target {
         valid,
         prepare: same,
         restore,
-        lengths: vec![(0, 8), (first_bitmap, 4), (second_bitmap, 4)],
-        fields: vec![(8, 8)],
+        lengths: vec![(9, 8), (first_set, 4), (second_set, 4)],
+        fields: vec![(0, 8), (8, 1), (17, 8), (29, 8)],
         cuts: 600,
         cases: 1024,
     }
@@ -659,19 +659,49 @@ fn corrupt_because(result: tidal_materialize::Result<()>, why: &str) {
 fn checkpoints_no_view_could_write_are_refused() {
     let schema = schema();
 
-    // User states: a user twice, a bitmap with a byte after it.
+    // User states: a user twice; a set out of order; and in the roaring
+    // format before version 2, a bitmap with a byte after it.
     let users = UserStates::new(Arc::clone(&schema));
     feed(&users, &records(1, 1));
     let one = users.checkpoint().unwrap();
-    let twice = [&2u64.to_le_bytes()[..], &one[8..], &one[8..]].concat();
+    let twice = [&one[..9], &2u64.to_le_bytes()[..], &one[17..], &one[17..]].concat();
     corrupt_because(UserStates::new(Arc::clone(&schema)).restore(&twice), "appears twice");
-    let len = u32::from_le_bytes(one[16..20].try_into().unwrap()) as usize;
-    let mut trailing = one[..16].to_vec();
-    trailing.extend_from_slice(&(len as u32 + 1).to_le_bytes());
-    trailing.extend_from_slice(&one[20..20 + len]);
-    trailing.push(0);
-    trailing.extend_from_slice(&one[20 + len..]);
-    corrupt_because(UserStates::new(Arc::clone(&schema)).restore(&trailing), "exactly its bytes");
+    let user = &one[17..25];
+    let unordered = [
+        &one[..9],
+        &1u64.to_le_bytes()[..],
+        user,
+        &2u32.to_le_bytes()[..],
+        &9u64.to_le_bytes()[..],
+        &3u64.to_le_bytes()[..],
+        &[0u8; 12][..],
+    ]
+    .concat();
+    corrupt_because(UserStates::new(Arc::clone(&schema)).restore(&unordered), "increasing order");
+    let mut bitmap = Vec::new();
+    roaring::RoaringTreemap::from_iter([5u64, 1 << 40]).serialize_into(&mut bitmap).unwrap();
+    let empty = {
+        let mut b = Vec::new();
+        roaring::RoaringTreemap::new().serialize_into(&mut b).unwrap();
+        b
+    };
+    let v1 = |seen: &[u8], extra: &[u8]| {
+        let mut out = [&1u64.to_le_bytes()[..], user].concat();
+        out.extend_from_slice(&((seen.len() + extra.len()) as u32).to_le_bytes());
+        out.extend_from_slice(seen);
+        out.extend_from_slice(extra);
+        for _ in 0..3 {
+            out.extend_from_slice(&(empty.len() as u32).to_le_bytes());
+            out.extend_from_slice(&empty);
+        }
+        out
+    };
+    let old = UserStates::new(Arc::clone(&schema));
+    old.restore(&v1(&bitmap, &[])).unwrap();
+    let id = EntityId(u64::from_le_bytes(user.try_into().unwrap()));
+    assert_eq!(old.count(id, UserState::Seen), 2, "a version-1 checkpoint still restores");
+    assert!(old.contains(id, UserState::Seen, EntityId(1 << 40)));
+    corrupt_because(UserStates::new(Arc::clone(&schema)).restore(&v1(&bitmap, &[0])), "exactly its bytes");
 
     // The archive's open chunk: events out of sequence order, and chunks
     // holding as many events as a full one, or more.

@@ -207,7 +207,7 @@ fn user_snapshot(plan: &Plan, views: &Views<'_>) -> Result<UserSnapshot> {
     let Some(id) = plan.user else { return Ok(UserSnapshot::default()) };
     let mut snap = UserSnapshot { id: Some(id), ..UserSnapshot::default() };
     for state in tidal_materialize::ALL_STATES {
-        snap.states.insert(state, views.users.bitmap(id, state));
+        snap.states.insert(state, views.users.items(id, state));
     }
     let edges = |name: &str| -> Result<Vec<(EntityId, f64)>> {
         let Some(rel) = views.schema.relationship(name) else { return Ok(Vec::new()) };
@@ -292,7 +292,7 @@ fn run(
     // 2. Bitmap filters on ids.
     for f in &plan.state_filters {
         if let Some(bitmap) = user.states.get(&f.state) {
-            ids.retain(|id| !bitmap.contains(id.0));
+            ids.retain(|id| !bitmap.contains(*id));
         }
         stage(stats, "exclude", ids.len(), &mut t);
     }

@@ -6,8 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use parking_lot::Mutex;
-use roaring::RoaringTreemap;
-use tidal_materialize::{MaterializeError, Rollups, SignalReader, TierUse, UserStates};
+use tidal_materialize::{ItemSet, MaterializeError, Rollups, SignalReader, TierUse, UserStates};
 use tidal_ranking::{Profile, RankError, Roles, SignalSource, UserView};
 use tidal_schema::{EntityId, Measure, Schema, SignalId, Timestamp, UserState};
 use tidal_signals::{SignalError, SignalLedger};
@@ -110,7 +109,7 @@ pub(crate) fn read_error(id: SignalId, name: &str, measure: Measure, source: Sig
 #[derive(Debug, Default)]
 pub(crate) struct UserSnapshot {
     pub(crate) id: Option<EntityId>,
-    pub(crate) states: HashMap<UserState, RoaringTreemap>,
+    pub(crate) states: HashMap<UserState, ItemSet>,
     /// Weights of the user's edges of the affinity relationship, by target.
     pub(crate) affinities: HashMap<EntityId, f64>,
     /// Targets of the user's `follows`-like edges (for `FILTER following`).
@@ -121,7 +120,7 @@ pub(crate) struct UserSnapshot {
 
 impl UserView for UserSnapshot {
     fn contains(&self, state: UserState, item: EntityId) -> bool {
-        self.states.get(&state).is_some_and(|b| b.contains(item.0))
+        self.states.get(&state).is_some_and(|b| b.contains(item))
     }
     fn preference(&self) -> Option<&[f32]> {
         None
