@@ -1,5 +1,5 @@
 //! A damaged redb file never panics tidalDB: redb's B-tree reaches
-//! `unreachable!` on some scrambled pages (seen: bytes 512..4608 XORed made
+//! `unreachable!` on some scrambled pages (seen: bytes 512..4608 flipped made
 //! the open panic; 64 bytes flipped mid-file let the open succeed and the
 //! first edge scan panic, and every later open then failed). Over a file of
 //! many pages, 64 bytes are scrambled at every 4 KiB step and 4 KiB at a
@@ -23,7 +23,8 @@ fn build(path: &Path) {
     let follows = EdgeTypeId::for_name("follows");
     for u in 0..USERS {
         for c in 0..PER_USER {
-            store.add(follows, EntityId(u + 1), EntityId(1_000_000 + (u * 7 + c) % 500), 1.0, Timestamp::from_secs(u))
+            store
+                .add(follows, EntityId(u + 1), EntityId(1_000_000 + (u * 7 + c) % 500), 1.0, Timestamp::from_secs(u))
                 .unwrap();
         }
     }
