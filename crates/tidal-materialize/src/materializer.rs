@@ -73,6 +73,15 @@ pub trait Materializer: Send + Sync {
     /// Applies one durable record.
     fn on_event(&self, seq: u64, record: &Record) -> Result<()>;
 
+    /// Applies consecutive durable records in scope (in increasing `seq`;
+    /// records out of scope between them are left out). The default applies
+    /// them one by one; a view kept in a storage engine overrides it to
+    /// write them in one engine batch. On an error the registry is stopped,
+    /// as for [`on_event`](Self::on_event).
+    fn on_batch(&self, records: &[(u64, &Record)]) -> Result<()> {
+        records.iter().try_for_each(|(seq, record)| self.on_event(*seq, record))
+    }
+
     /// The state as bytes for [`restore`](Self::restore), taken while no
     /// record is being applied.
     fn checkpoint(&self) -> Result<Vec<u8>>;

@@ -11,6 +11,9 @@ use crate::checkpoint_store::CheckpointStore;
 use crate::error::{MaterializeError, Result};
 use crate::materializer::Materializer;
 
+/// Records replayed per [`MaterializerRegistry::apply_batch`].
+const REPLAY_RUN: usize = 4096;
+
 struct View {
     materializer: Arc<dyn Materializer>,
     /// The last sequence number applied (0: none).
@@ -90,6 +93,32 @@ impl MaterializerRegistry {
             view.watermark = seq;
         }
         Ok(())
+    }
+
+    /// Applies consecutive durable records (increasing, gap-free sequence
+    /// numbers) to every view: each view gets the ones in its scope above
+    /// its watermark in one [`Materializer::on_batch`], then its watermark
+    /// moves to the last. A view's error stops the registry (that view's
+    /// watermark stays where it was).
+    pub fn apply_batch(&self, records: &[(u64, Record)]) -> Result<()> {
+        let [(seq, record)] = records else {
+            let Some(&(last, _)) = records.last() else { return Ok(()) };
+            let mut views = self.views.lock();
+            let mut fresh: Vec<(u64, &Record)> = Vec::with_capacity(records.len());
+            for view in views.iter_mut() {
+                let scope = view.materializer.scope();
+                fresh.clear();
+                fresh.extend(
+                    records.iter().filter(|(s, r)| *s > view.watermark && scope.wants(&r.body)).map(|(s, r)| (*s, r)),
+                );
+                if !fresh.is_empty() {
+                    view.materializer.on_batch(&fresh)?;
+                }
+                view.watermark = view.watermark.max(last);
+            }
+            return Ok(());
+        };
+        self.apply(*seq, record)
     }
 
     /// Each view's name and watermark.
@@ -187,11 +216,19 @@ impl MaterializerRegistry {
         }
         let from = self.low_watermark();
         stats.replayed_from = from;
+        // In runs of up to REPLAY_RUN records: a view kept in an engine
+        // writes each run as one batch.
+        let mut run = Vec::with_capacity(REPLAY_RUN);
         for item in wal.replay_from(from + 1)? {
-            let (seq, record) = item?;
-            self.apply(seq, &record)?;
-            stats.replayed += 1;
+            run.push(item?);
+            if run.len() == REPLAY_RUN {
+                self.apply_batch(&run)?;
+                stats.replayed += run.len() as u64;
+                run.clear();
+            }
         }
+        self.apply_batch(&run)?;
+        stats.replayed += run.len() as u64;
         Ok(stats)
     }
 }

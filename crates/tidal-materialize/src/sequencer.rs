@@ -53,16 +53,19 @@ impl Sequencer {
             return Err(MaterializeError::Poisoned(why.clone()));
         }
         st.pending.extend(records);
-        loop {
-            let next = st.next;
-            let Some(record) = st.pending.remove(&next) else { break };
-            if let Err(e) = registry.apply(next, &record) {
-                st.failed = Some(e.to_string());
-                self.applied.notify_all();
-                return Err(e);
-            }
-            st.next += 1;
+        // Every record ready in order, applied as one run (a view kept in
+        // an engine writes the run in one batch).
+        let mut run = Vec::new();
+        let next = st.next;
+        while let Some(record) = st.pending.remove(&(next + run.len() as u64)) {
+            run.push((next + run.len() as u64, record));
         }
+        if let Err(e) = registry.apply_batch(&run) {
+            st.failed = Some(e.to_string());
+            self.applied.notify_all();
+            return Err(e);
+        }
+        st.next += run.len() as u64;
         self.applied.notify_all();
         while st.next <= last {
             if let Some(why) = &st.failed {

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tidal_storage::{EntityStore, FlushMode, RelationshipStore};
+use tidal_storage::{EntityOp, EntityStore, FlushMode, RelationshipStore};
 use tidal_wal::{Record, RecordBody};
 
 use crate::error::Result;
@@ -67,6 +67,21 @@ impl Materializer for Entities {
             _ => {}
         }
         Ok(())
+    }
+
+    fn on_batch(&self, records: &[(u64, &Record)]) -> Result<()> {
+        let ops: Vec<EntityOp<'_>> = records
+            .iter()
+            .filter_map(|(_, r)| match &r.body {
+                RecordBody::EntityWrite { kind, id, fields } => {
+                    Some(EntityOp::Put { kind: *kind, id: *id, encoded: fields })
+                }
+                RecordBody::EntityDelete { kind, id } => Some(EntityOp::Delete { kind: *kind, id: *id }),
+                _ => None,
+            })
+            .collect();
+        let Some(&(last, _)) = records.last() else { return Ok(()) };
+        Ok(self.store.apply_batch(last, &ops)?)
     }
 
     fn checkpoint(&self) -> Result<Vec<u8>> {

@@ -184,6 +184,14 @@ pub trait StorageEngine: Send + Sync {
     /// Makes every write so far durable to the given degree.
     fn flush(&self, mode: FlushMode) -> Result<()>;
 
+    /// Makes every write durable and writes out what the engine buffers in
+    /// memory in front of a journal, so the next open has nothing to
+    /// replay (called at shutdown, after the last checkpoint). The default
+    /// is [`flush`](Self::flush) with [`FlushMode::Sync`].
+    fn settle(&self) -> Result<()> {
+        self.flush(FlushMode::Sync)
+    }
+
     /// Sets one key (a one-op batch).
     fn put(&self, space: Space, key: &[u8], value: &[u8]) -> Result<()> {
         let mut batch = WriteBatch::new();

@@ -269,4 +269,18 @@ impl StorageEngine for FjallEngine {
         };
         self.guard.run(|| self.db.persist(mode).map_err(|e| self.err(e)))
     }
+
+    /// Syncs the journal, then writes every keyspace's memtable out as a
+    /// table and waits, so the journal holds nothing a reopen must replay
+    /// (fjall re-reads sealed journals item by item, resolving each item's
+    /// keyspace: seconds after a large final checkpoint).
+    fn settle(&self) -> Result<()> {
+        self.flush(FlushMode::Sync)?;
+        self.guard.run(|| {
+            for ks in &self.spaces {
+                ks.rotate_memtable_and_wait().map_err(|e| self.err(e))?;
+            }
+            Ok(())
+        })
+    }
 }

@@ -33,7 +33,7 @@ pub use engine::{
     BatchOp, FlushMode, KeyValue, KvIter, MAX_KEY_LEN, MAX_VALUE_LEN, Space, StorageEngine, WriteBatch, check_bounds,
     check_key, check_value, is_empty_range,
 };
-pub use entity_store::EntityStore;
+pub use entity_store::{EntityOp, EntityStore};
 pub use error::{Result, StorageError};
 pub use fjall_engine::{DEFAULT_MEMTABLE_BYTES, FjallEngine};
 pub use memory::MemoryEngine;

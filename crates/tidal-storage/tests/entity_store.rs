@@ -146,3 +146,54 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// `apply_batch` in runs of any length equals applying the same
+    /// operations one by one: the same entities, the same counts, and the
+    /// applied mark at the run's last record.
+    #[test]
+    fn a_batch_equals_its_operations_one_by_one(
+        ops in prop::collection::vec((0u8..3, 0u64..6, any::<bool>()), 1..60),
+        cuts in prop::collection::vec(1usize..12, 1..20),
+    ) {
+        let kinds = [EntityKind::Item, EntityKind::User, EntityKind::Creator];
+        let fields = |kind: EntityKind, i: u64| -> Vec<u8> {
+            let mut f = Fields::new();
+            if kind == EntityKind::Item {
+                f.insert("title".into(), FieldValue::Text(format!("v{i}")));
+            }
+            encode_fields(&f).unwrap()
+        };
+        let encoded: Vec<Vec<u8>> = ops.iter().enumerate().map(|(n, (k, _, _))| fields(kinds[usize::from(*k)], n as u64)).collect();
+        let schema = Arc::new(presets::content_feed());
+        let one = EntityStore::new(Arc::new(MemoryEngine::new()), Arc::clone(&schema));
+        let batched = EntityStore::new(Arc::new(MemoryEngine::new()), schema);
+        for (n, (k, id, put)) in ops.iter().enumerate() {
+            let (kind, id) = (kinds[usize::from(*k)], EntityId(*id));
+            if *put { one.apply_encoded(n as u64 + 1, kind, id, &encoded[n]).unwrap(); } else { one.apply_delete(n as u64 + 1, kind, id).unwrap(); }
+        }
+        let mut at = 0;
+        for cut in cuts.iter().cycle() {
+            if at >= ops.len() {
+                break;
+            }
+            let end = (at + cut).min(ops.len());
+            let run: Vec<tidal_storage::EntityOp<'_>> = (at..end).map(|n| {
+                let (k, id, put) = ops[n];
+                let (kind, id) = (kinds[usize::from(k)], EntityId(id));
+                if put { tidal_storage::EntityOp::Put { kind, id, encoded: &encoded[n] } } else { tidal_storage::EntityOp::Delete { kind, id } }
+            }).collect();
+            batched.apply_batch(end as u64, &run).unwrap();
+            at = end;
+        }
+        for kind in kinds {
+            prop_assert_eq!(batched.count(kind).unwrap(), one.count(kind).unwrap(), "{:?}", kind);
+            for id in 0..6 {
+                prop_assert_eq!(batched.get(kind, EntityId(id)).unwrap(), one.get(kind, EntityId(id)).unwrap());
+            }
+        }
+        prop_assert_eq!(batched.applied().unwrap(), Some(ops.len() as u64));
+    }
+}

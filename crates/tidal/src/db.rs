@@ -621,6 +621,8 @@ impl TidalDB {
         if !self.inner.read_only {
             self.inner.checkpoint()?;
             self.inner.wal.sync()?;
+            // Write out the store's buffers, so the next open replays none.
+            self.inner.entities.engine().settle()?;
         }
         Ok(())
     }
