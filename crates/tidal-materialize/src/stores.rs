@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tidal_storage::{EntityOp, EntityStore, FlushMode, RelationshipStore};
+use tidal_storage::{EdgeOp, EntityOp, EntityStore, FlushMode, RelationshipStore};
 use tidal_wal::{Record, RecordBody};
 
 use crate::error::Result;
@@ -149,6 +149,21 @@ impl Materializer for Relationships {
             _ => {}
         }
         Ok(())
+    }
+
+    fn on_batch(&self, records: &[(u64, &Record)]) -> Result<()> {
+        let ops: Vec<EdgeOp> = records
+            .iter()
+            .filter_map(|(_, r)| match r.body {
+                RecordBody::EdgeWrite { edge, from, to, weight, timestamp } => {
+                    Some(EdgeOp::Add { edge, from, to, weight, timestamp })
+                }
+                RecordBody::EdgeDelete { edge, from, to, .. } => Some(EdgeOp::Remove { edge, from, to }),
+                _ => None,
+            })
+            .collect();
+        let Some(&(last, _)) = records.last() else { return Ok(()) };
+        Ok(self.store.apply_batch(last, &ops)?)
     }
 
     fn checkpoint(&self) -> Result<Vec<u8>> {

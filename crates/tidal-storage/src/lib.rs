@@ -38,4 +38,4 @@ pub use error::{Result, StorageError};
 pub use fjall_engine::{DEFAULT_MEMTABLE_BYTES, FjallEngine};
 pub use memory::MemoryEngine;
 pub use redb_engine::RedbEngine;
-pub use relationship_store::{Direction, Edge, RelationshipStore};
+pub use relationship_store::{Direction, Edge, EdgeOp, RelationshipStore};

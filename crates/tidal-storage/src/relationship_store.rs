@@ -29,6 +29,33 @@ pub struct Edge {
     pub timestamp: Timestamp,
 }
 
+/// One operation of [`RelationshipStore::apply_batch`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum EdgeOp {
+    /// Add an edge, or update an existing one's weight and timestamp.
+    Add {
+        /// Its type.
+        edge: EdgeTypeId,
+        /// Source.
+        from: EntityId,
+        /// Target.
+        to: EntityId,
+        /// Weight (finite).
+        weight: f64,
+        /// When it was written.
+        timestamp: Timestamp,
+    },
+    /// Remove an edge (nothing if it does not exist).
+    Remove {
+        /// Its type.
+        edge: EdgeTypeId,
+        /// Source.
+        from: EntityId,
+        /// Target.
+        to: EntityId,
+    },
+}
+
 /// Which way to walk edges from an entity.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Direction {
@@ -261,6 +288,81 @@ impl RelationshipStore {
             self.engine.write_batch(&batch)?;
         }
         Ok(existed)
+    }
+
+    /// Applies many edge writes and removals — the log records up to `seq`
+    /// — in one atomic batch with the degree counters and the [applied
+    /// mark](Self::applied): one engine transaction however many edges.
+    /// Later operations on an edge win over earlier ones, as if applied one
+    /// by one. Every operation is checked first (a known relationship type,
+    /// a finite weight): an invalid one is an error and nothing is written.
+    ///
+    /// # Errors
+    /// [`StorageError::UnknownRelationship`], [`StorageError::InvalidInput`];
+    /// engine failures.
+    pub fn apply_batch(&self, seq: u64, ops: &[EdgeOp]) -> Result<()> {
+        for op in ops {
+            let edge = match op {
+                EdgeOp::Add { edge, weight, .. } => {
+                    if !weight.is_finite() {
+                        return Err(StorageError::InvalidInput(format!("edge weight {weight} is not finite")));
+                    }
+                    edge
+                }
+                EdgeOp::Remove { edge, .. } => edge,
+            };
+            self.def(*edge)?;
+        }
+        let _guard = self.write.lock();
+        let mut exists: std::collections::HashMap<(EdgeTypeId, EntityId, EntityId), bool> =
+            std::collections::HashMap::new();
+        let mut degrees: std::collections::HashMap<(Space, Vec<u8>), i64> = std::collections::HashMap::new();
+        let mut batch = WriteBatch::new();
+        for op in ops {
+            let (edge, from, to, value) = match *op {
+                EdgeOp::Add { edge, from, to, weight, timestamp } => {
+                    (edge, from, to, Some(encode_value(weight, timestamp)))
+                }
+                EdgeOp::Remove { edge, from, to } => (edge, from, to, None),
+            };
+            let def = self.def(edge)?;
+            let (out_space, out_key) = Self::locate(def, Direction::Out, from, to);
+            let (in_space, in_key) = Self::locate(def, Direction::In, to, from);
+            let was = match exists.get(&(edge, from, to)) {
+                Some(&e) => e,
+                None => self.engine.get(out_space, &out_key)?.is_some(),
+            };
+            let delta = match (was, value.is_some()) {
+                (false, true) => 1,
+                (true, false) => -1,
+                _ => 0,
+            };
+            if delta != 0 {
+                for (dir, entity) in [(Direction::Out, from), (Direction::In, to)] {
+                    *degrees.entry(Self::degree_key(def, dir, entity)).or_default() += delta;
+                }
+            }
+            exists.insert((edge, from, to), value.is_some());
+            match value {
+                Some(v) => {
+                    batch.put(out_space, out_key, v);
+                    batch.put(in_space, in_key, v);
+                }
+                None if was => {
+                    batch.delete(out_space, out_key);
+                    batch.delete(in_space, in_key);
+                }
+                None => {}
+            }
+        }
+        for ((space, key), delta) in degrees {
+            if delta != 0 {
+                let n = self.read_degree(space, &key)?.saturating_add_signed(delta);
+                batch.put(space, key, n.to_le_bytes());
+            }
+        }
+        APPLIED.stamp(&mut batch, seq);
+        self.engine.write_batch(&batch)
     }
 
     /// The last log sequence number this store's durable state reflects, as

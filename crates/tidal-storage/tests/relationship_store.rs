@@ -155,3 +155,57 @@ fn update_weight_never_resurrects_a_removed_edge() {
         assert_eq!(s.degree(follows(), EntityId(1), Direction::Out).unwrap(), 0, "round {round}");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// `apply_batch` in runs of any length equals applying the same
+    /// operations one by one: the same edges both ways, the same degrees,
+    /// and the applied mark at the run's last record.
+    #[test]
+    fn a_batch_equals_its_operations_one_by_one(
+        ops in prop::collection::vec((0u64..4, 0u64..4, any::<bool>()), 1..60),
+        cuts in prop::collection::vec(1usize..12, 1..20),
+    ) {
+        let op = |n: usize| {
+            let (from, to, add) = ops[n];
+            let (from, to) = (EntityId(from + 1), EntityId(to + 100));
+            if add {
+                tidal_storage::EdgeOp::Add { edge: follows(), from, to, weight: f64::from(u32::try_from(n).unwrap()), timestamp: Timestamp::from_secs(n as u64) }
+            } else {
+                tidal_storage::EdgeOp::Remove { edge: follows(), from, to }
+            }
+        };
+        let one = store(Arc::new(MemoryEngine::new()));
+        let batched = store(Arc::new(MemoryEngine::new()));
+        for n in 0..ops.len() {
+            match op(n) {
+                tidal_storage::EdgeOp::Add { edge, from, to, weight, timestamp } => {
+                    one.apply_add(n as u64 + 1, edge, from, to, weight, timestamp).unwrap();
+                }
+                tidal_storage::EdgeOp::Remove { edge, from, to } => {
+                    one.apply_remove(n as u64 + 1, edge, from, to).unwrap();
+                }
+            }
+        }
+        let mut at = 0;
+        for cut in cuts.iter().cycle() {
+            if at >= ops.len() {
+                break;
+            }
+            let end = (at + cut).min(ops.len());
+            let run: Vec<_> = (at..end).map(op).collect();
+            batched.apply_batch(end as u64, &run).unwrap();
+            at = end;
+        }
+        for e in 1..=4 {
+            for dir in [Direction::Out, Direction::In] {
+                let entity = if dir == Direction::Out { EntityId(e) } else { EntityId(e + 99) };
+                let all = |s: &RelationshipStore| s.edges(follows(), entity, dir).unwrap().collect::<Result<Vec<_>, _>>().unwrap();
+                prop_assert_eq!(all(&batched), all(&one));
+                prop_assert_eq!(batched.degree(follows(), entity, dir).unwrap(), one.degree(follows(), entity, dir).unwrap());
+            }
+        }
+        prop_assert_eq!(batched.applied().unwrap(), Some(ops.len() as u64));
+    }
+}
