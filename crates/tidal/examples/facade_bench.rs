@@ -6,6 +6,7 @@
 //! 10,000,000); trending top-50 over those items; reopening after a clean
 //! shutdown; and recovery replay of a log tail left by a process that exited
 //! without checkpointing (this program re-run as a child).
+//! `TIDAL_BENCH_MEMTABLE` sets the store's write-buffer cap in bytes.
 
 // Reason: a report of measured figures; counts stay far below 2^52.
 #![allow(clippy::cast_precision_loss, clippy::cast_possible_truncation, clippy::cast_sign_loss)]
@@ -21,6 +22,11 @@ use tidal_test_support::SplitMix64;
 const CHILD_ENV: &str = "TIDAL_BENCH_REPLAY_CHILD";
 const BATCH: usize = 10_000;
 const NOW: u64 = 1_750_000_000;
+
+/// The store's write-buffer cap: `TIDAL_BENCH_MEMTABLE` bytes, else the default.
+fn memtable() -> u64 {
+    env_or("TIDAL_BENCH_MEMTABLE", tidal_storage::DEFAULT_MEMTABLE_BYTES)
+}
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.replace('_', "").parse().ok()).unwrap_or(default)
@@ -223,7 +229,7 @@ fn main() {
     let mut rng = SplitMix64::new(42);
     {
         let cold = std::env::var("TIDAL_BENCH_COLD_TIER").map_or(true, |v| v != "0");
-        let db = Config::new(&path).archive(cold).rollups(cold).open().expect("open");
+        let db = Config::new(&path).archive(cold).rollups(cold).memtable_bytes(memtable()).open().expect("open");
         let t = Instant::now();
         let mut id = 0u64;
         while id < items {
@@ -318,7 +324,7 @@ fn main() {
     // state (the block cache and rollups not yet read).
     {
         let t = Instant::now();
-        let db = Config::new(&path).checkpoint_interval(None).open().expect("reopen");
+        let db = Config::new(&path).checkpoint_interval(None).memtable_bytes(memtable()).open().expect("reopen");
         let open = t.elapsed();
         rows.push((
             format!("open after clean shutdown ({items} items, {total} events)"),
@@ -341,7 +347,7 @@ fn main() {
             .expect("child");
         assert!(status.success(), "the replay child failed");
         let t = Instant::now();
-        let db = Config::new(&path).checkpoint_interval(None).open().expect("recover");
+        let db = Config::new(&path).checkpoint_interval(None).memtable_bytes(memtable()).open().expect("recover");
         let open = t.elapsed();
         let replayed = db.open_report().replayed;
         rows.push((
