@@ -5,14 +5,27 @@
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use tidal_wal::{Record, Wal};
+use tidal_wal::{Record, RecordBody, Wal};
 
 use crate::checkpoint_store::CheckpointStore;
 use crate::error::{MaterializeError, Result};
 use crate::materializer::Materializer;
 
-/// Records replayed per [`MaterializerRegistry::apply_batch`].
-const REPLAY_RUN: usize = 4096;
+/// Records per run handed to [`MaterializerRegistry::apply_batch`] (replay
+/// and the sequencer), and the bytes a run may carry: an engine view writes
+/// a run as one batch, so both bound that batch.
+pub(crate) const RUN_RECORDS: usize = 4096;
+/// See [`RUN_RECORDS`].
+pub(crate) const RUN_BYTES: usize = 32 << 20;
+
+/// About how many bytes `record` carries (its variable-length payload).
+pub(crate) fn approx_bytes(record: &Record) -> usize {
+    match &record.body {
+        RecordBody::EntityWrite { fields, .. } => 64 + fields.len(),
+        RecordBody::SchemaChange { schema, .. } => 64 + schema.len(),
+        _ => 64,
+    }
+}
 
 struct View {
     materializer: Arc<dyn Materializer>,
@@ -40,11 +53,15 @@ pub struct RecoveryStats {
 /// idempotent: a record at or below a view's watermark is not applied to it.
 pub struct MaterializerRegistry {
     views: Mutex<Vec<View>>,
+    /// Why applying failed, once it has: a view may then hold records its
+    /// watermark does not cover, so no checkpoint may save it (replay after
+    /// reopening would apply them twice).
+    failed: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for MaterializerRegistry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MaterializerRegistry").field("views", &self.views.lock().len()).finish()
+        f.debug_struct("MaterializerRegistry").field("views", &self.views.lock().len()).finish_non_exhaustive()
     }
 }
 
@@ -57,7 +74,7 @@ impl Default for MaterializerRegistry {
 impl MaterializerRegistry {
     /// An empty registry.
     pub fn new() -> Self {
-        Self { views: Mutex::new(Vec::new()) }
+        Self { views: Mutex::new(Vec::new()), failed: Mutex::new(None) }
     }
 
     /// Adds a view; names must be unique.
@@ -82,6 +99,15 @@ impl MaterializerRegistry {
     /// below `seq`, then advances their watermarks. A view's error stops the
     /// registry at that record (its watermark stays below it).
     pub fn apply(&self, seq: u64, record: &Record) -> Result<()> {
+        self.apply_one(seq, record).inspect_err(|e| self.fail(e))
+    }
+
+    /// Records that applying failed (see `failed`).
+    fn fail(&self, e: &MaterializeError) {
+        self.failed.lock().get_or_insert_with(|| e.to_string());
+    }
+
+    fn apply_one(&self, seq: u64, record: &Record) -> Result<()> {
         let mut views = self.views.lock();
         for view in views.iter_mut() {
             if view.watermark >= seq {
@@ -101,6 +127,10 @@ impl MaterializerRegistry {
     /// moves to the last. A view's error stops the registry (that view's
     /// watermark stays where it was).
     pub fn apply_batch(&self, records: &[(u64, Record)]) -> Result<()> {
+        self.apply_run(records).inspect_err(|e| self.fail(e))
+    }
+
+    fn apply_run(&self, records: &[(u64, Record)]) -> Result<()> {
         let [(seq, record)] = records else {
             let Some(&(last, _)) = records.last() else { return Ok(()) };
             let mut views = self.views.lock();
@@ -118,7 +148,7 @@ impl MaterializerRegistry {
             }
             return Ok(());
         };
-        self.apply(*seq, record)
+        self.apply_one(*seq, record)
     }
 
     /// Each view's name and watermark.
@@ -141,9 +171,18 @@ impl MaterializerRegistry {
     /// below what every view has.
     pub fn checkpoint(&self, store: &CheckpointStore, wal: &Wal) -> Result<u64> {
         let views = self.views.lock();
+        if let Some(why) = self.failed.lock().clone() {
+            return Err(MaterializeError::Poisoned(why));
+        }
         // Every apply advances every view's watermark, so they are equal;
         // the minimum is the safe choice all the same.
         let seq = views.iter().map(|v| v.watermark).min().unwrap_or(0);
+        // The log first: with buffered durability its tail may not be on
+        // disk yet, and marks and checkpoints past what a power loss leaves
+        // of the log would make the next open refuse (`AheadOfLog`).
+        if wal.synced_seq() < seq {
+            wal.sync()?;
+        }
         let mut saved = Vec::with_capacity(views.len());
         for v in views.iter() {
             v.materializer.mark_applied(v.watermark)?;
@@ -216,15 +255,19 @@ impl MaterializerRegistry {
         }
         let from = self.low_watermark();
         stats.replayed_from = from;
-        // In runs of up to REPLAY_RUN records: a view kept in an engine
-        // writes each run as one batch.
-        let mut run = Vec::with_capacity(REPLAY_RUN);
+        // In runs (see `RUN_RECORDS`): a view kept in an engine writes each
+        // run as one batch.
+        let mut run = Vec::with_capacity(RUN_RECORDS);
+        let mut bytes = 0;
         for item in wal.replay_from(from + 1)? {
-            run.push(item?);
-            if run.len() == REPLAY_RUN {
+            let item = item?;
+            bytes += approx_bytes(&item.1);
+            run.push(item);
+            if run.len() == RUN_RECORDS || bytes >= RUN_BYTES {
                 self.apply_batch(&run)?;
                 stats.replayed += run.len() as u64;
                 run.clear();
+                bytes = 0;
             }
         }
         self.apply_batch(&run)?;

@@ -12,7 +12,7 @@ use parking_lot::{Condvar, Mutex};
 use tidal_wal::Record;
 
 use crate::error::{MaterializeError, Result};
-use crate::registry::MaterializerRegistry;
+use crate::registry::{MaterializerRegistry, RUN_BYTES, RUN_RECORDS, approx_bytes};
 
 struct State {
     /// The next sequence number to apply.
@@ -53,19 +53,28 @@ impl Sequencer {
             return Err(MaterializeError::Poisoned(why.clone()));
         }
         st.pending.extend(records);
-        // Every record ready in order, applied as one run (a view kept in
-        // an engine writes the run in one batch).
-        let mut run = Vec::new();
-        let next = st.next;
-        while let Some(record) = st.pending.remove(&(next + run.len() as u64)) {
-            run.push((next + run.len() as u64, record));
+        // Every record ready in order, applied in runs (a view kept in an
+        // engine writes a run in one batch; runs are bounded in records and
+        // bytes).
+        loop {
+            let mut run = Vec::new();
+            let mut bytes = 0;
+            let next = st.next;
+            while run.len() < RUN_RECORDS && bytes < RUN_BYTES {
+                let Some(record) = st.pending.remove(&(next + run.len() as u64)) else { break };
+                bytes += approx_bytes(&record);
+                run.push((next + run.len() as u64, record));
+            }
+            if run.is_empty() {
+                break;
+            }
+            if let Err(e) = registry.apply_batch(&run) {
+                st.failed = Some(e.to_string());
+                self.applied.notify_all();
+                return Err(e);
+            }
+            st.next += run.len() as u64;
         }
-        if let Err(e) = registry.apply_batch(&run) {
-            st.failed = Some(e.to_string());
-            self.applied.notify_all();
-            return Err(e);
-        }
-        st.next += run.len() as u64;
         self.applied.notify_all();
         while st.next <= last {
             if let Some(why) = &st.failed {

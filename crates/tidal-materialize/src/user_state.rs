@@ -10,7 +10,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use foldhash::fast::FixedState;
+use foldhash::fast::RandomState;
 
 use parking_lot::RwLock;
 use roaring::RoaringTreemap;
@@ -36,7 +36,7 @@ const fn slot(state: UserState) -> usize {
 /// One user's set of items in one state (see the module docs): membership
 /// is one hash probe.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ItemSet(HashSet<u64, FixedState>);
+pub struct ItemSet(HashSet<u64, RandomState>);
 
 impl ItemSet {
     /// Whether `item` is in the set.

@@ -87,3 +87,23 @@ fn a_failed_apply_poisons_every_later_call() {
     );
     assert_eq!(*recorder.seen.lock(), vec![1, 2]);
 }
+
+#[test]
+fn no_checkpoint_saves_a_view_that_failed_part_way_through_a_run() {
+    // Records 1 and 2 are in the view, 3 fails: its watermark is still 0,
+    // so a checkpoint of it would make replay apply 1 and 2 twice.
+    let (recorder, registry) = setup(3);
+    let sequencer = Sequencer::new(1);
+    let failed = sequencer.apply((1..=4).map(|q| (q, record(q))).collect(), &registry);
+    assert!(failed.is_err());
+    assert_eq!(*recorder.seen.lock(), vec![1, 2]);
+    let store = tidal_materialize::CheckpointStore::new(Arc::new(tidal_storage::MemoryEngine::new()));
+    let fs = tidal_test_support::MemFs::new();
+    let wal = tidal_wal::Wal::open_with(tidal_wal::WalConfig::new("/log"), Arc::new(fs)).expect("log");
+    let refused = registry.checkpoint(&store, &wal);
+    assert!(
+        matches!(refused, Err(MaterializeError::Poisoned(ref why)) if why.contains("planted failure at 3")),
+        "{refused:?}"
+    );
+    assert!(store.load("recorder").expect("load").is_none(), "nothing was saved");
+}

@@ -92,8 +92,9 @@ impl FjallEngine {
     /// [`open`](Self::open) with each keyspace's in-memory write buffer
     /// (memtable) capped at `memtable_bytes`: a full one is written out as
     /// a table in the background, so memory for buffered writes stays under
-    /// about twice this per space (one filling, one being written), four
-    /// spaces in all. Smaller means less memory and more, smaller tables.
+    /// about five times this per space (one filling, up to four being
+    /// written out before fjall slows writers), four spaces in all. Smaller
+    /// means less memory and more, smaller tables.
     ///
     /// # Errors
     /// As [`open`](Self::open).

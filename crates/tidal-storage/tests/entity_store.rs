@@ -197,3 +197,29 @@ proptest! {
         prop_assert_eq!(batched.applied().unwrap(), Some(ops.len() as u64));
     }
 }
+
+#[test]
+fn later_operations_on_an_entity_in_one_batch_win_on_every_engine() {
+    use tidal_storage::EntityOp::{Delete, Put};
+    let (one, two) = (encode_fields(&item(1)).unwrap(), encode_fields(&item(2)).unwrap());
+    let kind = EntityKind::Item;
+    for (name, engine, _dir) in engines() {
+        let store = EntityStore::new(engine, Arc::new(presets::content_feed()));
+        let ops = [
+            Put { kind, id: EntityId(1), encoded: &one },
+            Delete { kind, id: EntityId(1) },
+            Put { kind, id: EntityId(2), encoded: &one },
+            Put { kind, id: EntityId(2), encoded: &two },
+            Delete { kind, id: EntityId(3) },
+        ];
+        store.apply_batch(5, &ops).unwrap();
+        assert_eq!(store.get(kind, EntityId(1)).unwrap(), None, "{name}");
+        assert_eq!(store.get(kind, EntityId(2)).unwrap(), Some(item(2)), "{name}");
+        assert_eq!(store.count(kind).unwrap(), 1, "{name}");
+        store
+            .apply_batch(7, &[Delete { kind, id: EntityId(2) }, Put { kind, id: EntityId(2), encoded: &one }])
+            .unwrap();
+        assert_eq!(store.get(kind, EntityId(2)).unwrap(), Some(item(1)), "{name}");
+        assert_eq!((store.count(kind).unwrap(), store.applied().unwrap()), (1, Some(7)), "{name}");
+    }
+}

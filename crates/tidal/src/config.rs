@@ -52,8 +52,10 @@ pub struct Config {
     /// it, so smaller segments free log space sooner.
     pub segment_size: u64,
     /// The cap on each of the entity store's four in-memory write buffers
-    /// (default 16 MiB, at least 64 KiB): buffered store writes take at
-    /// most about twice this per space before they are written out.
+    /// (default 16 MiB, at least 64 KiB). Per space one buffer fills while
+    /// up to four full ones are written out in the background (fjall slows
+    /// writers past that), so buffered store writes take at most about
+    /// five times this per space.
     pub memtable_bytes: u64,
     /// Open without changing a byte of the directory (default off): the
     /// database opens a private copy (fjall's immutable tables hard-linked

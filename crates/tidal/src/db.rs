@@ -81,7 +81,7 @@ pub struct TidalDB {
     work: PathBuf,
     // Dropped after the stores: the directory lock, then the temporary
     // directory of an ephemeral or read-only database.
-    _lock: Option<DirLock>,
+    _lock: Option<Arc<DirLock>>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -110,7 +110,7 @@ struct Place {
     dir: PathBuf,
     work: PathBuf,
     temp: Option<tempfile::TempDir>,
-    lock: Option<DirLock>,
+    lock: Option<Arc<DirLock>>,
 }
 
 impl std::fmt::Debug for TidalDB {
@@ -145,12 +145,18 @@ impl TidalDB {
             return Self::open_in(Place { dir, work, temp: Some(copy), lock: None }, config, started, None);
         }
         let (dir, temp) = data_dir(config.dir.as_deref())?;
+        let lock = Arc::new(DirLock::acquire(&dir)?);
         let existing = Existing::note(&dir);
-        let lock = DirLock::acquire(&dir)?;
-        let place = Place { dir: dir.clone(), work: dir, temp, lock: Some(lock) };
+        let place = Place { dir: dir.clone(), work: dir, temp, lock: Some(Arc::clone(&lock)) };
         // A failed open removes what it created, leaving the directory as
-        // it found it.
-        Self::open_in(place, config, started, None).inspect_err(|_| existing.undo())
+        // it found it — while still holding the lock, so no other opener
+        // can have created anything meanwhile.
+        let opened = Self::open_in(place, config, started, None);
+        if opened.is_err() {
+            existing.undo();
+        }
+        drop(lock);
+        opened
     }
 
     /// Opens a database on the given [`Backends`] instead of the real file

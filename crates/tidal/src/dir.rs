@@ -17,7 +17,11 @@ use crate::error::{Error, Result};
 pub(crate) const LOCK_FILE: &str = "LOCK";
 
 /// What opening may create in a data directory, and undoes on failure.
-const PARTS: [&str; 6] = ["data", "log", "relationships.redb", "schema.json", "cursor.key", LOCK_FILE];
+///
+/// `LOCK` is not among them: undo runs while the lock is held, and removing a
+/// lock file another process may be waiting on would let two processes lock
+/// two different files.
+const PARTS: [&str; 5] = ["data", "log", "relationships.redb", "schema.json", "cursor.key"];
 
 /// An exclusive lock on a data directory, held while a database is open;
 /// the file says which process holds it. Released when dropped (and by the
@@ -73,7 +77,8 @@ impl DirLock {
 }
 
 /// Which of a directory's [`PARTS`] exist, so a failed open can remove
-/// those it created and leave the directory as it found it.
+/// those it created and leave the directory as it found it. Note it, and
+/// undo, while holding the directory's [`DirLock`].
 #[derive(Debug)]
 pub(crate) struct Existing {
     dir: PathBuf,
@@ -102,8 +107,8 @@ impl Existing {
     }
 }
 
-/// A private copy of the data directory `dir` in a new temporary
-/// directory, for a read-only open: opening recovers (cuts a torn log tail,
+/// A private copy of the data directory `dir` in a new temporary directory
+/// beside it (else in the system's), for a read-only open: opening recovers (cuts a torn log tail,
 /// replays, repairs) and all of that happens to the copy. fjall's tables
 /// are immutable once written, so they are hard-linked when the file system
 /// allows; every other file is copied. `dir` is locked while it is copied,
@@ -113,11 +118,22 @@ impl Existing {
 /// [`Error::InvalidArgument`] when `dir` is not a data directory;
 /// [`Error::Locked`] when a process has it open; I/O errors.
 pub(crate) fn private_copy(dir: &Path) -> Result<tempfile::TempDir> {
-    if !dir.join("schema.json").exists() {
+    if !["schema.json", "log", "data"].iter().any(|p| dir.join(p).exists()) {
         return Err(Error::InvalidArgument(format!("{} is not a tidalDB data directory", dir.display())));
     }
     let _lock = DirLock::acquire_quietly(dir)?;
-    let copy = tempfile::Builder::new().prefix("tidal-readonly-").tempdir()?;
+    // Beside the directory where possible: the same file system, so fjall's
+    // tables hard-link instead of being copied (a system temp directory may
+    // be another file system, or memory).
+    let builder = || {
+        let mut b = tempfile::Builder::new();
+        b.prefix(".tidal-readonly-");
+        b
+    };
+    let copy = match dir.canonicalize().ok().and_then(|d| d.parent().map(Path::to_path_buf)) {
+        Some(parent) => builder().tempdir_in(parent).or_else(|_| builder().tempdir())?,
+        None => builder().tempdir()?,
+    };
     let mut stack = vec![dir.to_path_buf()];
     while let Some(from) = stack.pop() {
         for entry in std::fs::read_dir(&from)? {
