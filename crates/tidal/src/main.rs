@@ -1,9 +1,12 @@
 //! The `tidal` command-line program: `demo` builds a realistic data set and
-//! shows the main queries; `query` and `repl` run statements of the query
-//! language; `stats` and `check` inspect a data directory.
+//! shows the main queries; `init` creates a database from a schema file and
+//! `schema` shows, compares and changes its schema; `query` and `repl` run
+//! statements of the query language; `stats` and `check` inspect a data
+//! directory.
 
 mod demo;
 mod repl;
+mod schema_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -22,6 +25,14 @@ struct Cli {
 enum Command {
     /// Build a realistic data set, ingest it, and show the main queries.
     Demo(demo::Args),
+    /// Create a database from a schema file and print what it declares.
+    ///
+    /// The file is TOML or JSON (docs/schema.md). A directory that holds a
+    /// database is refused; an invalid file creates nothing.
+    Init(schema_cmd::InitArgs),
+    /// Show the schema in force, compare it with a file, or change it.
+    #[command(subcommand)]
+    Schema(schema_cmd::SchemaCommand),
     /// Run one statement of the query language (docs/query-language.md).
     Query {
         /// The statement, e.g. "RETRIEVE items SORT BY trending LIMIT 10".
@@ -64,21 +75,24 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let done = |r: tidal::Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match cli.command {
-        Command::Demo(args) => demo::run(&args),
-        Command::Query { statement, dir, json } => open_existing(dir).and_then(|db| {
+        Command::Demo(args) => done(demo::run(&args)),
+        Command::Init(args) => schema_cmd::init(&args),
+        Command::Schema(command) => schema_cmd::run(command),
+        Command::Query { statement, dir, json } => done(open_existing(dir).and_then(|db| {
             repl::run_one(&db, &statement, repl::Format { json })?;
             db.shutdown()
-        }),
-        Command::Repl { dir, json } => open_existing(dir.clone()).and_then(|db| {
+        })),
+        Command::Repl { dir, json } => done(open_existing(dir.clone()).and_then(|db| {
             repl::repl(&db, &dir, repl::Format { json })?;
             db.shutdown()
-        }),
-        Command::Stats { dir } => stats(dir),
-        Command::Check { dir, at } => check(dir, at),
+        })),
+        Command::Stats { dir } => done(stats(dir)),
+        Command::Check { dir, at } => done(check(dir, at)),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
