@@ -10,7 +10,10 @@
 
 #![allow(clippy::unwrap_used)] // Reason: test code fails loudly.
 
-use std::collections::BTreeMap;
+mod fingerprint;
+
+use fingerprint::fingerprint;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -131,24 +134,6 @@ fn shown(db: &Path) -> Schema {
     let run = tidal(&["schema", "show", "--dir", s(db), "--format", "json"]);
     assert_eq!(run.code, 0, "{run:?}");
     Schema::from_json(&run.stdout).unwrap()
-}
-
-/// Every file under `dir` with the BLAKE3 of its bytes.
-fn fingerprint(dir: &Path) -> BTreeMap<PathBuf, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let hash = blake3::hash(&std::fs::read(&p).unwrap()).to_hex().to_string();
-                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), hash);
-            }
-        }
-    }
-    out
 }
 
 #[test]

@@ -6,6 +6,10 @@
 
 #![allow(clippy::unwrap_used)] // Reason: test code fails loudly.
 
+mod fingerprint;
+
+use fingerprint::fingerprint;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,24 +35,6 @@ fn build(dir: &Path) {
         db.signal(Event::new("like", format!("item-{}", n % 10).as_str()).at(Timestamp::from_secs(T0 + n))).unwrap();
     }
     db.shutdown().unwrap();
-}
-
-/// Every file under `dir` with the BLAKE3 of its bytes.
-fn fingerprint(dir: &Path) -> BTreeMap<PathBuf, String> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let hash = blake3::hash(&std::fs::read(&p).unwrap()).to_hex().to_string();
-                out.insert(p.strip_prefix(dir).unwrap().to_path_buf(), hash);
-            }
-        }
-    }
-    out
 }
 
 fn tidal(args: &[&str], dir: &Path) -> (bool, String) {
