@@ -99,6 +99,10 @@ impl Materializer for Entities {
     }
 
     fn mark_applied(&self, seq: u64) -> Result<()> {
+        // An idle checkpoint writes nothing (no durable commit, no stamps).
+        if self.store.applied()? == Some(seq) {
+            return Ok(());
+        }
         Ok(self.store.mark_applied(seq)?)
     }
 }
@@ -181,6 +185,10 @@ impl Materializer for Relationships {
     }
 
     fn mark_applied(&self, seq: u64) -> Result<()> {
+        // An idle checkpoint writes nothing (no durable commit, no stamps).
+        if self.store.applied()? == Some(seq) {
+            return Ok(());
+        }
         Ok(self.store.mark_applied(seq)?)
     }
 }

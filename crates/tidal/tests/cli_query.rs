@@ -81,18 +81,23 @@ fn query_prints_a_table_json_and_caret_errors() {
     assert!(!ok && err.contains("unsupported"), "{err}");
 }
 
-#[test]
-fn repl_reads_multi_line_statements_and_toggles() {
-    let dir = tempfile::tempdir().unwrap();
-    build(dir.path());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tidal"))
+/// `tidal repl` on `dir`, with its standard streams piped.
+fn repl(dir: &Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_tidal"))
         .args(["repl", "--dir"])
-        .arg(dir.path())
+        .arg(dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn repl_reads_multi_line_statements_and_toggles() {
+    let dir = tempfile::tempdir().unwrap();
+    build(dir.path());
+    let mut child = repl(dir.path());
     let script = format!(
         "RETRIEVE items SORT BY most_viewed\n  LIMIT 2 AT {T0};\n\\json\nRETRIEVE items SORT BY new LIMIT 1 AT {T0}\n\n\
          \\json\n\\explain\nRETRIEVE items SORT BY most_viewed LIMIT 1 AT {T0};\n\\explain\n\\timing\n\
@@ -120,14 +125,7 @@ fn repl_reads_multi_line_statements_and_toggles() {
 fn repl_reports_a_line_that_is_not_utf8_and_runs_a_last_statement_without_a_semicolon() {
     let dir = tempfile::tempdir().unwrap();
     build(dir.path());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tidal"))
-        .args(["repl", "--dir"])
-        .arg(dir.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = repl(dir.path());
     let mut script = format!("RETRIEVE items SORT BY most_viewed LIMIT 1 AT {T0};\n").into_bytes();
     script.extend_from_slice(b"RETRIEVE items \xff\xfe;\n");
     script.extend_from_slice(format!("RETRIEVE items SORT BY most_viewed\n  LIMIT 2 AT {T0}").as_bytes());

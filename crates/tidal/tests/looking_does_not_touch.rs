@@ -144,3 +144,20 @@ fn a_missing_fjall_lock_file_is_recreated() {
     let db = TidalDB::open(Config::new(dir.path()).checkpoint_interval(None)).unwrap();
     assert_eq!(db.stats().unwrap().items, 10);
 }
+
+#[test]
+fn an_idle_checkpoint_leaves_the_relationship_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = TidalDB::open(Config::new(dir.path()).checkpoint_interval(None)).unwrap();
+    db.relate("follows", "user-0", "creator-0", 1.0).unwrap();
+    db.checkpoint().unwrap();
+    let redb = dir.path().join("relationships.redb");
+    let before = blake3::hash(&std::fs::read(&redb).unwrap());
+    // Nothing written since: the store's mark already says so, and no
+    // durable commit is made.
+    db.checkpoint().unwrap();
+    assert_eq!(blake3::hash(&std::fs::read(&redb).unwrap()), before);
+    db.relate("follows", "user-0", "creator-1", 1.0).unwrap();
+    db.checkpoint().unwrap();
+    assert_ne!(blake3::hash(&std::fs::read(&redb).unwrap()), before);
+}
