@@ -46,3 +46,20 @@ pub use key::Key;
 pub use parser::{DEFAULT_LIMIT, MAX_LIMIT, MAX_NESTING, MAX_STATEMENT_BYTES, parse, parse_retrieve};
 pub use plan::{CandidateSource, FieldFilter, MAX_POOL, MIN_POOL, POOL_PER_RESULT, Plan, Ranker, StateFilter, plan};
 pub use views::{Source, Views};
+
+/// Parses an RFC 3339 date-time (`2024-02-29T12:30:00.25+02:00`) to the
+/// instant it names, as `AT '<time>'` reads it; the error says what was
+/// expected and where.
+///
+/// ```
+/// let t = tidal_query::parse_rfc3339("1970-01-01T00:01:40Z").unwrap();
+/// assert_eq!(t.as_secs(), 100);
+/// assert!(tidal_query::parse_rfc3339("1970-13-01T00:00:00Z").is_err());
+/// ```
+///
+/// # Errors
+/// Text that is not an RFC 3339 date-time, or an instant outside
+/// [`Timestamp::MAX`](tidal_schema::Timestamp::MAX).
+pub fn parse_rfc3339(text: &str) -> std::result::Result<tidal_schema::Timestamp, String> {
+    time::parse_rfc3339(text).map_err(|e| format!("{} (at byte {})", e.message, e.at.start))
+}

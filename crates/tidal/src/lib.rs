@@ -14,6 +14,7 @@ mod config;
 mod db;
 mod dir;
 mod error;
+pub mod json;
 mod query;
 mod types;
 
