@@ -44,6 +44,8 @@ pub struct StoreAudit {
     pub entities: u64,
     /// Edges compared likewise.
     pub edges: u64,
+    /// Entity keys the log names, compared with the store's.
+    pub keys: u64,
     /// Differences found.
     pub mismatches: u64,
     /// The first few differences, in words.
@@ -85,6 +87,7 @@ pub fn audit_stores(
     let mut audit = StoreAudit::default();
     let mut last_entity: HashMap<(EntityKind, EntityId), Option<Vec<u8>>> = HashMap::new();
     let mut last_edge: HashMap<(EdgeTypeId, EntityId, EntityId), Option<f64>> = HashMap::new();
+    let mut names: HashMap<EntityId, String> = HashMap::new();
     for item in wal.replay_from(wal.first_seq())? {
         let (_, record) = item?;
         audit.records += 1;
@@ -101,7 +104,17 @@ pub fn audit_stores(
             RecordBody::EdgeDelete { edge, from, to, .. } => {
                 last_edge.insert((edge, from, to), None);
             }
+            RecordBody::KeyName { id, name } => {
+                names.insert(id, name);
+            }
             RecordBody::Signal(_) | RecordBody::SchemaChange { .. } => {}
+        }
+    }
+    for (id, name) in names {
+        audit.keys += 1;
+        let got = entities.name_of(id)?;
+        if got.as_deref() != Some(name.as_str()) {
+            audit.mismatch(|| format!("entity key of id {}: the store holds {got:?}, the log {name:?}", id.0));
         }
     }
     for ((kind, id), bytes) in last_entity {

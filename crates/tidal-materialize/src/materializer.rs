@@ -28,7 +28,7 @@ pub enum Scope {
     All,
     /// Signal events.
     Signals,
-    /// Entity writes and deletes.
+    /// Entity writes and deletes, and entity keys.
     Entities,
     /// Relationship edge writes and deletes.
     Relationships,
@@ -42,7 +42,10 @@ impl Scope {
         match self {
             Self::All => true,
             Self::Signals => matches!(body, RecordBody::Signal(_)),
-            Self::Entities => matches!(body, RecordBody::EntityWrite { .. } | RecordBody::EntityDelete { .. }),
+            Self::Entities => matches!(
+                body,
+                RecordBody::EntityWrite { .. } | RecordBody::EntityDelete { .. } | RecordBody::KeyName { .. }
+            ),
             Self::Relationships => matches!(body, RecordBody::EdgeWrite { .. } | RecordBody::EdgeDelete { .. }),
             Self::Nothing => false,
         }

@@ -29,7 +29,7 @@ fn start_from(mark: Option<u64>, marked: bool) -> Option<u64> {
     }
 }
 
-/// Entity writes and deletes into an [`EntityStore`].
+/// Entity writes and deletes, and entity keys, into an [`EntityStore`].
 #[derive(Debug)]
 pub struct Entities {
     store: Arc<EntityStore>,
@@ -64,6 +64,7 @@ impl Materializer for Entities {
             RecordBody::EntityDelete { kind, id } => {
                 self.store.apply_delete(seq, *kind, *id)?;
             }
+            RecordBody::KeyName { id, name } => self.store.apply_name(seq, *id, name)?,
             _ => {}
         }
         Ok(())
@@ -77,6 +78,7 @@ impl Materializer for Entities {
                     Some(EntityOp::Put { kind: *kind, id: *id, encoded: fields })
                 }
                 RecordBody::EntityDelete { kind, id } => Some(EntityOp::Delete { kind: *kind, id: *id }),
+                RecordBody::KeyName { id, name } => Some(EntityOp::Name { id: *id, name }),
                 _ => None,
             })
             .collect();

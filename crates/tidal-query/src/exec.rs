@@ -27,6 +27,9 @@ use crate::views::{Source, UserSnapshot, Views, rank_error};
 pub struct Hit {
     /// The item.
     pub id: EntityId,
+    /// The item's key, as the application wrote it (`None` for an item only
+    /// ever written by id, or before the database fills it in).
+    pub key: Option<String>,
     /// Its score.
     pub score: f64,
     /// Its fields.
@@ -183,7 +186,7 @@ fn page_of(
     let mut hits = Vec::with_capacity(end.saturating_sub(start));
     for r in ranked.get(start..end).unwrap_or_default() {
         if let Some(fields) = views.entities.get(EntityKind::Item, r.id)? {
-            hits.push(Hit { id: r.id, score: r.score, fields, explanation: r.explanation.clone() });
+            hits.push(Hit { id: r.id, key: None, score: r.score, fields, explanation: r.explanation.clone() });
         }
     }
     let next = (end < ranked.len() || !complete).then(|| {

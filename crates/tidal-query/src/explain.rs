@@ -54,7 +54,14 @@ pub fn render_explain(plan: &Plan, analysis: Option<(&Page, &[StageStats])>) -> 
             total / 1000.0
         );
         for (i, hit) in page.hits.iter().enumerate() {
-            let _ = write!(out, "\n  {:>3}. item {} score {:.6}", i + 1, hit.id, hit.score);
+            match &hit.key {
+                Some(key) => {
+                    let _ = write!(out, "\n  {:>3}. item {key:?} ({}) score {:.6}", i + 1, hit.id, hit.score);
+                }
+                None => {
+                    let _ = write!(out, "\n  {:>3}. item {} score {:.6}", i + 1, hit.id, hit.score);
+                }
+            }
             if let Some(e) = &hit.explanation {
                 for line in e.to_string().lines() {
                     let _ = write!(out, "\n        {line}");

@@ -11,7 +11,9 @@ use tidal_schema::EntityId;
 /// eight bytes of BLAKE3 of the string. The mapping needs no storage, so it
 /// is the same in every process and after every restart; 64 bits make a
 /// collision among a billion keys about a 3% event, among ten million
-/// about 3·10⁻⁶ — applications that need certainty can pass ids.
+/// about 3·10⁻⁶. A database stores each key with the first write that uses
+/// it (so results show keys) and refuses a second key with the same id
+/// (`KeyCollision`), so a collision is never silent.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Key {
     /// A numeric id.
@@ -29,13 +31,30 @@ impl Key {
     /// assert_ne!(Key::id_for("video-1"), Key::id_for("video-2"));
     /// ```
     pub fn id_for(name: &str) -> EntityId {
+        Self::hash_name(name).0
+    }
+
+    /// A string key's id and a second, independent 64-bit hash of it: the
+    /// first and second eight bytes of one BLAKE3 hash. Two keys with one id
+    /// (a collision) almost surely differ in the second, so a database can
+    /// tell them apart without storing every key in memory.
+    ///
+    /// ```
+    /// use tidal_query::Key;
+    /// let (id, check) = Key::hash_name("video-1");
+    /// assert_eq!(id, Key::id_for("video-1"));
+    /// assert_ne!(check, Key::hash_name("video-2").1);
+    /// ```
+    pub fn hash_name(name: &str) -> (EntityId, u64) {
         let mut hasher = blake3::Hasher::new();
         hasher.update(b"tidal.key\0");
         hasher.update(name.as_bytes());
         let hash = hasher.finalize();
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&hash.as_bytes()[..8]);
-        EntityId(u64::from_le_bytes(first))
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&hash.as_bytes()[..8]);
+        let mut check = [0u8; 8];
+        check.copy_from_slice(&hash.as_bytes()[8..16]);
+        (EntityId(u64::from_le_bytes(id)), u64::from_le_bytes(check))
     }
 
     /// The entity id this key names.

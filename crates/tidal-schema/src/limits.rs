@@ -26,3 +26,5 @@ pub const MAX_STRING_BYTES: usize = 1 << 20;
 pub const MAX_TAGS: usize = 1024;
 /// Largest weight or boost magnitude anywhere in a schema.
 pub const MAX_WEIGHT: f64 = 1e9;
+/// Longest entity key (the application's string name of an entity), in bytes.
+pub const MAX_KEY_BYTES: usize = 512;

@@ -17,6 +17,11 @@ fn count_key(kind: EntityKind) -> Vec<u8> {
     encode_key(EntityId(0), Tag::Counter, &[b'e', kind.tag()])
 }
 
+/// The system-space key of an entity id's key (its string name).
+fn name_key(id: EntityId) -> Vec<u8> {
+    encode_key(EntityId(0), Tag::Key, &id.to_be_bytes())
+}
+
 /// The entity store's applied mark.
 const APPLIED: AppliedMark = AppliedMark("entities");
 
@@ -43,6 +48,14 @@ pub enum EntityOp<'a> {
         kind: EntityKind,
         /// Its id.
         id: EntityId,
+    },
+    /// Record the application's string key of an id (whatever its kind:
+    /// the id is the key's hash).
+    Name {
+        /// The id.
+        id: EntityId,
+        /// Its key.
+        name: &'a str,
     },
 }
 
@@ -162,6 +175,10 @@ impl EntityStore {
             let (kind, id, put) = match op {
                 EntityOp::Put { kind, id, encoded } => (*kind, *id, Some(*encoded)),
                 EntityOp::Delete { kind, id } => (*kind, *id, None),
+                EntityOp::Name { id, name } => {
+                    batch.put(Space::System, name_key(*id), name.as_bytes());
+                    continue;
+                }
             };
             let key = encode_key(id, Tag::Entity, &[]);
             let space = Space::of(kind);
@@ -219,6 +236,27 @@ impl EntityStore {
     pub fn mark_applied(&self, seq: u64) -> Result<()> {
         let _guard = self.write.lock();
         APPLIED.write(self.engine.as_ref(), seq)
+    }
+
+    /// [`EntityOp::Name`] for the log record `seq`, moving the [applied
+    /// mark](Self::applied) in the same batch.
+    ///
+    /// # Errors
+    /// Engine failures.
+    pub fn apply_name(&self, seq: u64, id: EntityId, name: &str) -> Result<()> {
+        self.apply_batch(seq, &[EntityOp::Name { id, name }])
+    }
+
+    /// The application's string key of `id`, if one was recorded.
+    ///
+    /// # Errors
+    /// Engine failures; a stored key that is not UTF-8 is corruption.
+    pub fn name_of(&self, id: EntityId) -> Result<Option<String>> {
+        let key = name_key(id);
+        self.engine
+            .get(Space::System, &key)?
+            .map(|bytes| String::from_utf8(bytes).map_err(|_| StorageError::corrupt("entity key", &key, "not UTF-8")))
+            .transpose()
     }
 
     /// An entity's fields, if it exists.

@@ -31,11 +31,13 @@ pub enum Tag {
     Counter = 0x09,
     /// Archived signal events (the event archive).
     Archive = 0x0A,
+    /// Entity keys: the application's string name of each id (system space).
+    Key = 0x0B,
 }
 
 impl Tag {
     /// Every tag.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 11] = [
         Self::Entity,
         Self::Rollup,
         Self::EdgeOut,
@@ -46,6 +48,7 @@ impl Tag {
         Self::Checkpoint,
         Self::Counter,
         Self::Archive,
+        Self::Key,
     ];
 
     /// The tag for a byte, if any.

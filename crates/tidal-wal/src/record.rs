@@ -14,6 +14,7 @@
 use std::sync::Arc;
 
 use tidal_schema::codec::{ByteReader, ByteWriter, DecodeError};
+use tidal_schema::limits::MAX_KEY_BYTES;
 use tidal_schema::{EdgeTypeId, EntityId, EntityKind, SignalId, Timestamp};
 
 use crate::error::{Result, WalError};
@@ -33,6 +34,8 @@ const TAG_EDGE_DELETE: u8 = 5;
 const TAG_SCHEMA: u8 = 6;
 /// A signal event with an idempotency key: the tag-1 body, then the key.
 const TAG_SIGNAL_KEYED: u8 = 7;
+/// An entity's key: the application's string name of an id.
+const TAG_KEY_NAME: u8 = 8;
 
 const SIGNAL_BODY: usize = SignalEvent::ENCODED_LEN;
 const ENTITY_DELETE_BODY: usize = 1 + 8;
@@ -186,6 +189,15 @@ pub enum RecordBody {
         /// When.
         timestamp: Timestamp,
     },
+    /// The application's string key of an entity id, written once, with
+    /// the first write that names the entity by it.
+    KeyName {
+        /// The id the key hashes to.
+        id: EntityId,
+        /// The key: 1 to [`MAX_KEY_BYTES`](tidal_schema::limits::MAX_KEY_BYTES)
+        /// bytes of UTF-8.
+        name: String,
+    },
     /// A new schema version (encoded by the caller, e.g. as JSON).
     SchemaChange {
         /// The schema's version number.
@@ -302,6 +314,16 @@ impl Record {
         }
     }
 
+    /// An entity's key, partitioned by the entity.
+    pub fn key_name(id: EntityId, name: impl Into<String>) -> Self {
+        Self {
+            partition: PartitionKey(id.0),
+            body: RecordBody::KeyName { id, name: name.into() },
+            key: None,
+            unique: false,
+        }
+    }
+
     /// A schema change, on partition 0 (every shard needs it).
     pub fn schema_change(version: u64, schema: Vec<u8>) -> Self {
         Self {
@@ -340,6 +362,7 @@ impl Record {
             RecordBody::EdgeWrite { .. } => EDGE_WRITE_BODY,
             RecordBody::EdgeDelete { .. } => EDGE_DELETE_BODY,
             RecordBody::SchemaChange { schema, .. } => 8 + schema.len(),
+            RecordBody::KeyName { name, .. } => 8 + name.len(),
         }
     }
 
@@ -356,6 +379,9 @@ impl Record {
             }
             RecordBody::EdgeWrite { weight, .. } if !weight.is_finite() => {
                 return invalid(format!("edge weight {weight} is not finite"));
+            }
+            RecordBody::KeyName { name, .. } if name.is_empty() || name.len() > MAX_KEY_BYTES => {
+                return invalid(format!("an entity key of {} bytes; keys are 1 to {MAX_KEY_BYTES} bytes", name.len()));
             }
             _ => {}
         }
@@ -377,6 +403,7 @@ impl Record {
             RecordBody::EdgeWrite { .. } => TAG_EDGE_WRITE,
             RecordBody::EdgeDelete { .. } => TAG_EDGE_DELETE,
             RecordBody::SchemaChange { .. } => TAG_SCHEMA,
+            RecordBody::KeyName { .. } => TAG_KEY_NAME,
         };
         out.reserve(self.encoded_len());
         let mut w = ByteWriter::new(out);
@@ -421,6 +448,10 @@ impl Record {
                 w.u64(*version);
                 w.bytes(schema);
             }
+            RecordBody::KeyName { id, name } => {
+                w.u64(id.0);
+                w.bytes(name.as_bytes());
+            }
         }
     }
 
@@ -441,7 +472,7 @@ impl Record {
         let version = r.u8()?;
         r.u64()?;
         let body_len = r.u32()? as usize;
-        if !(TAG_SIGNAL..=TAG_SIGNAL_KEYED).contains(&tag) {
+        if !(TAG_SIGNAL..=TAG_KEY_NAME).contains(&tag) {
             return Err(WalError::UnknownRecordType { tag });
         }
         if version != RECORD_VERSION {
@@ -476,6 +507,10 @@ impl Record {
             }
             TAG_EDGE_WRITE => expect(EDGE_WRITE_BODY)?,
             TAG_EDGE_DELETE => expect(EDGE_DELETE_BODY)?,
+            TAG_KEY_NAME => {
+                body.u64()?;
+                key_name(&mut body)?;
+            }
             _ => {
                 body.u64()?;
             }
@@ -520,6 +555,7 @@ impl Record {
                 to: EntityId(r.u64()?),
                 timestamp: Timestamp::from_nanos(r.u64()?),
             },
+            TAG_KEY_NAME => RecordBody::KeyName { id: EntityId(r.u64()?), name: key_name(&mut r)?.to_owned() },
             _ => RecordBody::SchemaChange { version: r.u64()?, schema: r.rest().to_vec() },
         };
         Ok((Self { partition, body, key, unique: false }, len))
@@ -556,6 +592,21 @@ fn key_bytes<'a>(r: &mut ByteReader<'a>) -> Result<&'a [u8], DecodeError> {
     r.take(len)
 }
 
+/// An entity key: the rest of the body, 1 to [`MAX_KEY_BYTES`] bytes of
+/// UTF-8.
+#[inline]
+fn key_name<'a>(r: &mut ByteReader<'a>) -> Result<&'a str, DecodeError> {
+    let at = r.offset();
+    let bytes = r.rest();
+    if bytes.is_empty() || bytes.len() > MAX_KEY_BYTES {
+        return Err(DecodeError::new(
+            at,
+            format!("entity key of {} bytes, expected 1 to {MAX_KEY_BYTES}", bytes.len()),
+        ));
+    }
+    std::str::from_utf8(bytes).map_err(|e| DecodeError::new(at + e.valid_up_to(), "entity key is not UTF-8"))
+}
+
 /// An entity kind byte.
 #[inline]
 fn kind(r: &mut ByteReader<'_>) -> Result<EntityKind, DecodeError> {
@@ -576,6 +627,26 @@ mod tests {
         bytes[0] = TAG_ENTITY_DELETE;
         bytes[1] = 2;
         assert!(matches!(Record::decode(&bytes), Err(WalError::UnsupportedVersion { what: "record", version: 2 })));
+    }
+
+    #[test]
+    fn key_names_round_trip_and_bad_ones_are_refused() {
+        let record = Record::key_name(EntityId(9), "item-17 ✓");
+        assert_eq!(record.partition.0, 9);
+        let bytes = record.encode_to_vec();
+        assert_eq!(Record::decode(&bytes).unwrap(), (record, bytes.len()));
+        assert!(Record::key_name(EntityId(9), "").validate(1 << 20).is_err());
+        assert!(Record::key_name(EntityId(9), "k".repeat(513)).validate(1 << 20).is_err());
+        assert!(Record::key_name(EntityId(9), "k".repeat(512)).validate(1 << 20).is_ok());
+        // Encoded anyway (validation is the writer's), they do not decode.
+        for bad in [Record::key_name(EntityId(9), "").encode_to_vec(), {
+            let mut b = Record::key_name(EntityId(9), "ab").encode_to_vec();
+            let at = b.len() - 1;
+            b[at] = 0xff;
+            b
+        }] {
+            assert!(matches!(Record::decode(&bad), Err(WalError::Malformed { .. })), "{bad:?}");
+        }
     }
 
     #[test]

@@ -31,7 +31,9 @@ fn config(dir: &Path, durability: Durability) -> WalConfig {
 fn identity(record: &Record) -> u64 {
     match &record.body {
         RecordBody::Signal(e) => e.item.0,
-        RecordBody::EntityWrite { id, .. } | RecordBody::EntityDelete { id, .. } => id.0,
+        RecordBody::EntityWrite { id, .. } | RecordBody::EntityDelete { id, .. } | RecordBody::KeyName { id, .. } => {
+            id.0
+        }
         RecordBody::EdgeWrite { from, .. } | RecordBody::EdgeDelete { from, .. } => from.0,
         RecordBody::SchemaChange { .. } => u64::MAX,
     }

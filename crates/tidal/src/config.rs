@@ -65,6 +65,11 @@ pub struct Config {
     /// `tidal stats` open this way. The copy needs disk space for the
     /// directory's log, journals and relationship file.
     pub read_only: bool,
+    /// How string keys hash to ids (default [`Key::hash_name`](tidal_query::Key::hash_name)).
+    /// For tests that force key collisions only: the query language and
+    /// every database on the same data must hash the same way.
+    #[doc(hidden)]
+    pub key_hash: fn(&str) -> (tidal_schema::EntityId, u64),
 }
 
 impl Default for Config {
@@ -90,6 +95,7 @@ impl Config {
             segment_size: 64 << 20,
             memtable_bytes: tidal_storage::DEFAULT_MEMTABLE_BYTES,
             read_only: false,
+            key_hash: tidal_query::Key::hash_name,
         }
     }
 

@@ -25,6 +25,7 @@ use tidal_wal::{Appended, IdempotencyKey, Record, SignalEvent, StdFs, Vfs, Wal, 
 use crate::config::Config;
 use crate::dir::{DirLock, Existing};
 use crate::error::{Error, Result};
+use crate::keys::{KeyCache, Naming};
 use crate::types::{Ack, CheckReport, Event, OpenReport, SignalView, Stats, WindowView};
 use tidal_query::{CursorKey, Key, Page, Retrieve, Snapshots};
 
@@ -54,6 +55,8 @@ pub(crate) struct Inner {
     pub(crate) snapshots: Snapshots,
     /// Signs this database's cursors (kept in [`CURSOR_KEY_FILE`]).
     pub(crate) cursor_key: CursorKey,
+    /// Checks and logs the entity keys writes name.
+    pub(crate) keys: KeyCache,
 }
 
 /// The database handle: `Send + Sync`, every method `&self`.
@@ -238,6 +241,7 @@ impl TidalDB {
             bounds: config.bounds,
             closed: AtomicBool::new(false),
             read_only: config.read_only,
+            keys: KeyCache::new(config.key_hash),
         });
         if schema_changed {
             let json = schema.to_json()?;
@@ -309,9 +313,11 @@ impl TidalDB {
     /// [`Error::Schema`] for bad fields; log or view failures.
     pub fn put(&self, kind: EntityKind, key: impl Into<Key>, fields: &Fields) -> Result<Ack> {
         self.inner.check_writable()?;
+        let mut naming = self.inner.keys.naming();
+        let id = naming.id(&key.into())?;
         self.inner.schema.entity(kind).check(fields)?;
         let bytes = encode_fields(fields)?;
-        self.inner.append(vec![Record::entity_write(kind, key.into().id(), bytes)])
+        self.inner.append_named(naming, vec![Record::entity_write(kind, id, bytes)])
     }
 
     /// [`put`](Self::put) for an item.
@@ -344,12 +350,14 @@ impl TidalDB {
     /// As [`put`](Self::put); if any entity is invalid, none is written.
     pub fn put_batch(&self, entities: Vec<(EntityKind, Key, Fields)>) -> Result<Ack> {
         self.inner.check_writable()?;
+        let mut naming = self.inner.keys.naming();
         let mut records = Vec::with_capacity(entities.len());
         for (kind, key, fields) in entities {
+            let id = naming.id(&key)?;
             self.inner.schema.entity(kind).check(&fields)?;
-            records.push(Record::entity_write(kind, key.id(), encode_fields(&fields)?));
+            records.push(Record::entity_write(kind, id, encode_fields(&fields)?));
         }
-        self.inner.append(records)
+        self.inner.append_named(naming, records)
     }
 
     /// Deletes an entity (its signals stay in the log and the ledger).
@@ -358,7 +366,8 @@ impl TidalDB {
     /// Log or view failures.
     pub fn delete(&self, kind: EntityKind, key: impl Into<Key>) -> Result<Ack> {
         self.inner.check_writable()?;
-        self.inner.append(vec![Record::entity_delete(kind, key.into().id())])
+        let id = self.inner.keys.id(&key.into())?;
+        self.inner.append(vec![Record::entity_delete(kind, id)])
     }
 
     /// Adds (or re-weights) a relationship edge `from → to`.
@@ -370,7 +379,9 @@ impl TidalDB {
         self.inner.check_writable()?;
         let edge = self.inner.edge_type(relationship)?;
         self.inner.bounds.check_weight(weight)?;
-        self.inner.append(vec![Record::edge_write(edge, from.into().id(), to.into().id(), weight, Timestamp::now())])
+        let mut naming = self.inner.keys.naming();
+        let (from, to) = (naming.id(&from.into())?, naming.id(&to.into())?);
+        self.inner.append_named(naming, vec![Record::edge_write(edge, from, to, weight, Timestamp::now())])
     }
 
     /// Adds many edges of one relationship type in one log append. If any
@@ -382,14 +393,15 @@ impl TidalDB {
         self.inner.check_writable()?;
         let edge = self.inner.edge_type(relationship)?;
         let now = Timestamp::now();
+        let mut naming = self.inner.keys.naming();
         let records = edges
             .iter()
             .map(|(from, to, weight)| {
                 self.inner.bounds.check_weight(*weight)?;
-                Ok(Record::edge_write(edge, from.id(), to.id(), *weight, now))
+                Ok(Record::edge_write(edge, naming.id(from)?, naming.id(to)?, *weight, now))
             })
             .collect::<Result<Vec<_>>>()?;
-        self.inner.append(records)
+        self.inner.append_named(naming, records)
     }
 
     /// Removes a relationship edge.
@@ -399,7 +411,8 @@ impl TidalDB {
     pub fn unrelate(&self, relationship: &str, from: impl Into<Key>, to: impl Into<Key>) -> Result<Ack> {
         self.inner.check_writable()?;
         let edge = self.inner.edge_type(relationship)?;
-        self.inner.append(vec![Record::edge_delete(edge, from.into().id(), to.into().id(), Timestamp::now())])
+        let (from, to) = (self.inner.keys.id(&from.into())?, self.inner.keys.id(&to.into())?);
+        self.inner.append(vec![Record::edge_delete(edge, from, to, Timestamp::now())])
     }
 
     /// Records one engagement event.
@@ -419,8 +432,10 @@ impl TidalDB {
     pub fn signal_batch(&self, events: &[Event]) -> Result<Ack> {
         self.inner.check_writable()?;
         let now = Timestamp::now();
-        let records = events.iter().map(|e| self.inner.signal_record(e, now)).collect::<Result<Vec<_>>>()?;
-        self.inner.append(records)
+        let mut naming = self.inner.keys.naming();
+        let records =
+            events.iter().map(|e| self.inner.signal_record(e, now, &mut naming)).collect::<Result<Vec<_>>>()?;
+        self.inner.append_named(naming, records)
     }
 
     /// An entity's fields.
@@ -429,7 +444,26 @@ impl TidalDB {
     /// Store failures.
     pub fn get(&self, kind: EntityKind, key: impl Into<Key>) -> Result<Option<Fields>> {
         self.inner.check_open()?;
-        Ok(self.inner.entities.get(kind, key.into().id())?)
+        let id = self.inner.keys.id(&key.into())?;
+        Ok(self.inner.entities.get(kind, id)?)
+    }
+
+    /// The key an entity was written by (`item-17` for the id it hashes
+    /// to), stored with the first write that named the entity by it;
+    /// `None` for an id never named by a string key.
+    ///
+    /// ```
+    /// use tidal::{Config, Key, TidalDB};
+    /// let db = TidalDB::open(Config::ephemeral()).unwrap();
+    /// db.put_item("item-17", &Default::default()).unwrap();
+    /// assert_eq!(db.key_of(Key::id_for("item-17")).unwrap().as_deref(), Some("item-17"));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Closed`] after [`shutdown`](Self::shutdown); store failures.
+    pub fn key_of(&self, id: EntityId) -> Result<Option<String>> {
+        self.inner.check_open()?;
+        Ok(self.inner.entities.name_of(id)?)
     }
 
     /// The entities `from` relates to by `relationship`, with each edge's
@@ -442,7 +476,7 @@ impl TidalDB {
         let edge = self.inner.edge_type(relationship)?;
         self.inner
             .edges
-            .edges(edge, from.into().id(), Direction::Out)?
+            .edges(edge, self.inner.keys.id(&from.into())?, Direction::Out)?
             .map(|e| e.map(|e| (e.to, e.weight)).map_err(Error::from))
             .collect()
     }
@@ -455,7 +489,7 @@ impl TidalDB {
     /// # Errors
     /// Ledger or rollup failures.
     pub fn signal_views(&self, kind: EntityKind, key: impl Into<Key>) -> Result<Vec<SignalView>> {
-        self.views_at(kind, key.into().id(), self.inner.present(), true)
+        self.views_at(kind, self.inner.keys.id(&key.into())?, self.inner.present(), true)
     }
 
     /// [`signal_views`](Self::signal_views) as of time `now`: exactly the
@@ -468,7 +502,7 @@ impl TidalDB {
     /// between whole hours, before the entity's newest event), naming the
     /// nearest times that can; ledger or rollup failures.
     pub fn signal_views_at(&self, kind: EntityKind, key: impl Into<Key>, now: Timestamp) -> Result<Vec<SignalView>> {
-        self.views_at(kind, key.into().id(), now, false)
+        self.views_at(kind, self.inner.keys.id(&key.into())?, now, false)
     }
 
     fn views_at(&self, kind: EntityKind, id: EntityId, now: Timestamp, present: bool) -> Result<Vec<SignalView>> {
@@ -506,7 +540,7 @@ impl TidalDB {
     /// [`Error::Closed`] after [`shutdown`](Self::shutdown).
     pub fn user_state(&self, user: impl Into<Key>, state: UserState) -> Result<RoaringTreemap> {
         self.inner.check_open()?;
-        Ok(self.inner.users.bitmap(user.into().id(), state))
+        Ok(self.inner.users.bitmap(self.inner.keys.id(&user.into())?, state))
     }
 
     /// Ranked items: a sort mode or profile over candidates gathered from
@@ -537,6 +571,7 @@ impl TidalDB {
             ledger_bytes: ledger.memory_bytes(),
             user_state_bytes: inner.users.memory_bytes(),
             dedup_entries: wal.dedup_entries,
+            keys_cached: inner.keys.len(),
             last_seq: inner.wal.last_seq(),
             records_since_open: inner.wal.last_seq().saturating_sub(inner.opened_at_seq),
             log_bytes: dir_size(&self.work.join("log")),
@@ -667,7 +702,7 @@ impl Inner {
             .ok_or_else(|| Error::UnknownRelationship(name.to_owned()))
     }
 
-    fn signal_record(&self, e: &Event, now: Timestamp) -> Result<Record> {
+    fn signal_record(&self, e: &Event, now: Timestamp, naming: &mut Naming<'_>) -> Result<Record> {
         let def = self.schema.signal(&e.signal).ok_or_else(|| Error::UnknownSignal(e.signal.clone()))?;
         let weight = e.weight.unwrap_or(def.default_weight);
         self.bounds.check_weight(weight)?;
@@ -680,8 +715,8 @@ impl Inner {
         };
         let event = SignalEvent {
             signal: def.id(),
-            item: e.target.id(),
-            user: e.user.as_ref().map(Key::id),
+            item: naming.id(&e.target)?,
+            user: e.user.as_ref().map(|u| naming.id(u)).transpose()?,
             weight,
             timestamp,
         };
@@ -697,20 +732,38 @@ impl Inner {
 
     /// Appends records in one batch and applies them to the views in order.
     fn append(&self, records: Vec<Record>) -> Result<Ack> {
+        self.append_after(Vec::new(), records)
+    }
+
+    /// [`append`](Self::append), after the `KeyName` records of the keys
+    /// `naming` saw that are new to the database, in the same batch.
+    fn append_named(&self, mut naming: Naming<'_>, records: Vec<Record>) -> Result<Ack> {
+        let keys = naming.resolve(&self.entities)?;
+        let ack = self.append_after(keys, records)?;
+        naming.commit();
+        Ok(ack)
+    }
+
+    /// Appends `keys` then `records` in one batch; the [`Ack`] counts and
+    /// indexes `records` only.
+    fn append_after(&self, keys: Vec<Record>, records: Vec<Record>) -> Result<Ack> {
         if records.is_empty() {
             return Ok(Ack { written: 0, duplicates: 0, duplicate_indexes: Vec::new(), last_seq: self.wal.last_seq() });
         }
-        let done = self.wal.append_batch(&records)?;
-        let mut written = Vec::with_capacity(records.len());
+        let skip = keys.len();
+        let mut all = keys;
+        all.extend(records);
+        let done = self.wal.append_batch(&all)?;
+        let mut written = Vec::with_capacity(all.len());
         let mut duplicate_indexes = Vec::new();
-        for (i, (outcome, record)) in done.outcomes.iter().zip(records).enumerate() {
+        for (i, (outcome, record)) in done.outcomes.iter().zip(all).enumerate() {
             match outcome {
                 Appended::Written(seq) => written.push((*seq, record)),
-                Appended::Duplicate { .. } => duplicate_indexes.push(i),
+                Appended::Duplicate { .. } => duplicate_indexes.push(i - skip),
             }
         }
         let ack = Ack {
-            written: written.len(),
+            written: written.len() - skip,
             duplicates: duplicate_indexes.len(),
             duplicate_indexes,
             last_seq: written.last().map_or(0, |w| w.0),

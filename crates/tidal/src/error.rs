@@ -1,6 +1,6 @@
 //! [`Error`]: the one error type of the facade, wrapping each crate's.
 
-use tidal_schema::{EntityKind, SchemaError, Timestamp};
+use tidal_schema::{EntityId, EntityKind, SchemaError, Timestamp};
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -83,6 +83,31 @@ pub enum Error {
         expected: EntityKind,
         /// What was given.
         actual: EntityKind,
+    },
+    /// An entity key that is empty or longer than 512 bytes. Nothing was
+    /// written.
+    #[error("invalid key {key:?}: {reason}")]
+    InvalidKey {
+        /// The key (its first 64 characters).
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A key that hashes to the id of another key already stored (a 64-bit
+    /// hash collision, about a 3·10⁻⁶ event among ten million keys): the
+    /// write is refused so that two entities are never merged into one.
+    /// Nothing was written; name the entity by another key, or by id.
+    #[error(
+        "key {key:?} hashes to id {id}, which already belongs to key {existing:?}; nothing was written (use another \
+         key, or numeric ids)"
+    )]
+    KeyCollision {
+        /// The key refused (its first 64 characters).
+        key: String,
+        /// The key that holds the id (its first 64 characters).
+        existing: String,
+        /// The id both hash to.
+        id: EntityId,
     },
     /// The stored schema cannot change into the given one; the diff says why.
     #[error("breaking schema change refused:\n{0}")]

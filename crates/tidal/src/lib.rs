@@ -15,6 +15,7 @@ mod db;
 mod dir;
 mod error;
 pub mod json;
+mod keys;
 mod query;
 mod types;
 

@@ -43,6 +43,9 @@ enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Name entities by numeric id instead of by key.
+        #[arg(long)]
+        ids: bool,
     },
     /// An interactive shell for the query language, with history.
     Repl {
@@ -52,6 +55,9 @@ enum Command {
         /// Print JSON instead of tables.
         #[arg(long)]
         json: bool,
+        /// Name entities by numeric id instead of by key.
+        #[arg(long)]
+        ids: bool,
     },
     /// Print statistics of a data directory (without changing it).
     Stats {
@@ -80,12 +86,12 @@ fn main() -> ExitCode {
         Command::Demo(args) => done(demo::run(&args)),
         Command::Init(args) => schema_cmd::init(&args),
         Command::Schema(command) => schema_cmd::run(command),
-        Command::Query { statement, dir, json } => done(open_existing(dir).and_then(|db| {
-            repl::run_one(&db, &statement, repl::Format { json })?;
+        Command::Query { statement, dir, json, ids } => done(open_existing(dir).and_then(|db| {
+            repl::run_one(&db, &statement, repl::Format { json, ids })?;
             db.shutdown()
         })),
-        Command::Repl { dir, json } => done(open_existing(dir.clone()).and_then(|db| {
-            repl::repl(&db, &dir, repl::Format { json })?;
+        Command::Repl { dir, json, ids } => done(open_existing(dir.clone()).and_then(|db| {
+            repl::repl(&db, &dir, repl::Format { json, ids })?;
             db.shutdown()
         })),
         Command::Stats { dir } => done(stats(dir)),
@@ -139,6 +145,7 @@ fn stats(dir: PathBuf) -> tidal::Result<()> {
     println!("signal pairs     {}", s.signal_pairs);
     println!("ledger memory    {:.1} MiB", mib(s.ledger_bytes));
     println!("user states      {:.1} MiB", mib(s.user_state_bytes));
+    println!("keys checked     {} since open", s.keys_cached);
     println!("log              {} segments, {:.1} MiB, last seq {}", s.log_segments, mib_u64(s.log_bytes), s.last_seq);
     println!("last checkpoint  {}", s.last_checkpoint.map_or_else(|| "none".to_owned(), |c| c.to_string()));
     println!("schema version   {}", s.schema_version);

@@ -54,15 +54,26 @@ impl Inner {
     pub(crate) fn retrieve(&self, q: &Retrieve) -> Result<Page> {
         self.with_views(|views| {
             let plan = tidal_query::plan(q, views, self.present())?;
-            Ok(tidal_query::execute(&plan, views, &self.snapshots, false)?.0)
+            let mut page = tidal_query::execute(&plan, views, &self.snapshots, false)?.0;
+            self.fill_keys(&mut page)?;
+            Ok(page)
         })
+    }
+
+    /// Names each hit by its key (one store read a hit: a page, not the pool).
+    fn fill_keys(&self, page: &mut Page) -> Result<()> {
+        for hit in &mut page.hits {
+            hit.key = self.entities.name_of(hit.id)?;
+        }
+        Ok(())
     }
 
     pub(crate) fn explain(&self, q: &Retrieve, analyze: bool) -> Result<Explained> {
         self.with_views(|views| {
             let plan = tidal_query::plan(q, views, self.present())?;
             let (page, stages) = if analyze {
-                let (page, stages) = tidal_query::execute(&plan, views, &self.snapshots, true)?;
+                let (mut page, stages) = tidal_query::execute(&plan, views, &self.snapshots, true)?;
+                self.fill_keys(&mut page)?;
                 (Some(page), stages)
             } else {
                 (None, Vec::new())

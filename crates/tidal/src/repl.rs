@@ -15,13 +15,15 @@ use std::path::Path;
 use std::time::Instant;
 
 use serde_json::{Value, json};
-use tidal::schema::{FieldValue, Fields};
-use tidal::{Explained, Page, QueryOutput, Statement, TidalDB};
+use tidal::schema::FieldValue;
+use tidal::{EntityId, Explained, Page, QueryOutput, Statement, TidalDB};
 
 /// How results are printed.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Format {
     pub(crate) json: bool,
+    /// Name entities by numeric id instead of by key.
+    pub(crate) ids: bool,
 }
 
 /// Runs one statement and prints its output.
@@ -34,10 +36,10 @@ pub(crate) fn run_one(db: &TidalDB, text: &str, format: Format) -> tidal::Result
 /// The printed form of a statement's output.
 pub(crate) fn render(db: &TidalDB, out: &QueryOutput, format: Format) -> String {
     match (out, format.json) {
-        (QueryOutput::Page(p), false) => table(db, p),
-        (QueryOutput::Page(p), true) => format!("{}\n", page_json(p)),
+        (QueryOutput::Page(p), false) => table(db, p, format.ids),
+        (QueryOutput::Page(p), true) => format!("{}\n", page_json(db, p, format.ids)),
         (QueryOutput::Explained(e), false) => format!("{}\n", e.text),
-        (QueryOutput::Explained(e), true) => format!("{}\n", explained_json(e)),
+        (QueryOutput::Explained(e), true) => format!("{}\n", explained_json(db, e, format.ids)),
         (QueryOutput::Signal(ack), false) => {
             format!("ok: {} written, {} duplicate\n", ack.written, ack.duplicates)
         }
@@ -48,7 +50,13 @@ pub(crate) fn render(db: &TidalDB, out: &QueryOutput, format: Format) -> String 
     }
 }
 
-fn value_text(v: &FieldValue) -> String {
+/// How a referred entity is named: by key, or by id when it has none
+/// (or `ids` asks for ids).
+fn key_of(db: &TidalDB, ids: bool) -> impl Fn(EntityId) -> Option<String> + '_ {
+    move |id| if ids { None } else { db.key_of(id).ok().flatten() }
+}
+
+fn value_text(v: &FieldValue, key_of: &dyn Fn(EntityId) -> Option<String>) -> String {
     match v {
         FieldValue::Text(s) | FieldValue::Keyword(s) => s.clone(),
         FieldValue::Tags(t) => t.join(","),
@@ -57,33 +65,18 @@ fn value_text(v: &FieldValue) -> String {
         FieldValue::Timestamp(t) => t.as_secs().to_string(),
         FieldValue::Bool(b) => b.to_string(),
         FieldValue::Vector(v) => format!("[{} dims]", v.len()),
-        FieldValue::Reference(id) => id.to_string(),
+        FieldValue::Reference(id) => key_of(*id).unwrap_or_else(|| id.to_string()),
     }
 }
 
-fn value_json(v: &FieldValue) -> Value {
-    match v {
-        FieldValue::Text(s) | FieldValue::Keyword(s) => json!(s),
-        FieldValue::Tags(t) => json!(t),
-        FieldValue::Integer(n) => json!(n),
-        FieldValue::Float(x) => json!(x),
-        FieldValue::Timestamp(t) => json!(t.as_secs()),
-        FieldValue::Bool(b) => json!(b),
-        FieldValue::Vector(v) => json!(v),
-        FieldValue::Reference(id) => json!(id.0),
-    }
-}
-
-fn fields_json(f: &Fields) -> Value {
-    Value::Object(f.iter().map(|(k, v)| (k.clone(), value_json(v))).collect())
-}
-
-fn page_json(p: &Page) -> Value {
+fn page_json(db: &TidalDB, p: &Page, ids: bool) -> Value {
+    let key_of = key_of(db, ids);
     json!({
         "hits": p.hits.iter().map(|h| json!({
+            "key": if ids { None } else { h.key.as_deref() },
             "id": h.id.0,
             "score": h.score,
-            "fields": fields_json(&h.fields),
+            "fields": tidal::json::fields_to_json(&h.fields, &key_of),
             "explanation": h.explanation.as_ref().map(ToString::to_string),
         })).collect::<Vec<_>>(),
         "next": p.next,
@@ -91,12 +84,12 @@ fn page_json(p: &Page) -> Value {
     })
 }
 
-fn explained_json(e: &Explained) -> Value {
+fn explained_json(db: &TidalDB, e: &Explained, ids: bool) -> Value {
     json!({
         "plan": e.plan.to_string(),
         "stages": e.stages.iter().map(|s| json!({ "stage": s.stage, "rows": s.rows, "ms": s.micros / 1000.0 }))
             .collect::<Vec<_>>(),
-        "page": e.page.as_ref().map(page_json),
+        "page": e.page.as_ref().map(|p| page_json(db, p, ids)),
         "text": e.text,
     })
 }
@@ -112,9 +105,10 @@ fn cut(s: &str) -> String {
     }
 }
 
-/// An aligned table: rank, id, score, then the item fields in schema order
-/// (vectors left out).
-fn table(db: &TidalDB, p: &Page) -> String {
+/// An aligned table: rank, key (or id), score, then the item fields in
+/// schema order (vectors left out).
+fn table(db: &TidalDB, p: &Page, ids: bool) -> String {
+    let key_of = key_of(db, ids);
     let columns: Vec<&str> = db
         .schema()
         .entity(tidal::EntityKind::Item)
@@ -126,11 +120,16 @@ fn table(db: &TidalDB, p: &Page) -> String {
         .map(|f| f.name.as_str())
         .collect();
     let mut rows: Vec<Vec<String>> = vec![
-        ["#", "id", "score"].iter().map(|s| (*s).to_owned()).chain(columns.iter().map(|c| (*c).to_owned())).collect(),
+        ["#", if ids { "id" } else { "key" }, "score"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain(columns.iter().map(|c| (*c).to_owned()))
+            .collect(),
     ];
     for (i, h) in p.hits.iter().enumerate() {
-        let mut row = vec![(i + 1).to_string(), h.id.to_string(), format!("{:.4}", h.score)];
-        row.extend(columns.iter().map(|c| h.fields.get(*c).map(|v| cut(&value_text(v))).unwrap_or_default()));
+        let name = h.key.as_ref().filter(|_| !ids).map_or_else(|| h.id.to_string(), |k| cut(k));
+        let mut row = vec![(i + 1).to_string(), name, format!("{:.4}", h.score)];
+        row.extend(columns.iter().map(|c| h.fields.get(*c).map(|v| cut(&value_text(v, &key_of))).unwrap_or_default()));
         rows.push(row);
     }
     let widths: Vec<usize> =
@@ -339,6 +338,7 @@ mod tests {
     use std::io::BufRead;
 
     use tidal::Config;
+    use tidal::schema::Fields;
 
     use super::*;
 

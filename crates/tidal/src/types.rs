@@ -135,6 +135,9 @@ pub struct Stats {
     /// most `max_dedup_entries`, forgotten after the window). Events given
     /// no time are never held: they cannot be duplicates.
     pub dedup_entries: u64,
+    /// Ids whose key was checked or written since open (about 20 bytes
+    /// each): the key-collision check's memory, at most one per entity.
+    pub keys_cached: usize,
     /// Last sequence number in the log.
     pub last_seq: u64,
     /// Records appended since open.
@@ -190,6 +193,8 @@ pub struct CheckReport {
     pub entities: u64,
     /// Edges compared likewise.
     pub edges: u64,
+    /// Entity keys compared with the log's `KeyName` records.
+    pub keys: u64,
     /// The signal-view audit; `None` when it could not run (no event
     /// archive, and the log truncated below its first record).
     pub signal_views: Option<ViewAudit>,
@@ -219,6 +224,7 @@ impl CheckReport {
             torn_tail_bytes: open.torn_tail_bytes,
             entities: stores.entities,
             edges: stores.edges,
+            keys: stores.keys,
             problems: stores.mismatches + views.iter().chain(&past).map(|v| v.mismatches).sum::<u64>(),
             signal_views: views,
             past_reads: past,
@@ -239,7 +245,11 @@ impl std::fmt::Display for CheckReport {
         if let Some(bytes) = self.torn_tail_bytes {
             writeln!(f, "log: a torn tail of {bytes} bytes (an unacknowledged write) was cut on open")?;
         }
-        writeln!(f, "stores: {} entities and {} edges compared with the log's last writes", self.entities, self.edges)?;
+        writeln!(
+            f,
+            "stores: {} entities, {} edges and {} keys compared with the log's last writes",
+            self.entities, self.edges, self.keys
+        )?;
         match &self.signal_views {
             Some(v) => writeln!(
                 f,

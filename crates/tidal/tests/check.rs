@@ -66,7 +66,8 @@ fn a_healthy_directory_passes() {
     let (ok, stdout, stderr) = check(dir.path());
     assert!(ok, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(stdout.contains("ok: no differences"), "{stdout}");
-    assert!(stdout.contains("40 entities and 10 edges"), "{stdout}");
+    // Keys: 40 items, 10 users and 3 creators.
+    assert!(stdout.contains("40 entities, 10 edges and 53 keys"), "{stdout}");
     // Twice: checking changes nothing that a second check would notice.
     assert!(check(dir.path()).0);
 }

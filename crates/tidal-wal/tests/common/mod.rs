@@ -92,6 +92,7 @@ pub(crate) fn any_record() -> impl Strategy<Value = Record> {
             Timestamp::from_nanos(ts)
         )),
         (any::<u64>(), prop::collection::vec(any::<u8>(), 0..300)).prop_map(|(v, s)| Record::schema_change(v, s)),
+        (any::<u64>(), "\\PC{1,40}").prop_map(|(id, name)| Record::key_name(EntityId(id), name)),
     ]
     .prop_flat_map(move |r| {
         partition.prop_map(
