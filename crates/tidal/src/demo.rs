@@ -285,8 +285,8 @@ pub(crate) fn run(args: &Args) -> tidal::Result<()> {
 fn print_page(db: &TidalDB, title: &str, page: &Page, ms: f64, now: Timestamp) -> tidal::Result<()> {
     println!("{title} — {} results from {} candidates in {ms:.2} ms", page.hits.len(), page.candidates);
     println!(
-        "  {:>2}  {:<32} {:<18} {:>8} {:>9} {:>7}  {:>12}",
-        "#", "title", "creator", "format", "views 24h", "likes", "score"
+        "  {:>2}  {:<11} {:<32} {:<18} {:>8} {:>9} {:>7}  {:>12}",
+        "#", "key", "title", "creator", "format", "views 24h", "likes", "score"
     );
     for (rank, hit) in page.hits.iter().enumerate() {
         let title = match hit.fields.get("title") {
@@ -315,9 +315,11 @@ fn print_page(db: &TidalDB, title: &str, page: &Page, ms: f64, now: Timestamp) -
                 .and_then(|v| v.windows.iter().find(|w| w.window == Window::DAY))
                 .map_or(0.0, |w| w.count)
         };
+        let key = hit.key.clone().unwrap_or_else(|| hit.id.to_string());
         println!(
-            "  {:>2}  {:<32} {:<18} {:>8} {:>9} {:>7}  {:>12.4}",
+            "  {:>2}  {:<11} {:<32} {:<18} {:>8} {:>9} {:>7}  {:>12.4}",
             rank + 1,
+            truncate(&key, 11),
             truncate(&title, 32),
             truncate(&creator, 18),
             format,
