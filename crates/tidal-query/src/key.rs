@@ -11,9 +11,9 @@ use tidal_schema::EntityId;
 /// eight bytes of BLAKE3 of the string. The mapping needs no storage, so it
 /// is the same in every process and after every restart; 64 bits make a
 /// collision among a billion keys about a 3% event, among ten million
-/// about 3·10⁻⁶. A database stores each key with the first write that uses
-/// it (so results show keys) and refuses a second key with the same id
-/// (`KeyCollision`), so a collision is never silent.
+/// about 3·10⁻⁶. A database stores each key with the first write that
+/// names its entity by it (so results show keys) and refuses a second key
+/// with the same id (`KeyCollision`), so a collision is never silent.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Key {
     /// A numeric id.

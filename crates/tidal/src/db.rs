@@ -313,8 +313,9 @@ impl TidalDB {
     /// [`Error::Schema`] for bad fields; log or view failures.
     pub fn put(&self, kind: EntityKind, key: impl Into<Key>, fields: &Fields) -> Result<Ack> {
         self.inner.check_writable()?;
+        let key = key.into();
         let mut naming = self.inner.keys.naming();
-        let id = naming.id(&key.into())?;
+        let id = naming.id(&key)?;
         self.inner.schema.entity(kind).check(fields)?;
         let bytes = encode_fields(fields)?;
         self.inner.append_named(naming, vec![Record::entity_write(kind, id, bytes)])
@@ -348,14 +349,17 @@ impl TidalDB {
     ///
     /// # Errors
     /// As [`put`](Self::put); if any entity is invalid, none is written.
+    // Reason: the public signature predates keys borrowing from the batch;
+    // callers build the batch to hand it over.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn put_batch(&self, entities: Vec<(EntityKind, Key, Fields)>) -> Result<Ack> {
         self.inner.check_writable()?;
         let mut naming = self.inner.keys.naming();
         let mut records = Vec::with_capacity(entities.len());
-        for (kind, key, fields) in entities {
-            let id = naming.id(&key)?;
-            self.inner.schema.entity(kind).check(&fields)?;
-            records.push(Record::entity_write(kind, id, encode_fields(&fields)?));
+        for (kind, key, fields) in &entities {
+            let id = naming.id(key)?;
+            self.inner.schema.entity(*kind).check(fields)?;
+            records.push(Record::entity_write(*kind, id, encode_fields(fields)?));
         }
         self.inner.append_named(naming, records)
     }
@@ -366,7 +370,7 @@ impl TidalDB {
     /// Log or view failures.
     pub fn delete(&self, kind: EntityKind, key: impl Into<Key>) -> Result<Ack> {
         self.inner.check_writable()?;
-        let id = self.inner.keys.id(&key.into())?;
+        let id = self.inner.keys.id(&key.into(), &self.inner.entities)?;
         self.inner.append(vec![Record::entity_delete(kind, id)])
     }
 
@@ -379,8 +383,9 @@ impl TidalDB {
         self.inner.check_writable()?;
         let edge = self.inner.edge_type(relationship)?;
         self.inner.bounds.check_weight(weight)?;
+        let (from, to) = (from.into(), to.into());
         let mut naming = self.inner.keys.naming();
-        let (from, to) = (naming.id(&from.into())?, naming.id(&to.into())?);
+        let (from, to) = (naming.id(&from)?, naming.id(&to)?);
         self.inner.append_named(naming, vec![Record::edge_write(edge, from, to, weight, Timestamp::now())])
     }
 
@@ -411,7 +416,8 @@ impl TidalDB {
     pub fn unrelate(&self, relationship: &str, from: impl Into<Key>, to: impl Into<Key>) -> Result<Ack> {
         self.inner.check_writable()?;
         let edge = self.inner.edge_type(relationship)?;
-        let (from, to) = (self.inner.keys.id(&from.into())?, self.inner.keys.id(&to.into())?);
+        let entities = &self.inner.entities;
+        let (from, to) = (self.inner.keys.id(&from.into(), entities)?, self.inner.keys.id(&to.into(), entities)?);
         self.inner.append(vec![Record::edge_delete(edge, from, to, Timestamp::now())])
     }
 
@@ -444,8 +450,37 @@ impl TidalDB {
     /// Store failures.
     pub fn get(&self, kind: EntityKind, key: impl Into<Key>) -> Result<Option<Fields>> {
         self.inner.check_open()?;
-        let id = self.inner.keys.id(&key.into())?;
+        let id = self.inner.keys.id(&key.into(), &self.inner.entities)?;
         Ok(self.inner.entities.get(kind, id)?)
+    }
+
+    /// Stores the keys of entities a write names only by reference (the
+    /// `creator` of an item, given as `Key::id_for("creator-3")`), so that
+    /// results show them by key: each is validated and checked for a
+    /// collision like the key of any write, and logged when new. Keys
+    /// already stored cost no log append. Returns how many were new.
+    ///
+    /// ```
+    /// use tidal::{Config, Key, TidalDB};
+    /// let db = TidalDB::open(Config::ephemeral()).unwrap();
+    /// assert_eq!(db.name_keys(&["creator-3".into(), "creator-4".into()]).unwrap(), 2);
+    /// assert_eq!(db.name_keys(&["creator-3".into()]).unwrap(), 0);
+    /// assert_eq!(db.key_of(Key::id_for("creator-4")).unwrap().as_deref(), Some("creator-4"));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::InvalidKey`], [`Error::KeyCollision`] (nothing is written);
+    /// log or store failures.
+    pub fn name_keys(&self, keys: &[Key]) -> Result<usize> {
+        self.inner.check_writable()?;
+        let mut naming = self.inner.keys.naming();
+        for key in keys {
+            naming.id(key)?;
+        }
+        let records = naming.resolve(&self.inner.entities)?;
+        let new = records.len();
+        self.inner.append_after(records, Vec::new(), Some(naming))?;
+        Ok(new)
     }
 
     /// The key an entity was written by (`item-17` for the id it hashes
@@ -476,7 +511,7 @@ impl TidalDB {
         let edge = self.inner.edge_type(relationship)?;
         self.inner
             .edges
-            .edges(edge, self.inner.keys.id(&from.into())?, Direction::Out)?
+            .edges(edge, self.inner.keys.id(&from.into(), &self.inner.entities)?, Direction::Out)?
             .map(|e| e.map(|e| (e.to, e.weight)).map_err(Error::from))
             .collect()
     }
@@ -489,7 +524,7 @@ impl TidalDB {
     /// # Errors
     /// Ledger or rollup failures.
     pub fn signal_views(&self, kind: EntityKind, key: impl Into<Key>) -> Result<Vec<SignalView>> {
-        self.views_at(kind, self.inner.keys.id(&key.into())?, self.inner.present(), true)
+        self.views_at(kind, self.inner.keys.id(&key.into(), &self.inner.entities)?, self.inner.present(), true)
     }
 
     /// [`signal_views`](Self::signal_views) as of time `now`: exactly the
@@ -502,7 +537,7 @@ impl TidalDB {
     /// between whole hours, before the entity's newest event), naming the
     /// nearest times that can; ledger or rollup failures.
     pub fn signal_views_at(&self, kind: EntityKind, key: impl Into<Key>, now: Timestamp) -> Result<Vec<SignalView>> {
-        self.views_at(kind, self.inner.keys.id(&key.into())?, now, false)
+        self.views_at(kind, self.inner.keys.id(&key.into(), &self.inner.entities)?, now, false)
     }
 
     fn views_at(&self, kind: EntityKind, id: EntityId, now: Timestamp, present: bool) -> Result<Vec<SignalView>> {
@@ -540,7 +575,7 @@ impl TidalDB {
     /// [`Error::Closed`] after [`shutdown`](Self::shutdown).
     pub fn user_state(&self, user: impl Into<Key>, state: UserState) -> Result<RoaringTreemap> {
         self.inner.check_open()?;
-        Ok(self.inner.users.bitmap(self.inner.keys.id(&user.into())?, state))
+        Ok(self.inner.users.bitmap(self.inner.keys.id(&user.into(), &self.inner.entities)?, state))
     }
 
     /// Ranked items: a sort mode or profile over candidates gathered from
@@ -572,6 +607,7 @@ impl TidalDB {
             user_state_bytes: inner.users.memory_bytes(),
             dedup_entries: wal.dedup_entries,
             keys_cached: inner.keys.len(),
+            key_cache_bytes: inner.keys.memory_bytes(),
             last_seq: inner.wal.last_seq(),
             records_since_open: inner.wal.last_seq().saturating_sub(inner.opened_at_seq),
             log_bytes: dir_size(&self.work.join("log")),
@@ -702,7 +738,7 @@ impl Inner {
             .ok_or_else(|| Error::UnknownRelationship(name.to_owned()))
     }
 
-    fn signal_record(&self, e: &Event, now: Timestamp, naming: &mut Naming<'_>) -> Result<Record> {
+    fn signal_record<'k>(&self, e: &'k Event, now: Timestamp, naming: &mut Naming<'_, 'k>) -> Result<Record> {
         let def = self.schema.signal(&e.signal).ok_or_else(|| Error::UnknownSignal(e.signal.clone()))?;
         let weight = e.weight.unwrap_or(def.default_weight);
         self.bounds.check_weight(weight)?;
@@ -732,41 +768,55 @@ impl Inner {
 
     /// Appends records in one batch and applies them to the views in order.
     fn append(&self, records: Vec<Record>) -> Result<Ack> {
-        self.append_after(Vec::new(), records)
+        self.append_after(Vec::new(), records, None)
     }
 
     /// [`append`](Self::append), after the `KeyName` records of the keys
-    /// `naming` saw that are new to the database, in the same batch.
-    fn append_named(&self, mut naming: Naming<'_>, records: Vec<Record>) -> Result<Ack> {
+    /// `naming` saw that the database must log, in the same batch.
+    pub(crate) fn append_named(&self, mut naming: Naming<'_, '_>, records: Vec<Record>) -> Result<Ack> {
         let keys = naming.resolve(&self.entities)?;
-        let ack = self.append_after(keys, records)?;
-        naming.commit();
-        Ok(ack)
+        self.append_after(keys, records, Some(naming))
     }
 
-    /// Appends `keys` then `records` in one batch; the [`Ack`] counts and
+    /// Appends `keys` then `records` in one batch, commits `naming` once
+    /// the batch is in the log, and applies it; the [`Ack`] counts and
     /// indexes `records` only.
-    fn append_after(&self, keys: Vec<Record>, records: Vec<Record>) -> Result<Ack> {
-        if records.is_empty() {
+    pub(crate) fn append_after(
+        &self,
+        keys: Vec<Record>,
+        records: Vec<Record>,
+        naming: Option<Naming<'_, '_>>,
+    ) -> Result<Ack> {
+        if records.is_empty() && keys.is_empty() {
             return Ok(Ack { written: 0, duplicates: 0, duplicate_indexes: Vec::new(), last_seq: self.wal.last_seq() });
         }
         let skip = keys.len();
         let mut all = keys;
         all.extend(records);
+        // A failed append drops `naming`, releasing its claims.
         let done = self.wal.append_batch(&all)?;
+        // In the log, whatever happens next (a failed apply is replayed on
+        // reopen): the keys are durable.
+        if let Some(naming) = naming {
+            naming.commit();
+        }
         let mut written = Vec::with_capacity(all.len());
         let mut duplicate_indexes = Vec::new();
         for (i, (outcome, record)) in done.outcomes.iter().zip(all).enumerate() {
             match outcome {
                 Appended::Written(seq) => written.push((*seq, record)),
-                Appended::Duplicate { .. } => duplicate_indexes.push(i - skip),
+                Appended::Duplicate { .. } => {
+                    // Only signal events are ever duplicates, never keys.
+                    debug_assert!(i >= skip, "a key record was taken for a duplicate");
+                    duplicate_indexes.push(i.saturating_sub(skip));
+                }
             }
         }
         let ack = Ack {
-            written: written.len() - skip,
+            written: written.len().saturating_sub(skip),
             duplicates: duplicate_indexes.len(),
             duplicate_indexes,
-            last_seq: written.last().map_or(0, |w| w.0),
+            last_seq: written.get(skip..).and_then(<[_]>::last).map_or(0, |w| w.0),
         };
         self.sequencer.apply(written, &self.registry)?;
         Ok(ack)

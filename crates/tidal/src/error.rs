@@ -95,11 +95,11 @@ pub enum Error {
     },
     /// A key that hashes to the id of another key already stored (a 64-bit
     /// hash collision, about a 3·10⁻⁶ event among ten million keys): the
-    /// write is refused so that two entities are never merged into one.
-    /// Nothing was written; name the entity by another key, or by id.
+    /// write or read is refused so that two entities are never merged into
+    /// one. Nothing was written; name the entity by another key, or by id.
     #[error(
-        "key {key:?} hashes to id {id}, which already belongs to key {existing:?}; nothing was written (use another \
-         key, or numeric ids)"
+        "key {key:?} hashes to id {id}, which already belongs to key {existing:?}; refused, and nothing was written \
+         (use another key, or numeric ids)"
     )]
     KeyCollision {
         /// The key refused (its first 64 characters).

@@ -56,6 +56,26 @@ pub fn fields_from_json(def: &EntityDef, value: &Value) -> Result<Fields> {
     Ok(fields)
 }
 
+/// The keys of the entities `value`'s reference fields name by key (not by
+/// numeric id), for [`TidalDB::name_keys`](crate::TidalDB::name_keys), so
+/// results show a referred entity by its key even when it was never
+/// written itself.
+///
+/// ```
+/// use tidal::schema::EntityKind;
+/// let schema = tidal::schema::presets::content_feed();
+/// let json = serde_json::json!({"title": "Hi", "creator": "creator-3"});
+/// let keys = tidal::json::reference_keys(schema.entity(EntityKind::Item), &json);
+/// assert_eq!(keys, vec![tidal::Key::from("creator-3")]);
+/// ```
+pub fn reference_keys(def: &EntityDef, value: &Value) -> Vec<Key> {
+    let Value::Object(map) = value else { return Vec::new() };
+    map.iter()
+        .filter(|(name, _)| matches!(def.field(name).map(|f| f.ty), Some(FieldType::Reference { .. })))
+        .filter_map(|(_, v)| v.as_str().map(Key::from))
+        .collect()
+}
+
 /// Reads one field's value; the error says what was expected.
 ///
 /// # Errors

@@ -145,7 +145,7 @@ fn stats(dir: PathBuf) -> tidal::Result<()> {
     println!("signal pairs     {}", s.signal_pairs);
     println!("ledger memory    {:.1} MiB", mib(s.ledger_bytes));
     println!("user states      {:.1} MiB", mib(s.user_state_bytes));
-    println!("keys checked     {} since open", s.keys_cached);
+    println!("key cache        {} ids, {:.1} MiB", s.keys_cached, mib(s.key_cache_bytes));
     println!("log              {} segments, {:.1} MiB, last seq {}", s.log_segments, mib_u64(s.log_bytes), s.last_seq);
     println!("last checkpoint  {}", s.last_checkpoint.map_or_else(|| "none".to_owned(), |c| c.to_string()));
     println!("schema version   {}", s.schema_version);

@@ -135,9 +135,11 @@ pub struct Stats {
     /// most `max_dedup_entries`, forgotten after the window). Events given
     /// no time are never held: they cannot be duplicates.
     pub dedup_entries: u64,
-    /// Ids whose key was checked or written since open (about 20 bytes
-    /// each): the key-collision check's memory, at most one per entity.
+    /// Ids whose key was checked or written since open: the key-collision
+    /// check's cache, at most one per entity (it is not evicted).
     pub keys_cached: usize,
+    /// That cache's memory in bytes (about 30 per id).
+    pub key_cache_bytes: usize,
     /// Last sequence number in the log.
     pub last_seq: u64,
     /// Records appended since open.
