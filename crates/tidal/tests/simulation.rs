@@ -4,7 +4,8 @@
 //! lose unflushed batches ([`SimEngine`]), and one seed drives a random
 //! workload of every write kind, checkpoints, crashes, reopens and injected
 //! I/O failures. After every reopen the database must equal an oracle of
-//! the acknowledged writes — a write that failed may or may not have
+//! the acknowledged writes (and every key a landed write named must be
+//! stored) — a write that failed may or may not have
 //! landed, and the oracle learns which from the reopened database — and
 //! `check` must find nothing wrong.
 //!
@@ -89,6 +90,8 @@ struct Oracle {
     follows: BTreeMap<(u64, u64), Vec<bool>>,
     /// Views per item: the fewest and the most there may be.
     views: BTreeMap<u64, (u64, u64)>,
+    /// Keys a write that landed named: each must be stored, for good.
+    named: BTreeSet<String>,
 }
 
 impl Oracle {
@@ -132,6 +135,9 @@ impl Oracle {
             if alts[0] != got {
                 LANDED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
+            if got.is_some() {
+                self.named.insert(format!("item-{item}"));
+            }
             *alts = vec![got];
         }
         for p in 0..PEOPLE {
@@ -150,6 +156,9 @@ impl Oracle {
                 if alts[0] != on {
                     LANDED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
+                if on {
+                    self.named.extend([format!("user-{p}"), format!("creator-{c}")]);
+                }
                 *alts = vec![on];
             }
         }
@@ -167,6 +176,15 @@ impl Oracle {
             LANDED.fetch_add(got - *least, std::sync::atomic::Ordering::Relaxed);
             *least = got;
             *most = got;
+            if got > 0 {
+                self.named.extend([format!("item-{item}"), "user-0".to_owned()]);
+            }
+        }
+        for key in &self.named {
+            let stored = db.key_of(tidal::Key::id_for(key)).map_err(|e| e.to_string())?;
+            if stored.as_deref() != Some(key.as_str()) {
+                return Err(format!("{key} was written by a landed write, but its stored key is {stored:?}"));
+            }
         }
         let report = db.check(Timestamp::from_secs(T0 + 1_000_000)).map_err(|e| e.to_string())?;
         if !report.is_clean() {
