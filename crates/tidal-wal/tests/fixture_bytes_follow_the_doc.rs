@@ -84,6 +84,8 @@ enum Body {
     SchemaChange { version: u64, schema: Vec<u8> },
     /// Tag 7: the fields of tag 1, then the key (its `u8` length 1..=128, then the bytes).
     KeyedSignal { signal: u32, item: u64, has_user: u8, user: u64, weight: f64, timestamp: u64, key: Vec<u8> },
+    /// Tag 8: the id, then the entity key (the rest: 1..=512 bytes of UTF-8).
+    KeyName { id: u64, name: String },
 }
 
 /// The body table: layout by tag, with the fixed lengths the doc states.
@@ -126,6 +128,12 @@ fn body(tag: u8, bytes: &[u8]) -> Body {
             assert!((1..=128).contains(&key_len), "key length {key_len}");
             assert_eq!(bytes.len(), 37 + 1 + key_len, "body of tag 7: 38 bytes plus the key");
             Body::KeyedSignal { signal, item, has_user, user, weight, timestamp, key: f.take(key_len).to_vec() }
+        }
+        8 => {
+            let id = f.u64();
+            let name = f.rest();
+            assert!((1..=512).contains(&name.len()), "entity key length {}", name.len());
+            Body::KeyName { id, name: String::from_utf8(name.to_vec()).unwrap() }
         }
         other => panic!("tag {other} is not in the doc's table"),
     };
@@ -276,4 +284,23 @@ fn the_v1_checkpoint_follows_the_documented_layout() {
     assert!(f.u64() > NS_2023, "written at, ns");
     assert_eq!(f.take(32), blake3::hash(&bytes[0..24]).as_bytes(), "checksum");
     assert!(f.is_done());
+}
+
+#[test]
+fn the_v1_key_names_segment_follows_the_documented_layout() {
+    let segment = fixture("v1_key_names.wal");
+    let batches = batches(&segment);
+    assert_eq!(batches.len(), 1);
+    assert_eq!(batches[0].first_seq, 1);
+    let name = |id: u64, name: &str| (id, Body::KeyName { id, name: name.to_owned() });
+    assert_eq!(
+        batches[0].records,
+        [
+            // Routed by the entity they name.
+            name(42, "item-42"),
+            name(7, "用户-7 ✓"),
+            name(9, &"k".repeat(512)),
+            (42, Body::EntityWrite { kind: 1, id: 42, fields: b"{}".to_vec() }),
+        ]
+    );
 }

@@ -5,7 +5,8 @@
 //! added to format 1 without changing any other byte), whose keys dedup
 //! after reopening. `TIDAL_BLESS=1` rewrites the fixtures (only when a
 //! format version is added on purpose — old fixtures must stay);
-//! `TIDAL_BLESS=keyed` writes only `v1_keyed_signals.wal`. That the
+//! `TIDAL_BLESS=keyed` writes only `v1_keyed_signals.wal`; likewise
+//! `v1_key_names.wal` (entity keys, tag 8) with `TIDAL_BLESS=names`. That the
 //! bytes follow docs/wal-format.md field by field is checked, without the
 //! crate's decoder, in `fixture_bytes_follow_the_doc.rs`.
 
@@ -213,6 +214,39 @@ fn wal_event(record: &Record) -> SignalEvent {
     }
 }
 
+/// The records of `v1_key_names.wal`: one batch of entity keys (an ASCII
+/// key, a multi-byte one and one of the longest, 512 bytes) with the write
+/// that named them.
+fn name_records() -> Vec<Vec<Record>> {
+    vec![vec![
+        Record::key_name(EntityId(42), "item-42"),
+        Record::key_name(EntityId(7), "用户-7 ✓"),
+        Record::key_name(EntityId(9), "k".repeat(512)),
+        Record::entity_write(EntityKind::Item, EntityId(42), b"{}".to_vec()),
+    ]]
+}
+
+#[test]
+fn v1_log_with_entity_keys_replays_them() {
+    if std::env::var("TIDAL_BLESS").is_ok_and(|v| v == "names") {
+        bless_names();
+    }
+    let wal = open_fixture("v1_key_names.wal", false);
+    let got: Vec<Record> = wal.replay_from(1).unwrap().map(|r| r.unwrap().1).collect();
+    assert_eq!(got, name_records().concat());
+}
+
+fn bless_names() {
+    let fs = MemFs::new();
+    let wal = Wal::open_with(WalConfig::new("/log"), Arc::new(fs.clone())).unwrap();
+    for batch in name_records() {
+        wal.append_batch(&batch).unwrap();
+    }
+    wal.close().unwrap();
+    let segment = fs.read(&Path::new("/log").join(SEGMENT)).unwrap();
+    std::fs::write(fixtures().join("v1_key_names.wal"), &segment).unwrap();
+}
+
 fn bless_keyed() {
     let fs = MemFs::new();
     let wal = Wal::open_with(WalConfig::new("/log"), Arc::new(fs.clone())).unwrap();
@@ -240,4 +274,5 @@ fn bless() {
     std::fs::write(fixtures().join("v1_segment_bitflip.wal"), flipped).unwrap();
     std::fs::write(fixtures().join("v1_checkpoint"), fs.read(&Path::new("/log").join("checkpoint")).unwrap()).unwrap();
     bless_keyed();
+    bless_names();
 }
