@@ -1,0 +1,162 @@
+//! The write side of an import: each chunk's rows go to the facade in one
+//! batch; a refused batch (the facade writes nothing when any row is
+//! invalid) is split in halves and written recursively, so each bad row
+//! costs O(log batch) appends and is reported with its line. Bad rows are
+//! counted in file order, and the one past `--max-errors` stops the import
+//! with every row before it written. Before every append the input's
+//! progress record is rewritten (see `resume.rs`).
+
+use tidal::{Ack, Error, TidalDB};
+
+use super::parse::{Bad, Batch, Chunk};
+use super::resume::{InFlight, Progress, Record};
+
+/// Totals over an import.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Totals {
+    /// Records written.
+    pub(crate) written: u64,
+    /// Signal events dropped as duplicates of ones already written.
+    pub(crate) duplicates: u64,
+    /// Bad rows reported.
+    pub(crate) rejected: u64,
+    /// Log appends made.
+    pub(crate) appends: u64,
+}
+
+/// Writes one input's chunks.
+pub(crate) struct Writer<'a> {
+    pub(crate) db: &'a TidalDB,
+    pub(crate) record: &'a Record,
+    pub(crate) progress: Progress,
+    pub(crate) max_errors: u64,
+    /// The log's last sequence number as far as this import knows.
+    pub(crate) last_seq: u64,
+    pub(crate) totals: &'a mut Totals,
+    /// Prints one bad row's reason (with its line).
+    pub(crate) report: &'a dyn Fn(&Bad),
+}
+
+impl std::fmt::Debug for Writer<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").field("progress", &self.progress).finish_non_exhaustive()
+    }
+}
+
+/// A failure of the import itself (not of a row).
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// The database failed (I/O, a poisoned log): stop.
+    Db(Error),
+    /// The progress record could not be written.
+    Record(std::io::Error),
+}
+
+impl Writer<'_> {
+    /// Writes one chunk; `Some(line)` when the bad row at `line` was one
+    /// too many and the import must stop.
+    pub(crate) fn chunk(&mut self, chunk: Chunk) -> Result<Option<u64>, Failure> {
+        let before = self.totals.rejected;
+        // The chunk's own bad row that would be one too many if no other
+        // bad row came before it: rows from there on are not written.
+        let allowed = usize::try_from(self.max_errors.saturating_sub(before)).unwrap_or(usize::MAX);
+        let cut =
+            if before > self.max_errors { chunk.rejected.first() } else { chunk.rejected.get(allowed) }.map(|b| b.line);
+        let mut found = Vec::new();
+        let mut stop = None;
+        if let Some(batch) = &chunk.batch {
+            let end = cut.map_or(chunk.lines.len(), |c| chunk.lines.partition_point(|&l| l < c));
+            let mut span = Span { batch, lines: &chunk.lines, parse_bad: &chunk.rejected, before, found: &mut found };
+            stop = self.range(&mut span, 0, end)?;
+        }
+        let stop = stop.or(cut);
+        let mut bad: Vec<Bad> =
+            chunk.rejected.into_iter().chain(found).filter(|b| stop.is_none_or(|s| b.line <= s)).collect();
+        bad.sort_by_key(|b| b.line);
+        for b in &bad {
+            (self.report)(b);
+        }
+        self.totals.rejected += bad.len() as u64;
+        if stop.is_none() {
+            self.progress.done_through = self.progress.done_through.max(chunk.through);
+        }
+        Ok(stop)
+    }
+
+    /// Writes rows `lo..hi` of a span, halving on refusal.
+    fn range(&mut self, span: &mut Span<'_>, lo: usize, hi: usize) -> Result<Option<u64>, Failure> {
+        if lo >= hi {
+            return Ok(None);
+        }
+        let last_line = span.lines[hi - 1];
+        self.progress.in_flight = Some(InFlight { last_line, seq_before: self.last_seq });
+        self.record.store(&self.progress).map_err(Failure::Record)?;
+        self.totals.appends += 1;
+        match write(self.db, span.batch, lo, hi) {
+            Ok(ack) => {
+                self.totals.written += ack.written as u64;
+                self.totals.duplicates += ack.duplicates as u64;
+                if ack.written > 0 {
+                    self.last_seq = ack.last_seq;
+                }
+                self.progress.in_flight = None;
+                self.progress.done_through = last_line;
+                Ok(None)
+            }
+            Err(e) if refused(&e) => {
+                self.progress.in_flight = None;
+                if hi - lo == 1 {
+                    span.found.push(Bad { line: last_line, reason: e.to_string() });
+                    let earlier = span.parse_bad.iter().filter(|b| b.line < last_line).count();
+                    let count = span.before + (span.found.len() + earlier) as u64;
+                    if count > self.max_errors {
+                        return Ok(Some(last_line));
+                    }
+                    self.progress.done_through = last_line;
+                    return Ok(None);
+                }
+                let mid = lo + (hi - lo) / 2;
+                if let Some(stop) = self.range(span, lo, mid)? {
+                    return Ok(Some(stop));
+                }
+                self.range(span, mid, hi)
+            }
+            Err(e) => Err(Failure::Db(e)),
+        }
+    }
+}
+
+/// A chunk being written, with what counting its bad rows needs.
+struct Span<'a> {
+    batch: &'a Batch,
+    lines: &'a [u64],
+    /// The chunk's bad rows found while parsing.
+    parse_bad: &'a [Bad],
+    /// Bad rows before the chunk.
+    before: u64,
+    /// Bad rows found by writing so far.
+    found: &'a mut Vec<Bad>,
+}
+
+fn write(db: &TidalDB, batch: &Batch, lo: usize, hi: usize) -> tidal::Result<Ack> {
+    match batch {
+        Batch::Entities(v) => db.put_batch(v[lo..hi].to_vec()),
+        Batch::Edges(ty, v) => db.relate_batch(ty, &v[lo..hi]),
+        Batch::Signals(v) => db.signal_batch(&v[lo..hi]),
+    }
+}
+
+/// Whether the facade refused the batch for its content (nothing was
+/// written), as opposed to failing.
+fn refused(e: &Error) -> bool {
+    matches!(
+        e,
+        Error::Schema(_)
+            | Error::UnknownSignal(_)
+            | Error::UnknownRelationship(_)
+            | Error::Input(_)
+            | Error::WrongKind { .. }
+            | Error::InvalidArgument(_)
+            | Error::Wal(tidal_wal::WalError::InvalidRecord { .. })
+    )
+}
