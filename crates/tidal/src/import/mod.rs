@@ -57,6 +57,10 @@ pub(crate) struct Args {
     /// The longest line (JSON Lines) or record (CSV), in bytes.
     #[arg(long, default_value_t = 16 << 20, value_parser = clap::value_parser!(u64).range(1..=1 << 30))]
     max_record_bytes: u64,
+    /// Read and check every row, report the bad ones, and write nothing
+    /// (the database is opened read-only).
+    #[arg(long)]
+    dry_run: bool,
     /// Import the files from their first line even if an earlier run
     /// imported them (their progress records are replaced).
     #[arg(long)]
@@ -74,7 +78,8 @@ pub(crate) fn run(args: &Args) -> tidal::Result<ExitCode> {
             .len();
         inputs.push((path, compression, format, size));
     }
-    let db = crate::open_existing(args.dir.clone())?;
+    let db =
+        if args.dry_run { crate::open_read_only(args.dir.clone())? } else { crate::open_existing(args.dir.clone())? };
     let started = Instant::now();
     let rules = Rules {
         schema: Arc::new(db.schema().clone()),
@@ -91,7 +96,7 @@ pub(crate) fn run(args: &Args) -> tidal::Result<ExitCode> {
     for (path, compression, format, size) in inputs {
         let name = parse::shown(path);
         let record = Record::for_input(&args.dir, path).map_err(|e| io_named(&name, e))?;
-        let mut progress = if args.again {
+        let mut progress = if args.again || args.dry_run {
             resume::Progress::default()
         } else {
             record.load().map_err(tidal::Error::InvalidArgument)?
@@ -126,6 +131,7 @@ pub(crate) fn run(args: &Args) -> tidal::Result<ExitCode> {
             record: &record,
             progress,
             max_errors: args.max_errors,
+            dry_run: args.dry_run,
             last_seq,
             totals: &mut totals,
             report: &report,
@@ -168,7 +174,8 @@ pub(crate) fn run(args: &Args) -> tidal::Result<ExitCode> {
             writer.progress.complete = true;
         }
         writer.progress.in_flight = None;
-        let stored = record.store(&writer.progress).map_err(|e| io_named(&record.path().display().to_string(), e));
+        let stored = if args.dry_run { Ok(()) } else { record.store(&writer.progress) }
+            .map_err(|e| io_named(&record.path().display().to_string(), e));
         last_seq = writer.last_seq;
         offset += size;
         if let Err(stop) = result {
@@ -179,8 +186,9 @@ pub(crate) fn run(args: &Args) -> tidal::Result<ExitCode> {
     }
     bar.finish_and_clear();
     let elapsed = started.elapsed();
+    let (done, written) = if args.dry_run { ("checked (dry run)", "to write") } else { ("imported", "written") };
     println!(
-        "imported in {:.1} s: {} written, {} duplicates, {} rejected ({:.0} rows/s, {} log appends)",
+        "{done} in {:.1} s: {} {written}, {} duplicates, {} rejected ({:.0} rows/s, {} log appends)",
         elapsed.as_secs_f64(),
         totals.written,
         totals.duplicates,

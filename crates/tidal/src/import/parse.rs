@@ -179,6 +179,9 @@ fn jsonl(b: &mut Builder<'_>, input: Box<dyn BufRead + Send>) -> Result<Result<(
     }
 }
 
+/// The CSV reader's buffer.
+const CSV_BUFFER: usize = 64 << 10;
+
 /// What the columns of a CSV file are.
 enum Columns {
     Signals {
@@ -260,8 +263,12 @@ fn columns(header: &[&str], rules: &Rules) -> Result<Columns, String> {
 fn csv(b: &mut Builder<'_>, input: Box<dyn BufRead + Send>) -> Result<Result<(), String>, Gone> {
     let job = b.job;
     let mark = Arc::new(AtomicU64::new(0));
-    let capped = Capped { inner: input, max: job.max_record as u64, passed: 0, mark: Arc::clone(&mark) };
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(capped);
+    // The csv reader reads ahead by up to its buffer, so the cap allows
+    // that much more: a record longer than the cap always fails, one
+    // shorter by the buffer never does.
+    let capped = Capped { inner: input, max: (job.max_record + CSV_BUFFER) as u64, passed: 0, mark: Arc::clone(&mark) };
+    let mut reader =
+        csv::ReaderBuilder::new().has_headers(false).flexible(true).buffer_capacity(CSV_BUFFER).from_reader(capped);
     let mut record = csv::ByteRecord::new();
     let failed = |e: csv::Error, line: u64| -> String {
         let too_long = match e.kind() {
