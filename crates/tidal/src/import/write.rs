@@ -166,3 +166,73 @@ fn refused(e: &Error) -> bool {
             | Error::Wal(tidal_wal::WalError::InvalidRecord { .. })
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+
+    use tidal::{Config, Event, TidalDB};
+
+    use super::*;
+
+    /// 64 view events, unknown signals at rows 6, 41 and 42 (lines = rows).
+    fn chunk() -> Chunk {
+        let events = (1..=64u64)
+            .map(|line| {
+                let signal = if [6, 41, 42].contains(&line) { "zap" } else { "view" };
+                Event::new(signal, format!("item-{line}")).at(tidal::Timestamp::from_secs(1_700_000_000 + line))
+            })
+            .collect();
+        Chunk {
+            batch: Some(Batch::Signals(events)),
+            lines: (1..=64).collect(),
+            rejected: Vec::new(),
+            through: 64,
+            read: 0,
+        }
+    }
+
+    fn write_chunk(max_errors: u64) -> (Option<u64>, Totals, Vec<u64>, u64) {
+        let dir = tempfile::tempdir().unwrap();
+        let db = TidalDB::open(Config::new(dir.path().join("db"))).unwrap();
+        let input = dir.path().join("in.csv");
+        std::fs::write(&input, "x").unwrap();
+        let record = Record::for_input(dir.path(), &input).unwrap();
+        let reported = RefCell::new(Vec::new());
+        let report = |b: &Bad| reported.borrow_mut().push(b.line);
+        let mut totals = Totals::default();
+        let mut w = Writer {
+            db: &db,
+            record: &record,
+            progress: Progress::default(),
+            max_errors,
+            dry_run: false,
+            last_seq: db.stats().unwrap().last_seq,
+            totals: &mut totals,
+            report: &report,
+        };
+        let stop = w.chunk(chunk()).unwrap();
+        let done = w.progress.done_through;
+        (stop, totals, reported.into_inner(), done)
+    }
+
+    #[test]
+    fn a_refused_batch_is_bisected_down_to_its_bad_rows() {
+        let (stop, totals, reported, done) = write_chunk(10);
+        assert_eq!(stop, None);
+        assert_eq!((totals.written, totals.rejected), (61, 3));
+        assert_eq!(reported, vec![6, 41, 42]);
+        assert_eq!(done, 64);
+        // O(bad · log batch) appends: at most two per level per bad row.
+        assert!(totals.appends <= 1 + 2 * 3 * 6, "{} appends", totals.appends);
+    }
+
+    #[test]
+    fn the_bad_row_past_the_limit_stops_with_every_row_before_it_written() {
+        let (stop, totals, reported, done) = write_chunk(1);
+        assert_eq!(stop, Some(41));
+        assert_eq!((totals.written, totals.rejected), (39, 2), "rows 1..=40 but row 6");
+        assert_eq!(reported, vec![6, 41]);
+        assert_eq!(done, 40);
+    }
+}
