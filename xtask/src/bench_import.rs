@@ -134,7 +134,7 @@ fn timed(tidal: &Path, args: &[&str]) -> Result<Duration> {
     Ok(elapsed)
 }
 
-/// SplitMix64: a small, seeded, deterministic generator.
+/// `SplitMix64`: a small, seeded, deterministic generator.
 struct Rng(u64);
 
 impl Rng {
@@ -148,10 +148,10 @@ impl Rng {
 
     /// Uniform in [0, 1).
     fn unit(&mut self) -> f64 {
-        // Reason: 53 random bits make an exact f64 in [0, 1).
+        // Reason: 53 random bits and 2^53 are exact in an f64.
         #[allow(clippy::cast_precision_loss)]
-        let x = (self.next() >> 11) as f64;
-        x / (1u64 << 53) as f64
+        let (x, scale) = ((self.next() >> 11) as f64, (1u64 << 53) as f64);
+        x / scale
     }
 }
 

@@ -136,18 +136,7 @@ pub fn convert(dump: &Path, out: &Path) -> std::io::Result<Counts> {
 
     let names: HashMap<&str, &str> =
         users.iter().filter_map(|u| Some((u.get("Id")?.as_str(), u.get("DisplayName")?.as_str()))).collect();
-    for u in &users {
-        let Some(id) = u.get("Id") else { continue };
-        let mut fields = json!({});
-        if let Some(l) = u.get("Location") {
-            fields["location"] = json!(l);
-        }
-        if let Some(r) = u.get("Reputation").and_then(|r| r.parse::<i64>().ok()) {
-            fields["reputation"] = json!(r);
-        }
-        line(&mut w, json!({"kind": "user", "key": format!("user-{id}"), "fields": fields}))?;
-        counts.users += 1;
-    }
+    counts.users = write_users(&mut w, &users)?;
 
     // The question each post concerns: itself, or an answer's parent.
     let questions: HashSet<&str> = posts
@@ -160,10 +149,9 @@ pub fn convert(dump: &Path, out: &Path) -> std::io::Result<Counts> {
     for p in &posts {
         if let (Some("2"), Some(id), Some(parent)) =
             (p.get("PostTypeId").map(String::as_str), p.get("Id"), p.get("ParentId"))
+            && questions.contains(parent.as_str())
         {
-            if questions.contains(parent.as_str()) {
-                question_of.insert(id, parent);
-            }
+            question_of.insert(id, parent);
         }
     }
 
@@ -235,4 +223,23 @@ pub fn convert(dump: &Path, out: &Path) -> std::io::Result<Counts> {
     }
     w.flush()?;
     Ok(counts)
+}
+
+/// Writes every user; returns how many.
+fn write_users(w: &mut BufWriter<File>, users: &[HashMap<String, String>]) -> std::io::Result<u64> {
+    let mut n = 0;
+    for u in users {
+        let Some(id) = u.get("Id") else { continue };
+        let mut fields = json!({});
+        if let Some(l) = u.get("Location") {
+            fields["location"] = json!(l);
+        }
+        if let Some(r) = u.get("Reputation").and_then(|r| r.parse::<i64>().ok()) {
+            fields["reputation"] = json!(r);
+        }
+        writeln!(w, "{}", json!({"kind": "user", "key": format!("user-{id}"), "fields": fields}))?;
+        n += 1;
+    }
+
+    Ok(n)
 }

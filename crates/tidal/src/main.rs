@@ -38,7 +38,7 @@ enum Command {
     /// Load entities, relationships and signal events from JSON Lines and
     /// CSV files (plain, .gz or .zst) into a database (docs/import.md).
     ///
-    /// Bad rows are reported as file:line: reason and skipped, up to
+    /// Bad rows are reported as `file:line: reason` and skipped, up to
     /// --max-errors; a rerun after an interruption resumes exactly where
     /// the last acknowledged batch ended.
     Import(import::Args),

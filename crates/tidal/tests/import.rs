@@ -2,12 +2,12 @@
 //! of JSON Lines and CSV (plain, gzip, zstd) lands as the documented
 //! fields, events and edges; malformed rows (bad JSON, wrong field types,
 //! unknown signals and kinds, empty keys, invalid UTF-8, bad times, wrong
-//! CSV column counts, over-long lines) are reported as file:line: reason and
+//! CSV column counts, over-long lines) are reported as `file:line: reason` and
 //! skipped while the good rows are written; one bad row past --max-errors
 //! stops the import with the rows before it written (and a rerun resumes
 //! there); a truncated or corrupt compressed file is a clear error naming it.
 
-#![allow(clippy::unwrap_used)] // Reason: test code fails loudly.
+#![allow(clippy::unwrap_used, clippy::float_cmp)] // Reason: test code fails loudly; counts are whole numbers, exact in f64.
 
 mod import_support;
 

@@ -7,7 +7,7 @@
 //! comments, up/down votes, favourites) = the sum of the questions' all-time
 //! counts. Skipped, with a message, when the data folder is absent.
 
-#![allow(clippy::unwrap_used, clippy::cast_precision_loss)] // Reason: tests fail loudly; counts are small.
+#![allow(clippy::unwrap_used, clippy::cast_precision_loss, clippy::float_cmp)] // Reason: tests fail loudly; counts are small whole numbers, exact in f64.
 
 mod import_support;
 
@@ -54,11 +54,11 @@ fn the_stack_exchange_dump_imports_with_every_count_kept() {
     let mut question_of: HashMap<&str, &str> = questions.iter().map(|q| (*q, *q)).collect();
     let mut expected: HashMap<&str, u64> = HashMap::new();
     for l in posts.iter().filter(|l| attr(l, "PostTypeId") == Some("2")) {
-        if let (Some(id), Some(parent)) = (attr(l, "Id"), attr(l, "ParentId")) {
-            if questions.contains(parent) {
-                question_of.insert(id, parent);
-                *expected.entry("answer").or_default() += 1;
-            }
+        if let (Some(id), Some(parent)) = (attr(l, "Id"), attr(l, "ParentId"))
+            && questions.contains(parent)
+        {
+            question_of.insert(id, parent);
+            *expected.entry("answer").or_default() += 1;
         }
     }
     let comments = lines("Comments.xml");

@@ -38,12 +38,11 @@ pub(crate) fn kind_of(path: &Path, format: Option<Format>) -> Result<(Compressio
     } else {
         (Compression::None, name.as_str())
     };
-    let by_name = if rest.ends_with(".jsonl") || rest.ends_with(".ndjson") || rest.ends_with(".json") {
-        Some(Format::Jsonl)
-    } else if rest.ends_with(".csv") {
-        Some(Format::Csv)
-    } else {
-        None
+    // `name` is lowercased above, so the comparison ignores case.
+    let by_name = match Path::new(rest).extension().and_then(|e| e.to_str()) {
+        Some("jsonl" | "ndjson" | "json") => Some(Format::Jsonl),
+        Some("csv") => Some(Format::Csv),
+        _ => None,
     };
     match format.or(by_name) {
         Some(f) => Ok((compression, f)),

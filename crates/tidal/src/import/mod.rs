@@ -95,7 +95,7 @@ pub(crate) fn run(args: &Args) -> tidal::Result<ExitCode> {
     let mut outcome = Ok(());
     for (path, compression, format, size) in inputs {
         let name = parse::shown(path);
-        let record = Record::for_input(&args.dir, path).map_err(|e| io_named(&name, e))?;
+        let record = Record::for_input(&args.dir, path).map_err(|e| io_named(&name, &e))?;
         let mut progress = if args.again || args.dry_run {
             resume::Progress::default()
         } else {
@@ -106,7 +106,7 @@ pub(crate) fn run(args: &Args) -> tidal::Result<ExitCode> {
         }
         if progress.complete {
             bar.suspend(|| {
-                eprintln!("{name}: already imported (through line {}); --again imports it anew", progress.done_through)
+                eprintln!("{name}: already imported (through line {}); --again imports it anew", progress.done_through);
             });
             offset += size;
             bar.set_position(offset);
@@ -116,7 +116,7 @@ pub(crate) fn run(args: &Args) -> tidal::Result<ExitCode> {
             bar.suspend(|| eprintln!("{name}: resuming after line {}", progress.done_through));
         }
         let read = Arc::new(AtomicU64::new(0));
-        let reader = input::open(path, compression, Arc::clone(&read)).map_err(|e| io_named(&name, e))?;
+        let reader = input::open(path, compression, Arc::clone(&read)).map_err(|e| io_named(&name, &e))?;
         let job = Job {
             name: name.clone(),
             rules: rules.clone(),
@@ -136,46 +136,13 @@ pub(crate) fn run(args: &Args) -> tidal::Result<ExitCode> {
             totals: &mut totals,
             report: &report,
         };
-        let result = std::thread::scope(|scope| {
-            let (tx, rx) = crossbeam_channel::bounded(QUEUE);
-            let job = &job;
-            scope.spawn(move || parse::run(job, reader, format, &tx));
-            let mut result = Ok(());
-            for msg in &rx {
-                match msg {
-                    Msg::Chunk(chunk) => {
-                        let read = chunk.read;
-                        match writer.chunk(chunk) {
-                            Ok(None) => {}
-                            Ok(Some(line)) => {
-                                result = Err(Stop::TooManyErrors(format!("{name}:{line}")));
-                                break;
-                            }
-                            Err(f) => {
-                                result = Err(Stop::Failed(f));
-                                break;
-                            }
-                        }
-                        bar.set_position(offset + read);
-                        let rows = writer.totals.written + writer.totals.duplicates + writer.totals.rejected;
-                        bar.set_message(format!("{rows} rows, {:.0} rows/s", per_second(rows, started.elapsed())));
-                    }
-                    Msg::Failed(message) => {
-                        result = Err(Stop::Input(message));
-                        break;
-                    }
-                }
-            }
-            // Dropping the receiver stops the parse thread at its next send.
-            drop(rx);
-            result
-        });
+        let result = pipe(&mut writer, &job, reader, format, &Shown { bar: &bar, offset, started });
         if result.is_ok() {
             writer.progress.complete = true;
         }
         writer.progress.in_flight = None;
         let stored = if args.dry_run { Ok(()) } else { record.store(&writer.progress) }
-            .map_err(|e| io_named(&record.path().display().to_string(), e));
+            .map_err(|e| io_named(&record.path().display().to_string(), &e));
         last_seq = writer.last_seq;
         offset += size;
         if let Err(stop) = result {
@@ -185,7 +152,70 @@ pub(crate) fn run(args: &Args) -> tidal::Result<ExitCode> {
         stored?;
     }
     bar.finish_and_clear();
-    let elapsed = started.elapsed();
+    finish(args, &db, &totals, started.elapsed(), outcome)
+}
+
+/// What the progress bar shows while one input is imported.
+struct Shown<'a> {
+    bar: &'a ProgressBar,
+    /// Bytes of the inputs before this one.
+    offset: u64,
+    started: Instant,
+}
+
+/// Runs one input through the pipeline: a parse thread feeding `writer`.
+fn pipe(
+    writer: &mut Writer<'_>,
+    job: &Job,
+    reader: Box<dyn std::io::BufRead + Send>,
+    format: Format,
+    shown: &Shown<'_>,
+) -> Result<(), Stop> {
+    std::thread::scope(|scope| {
+        let (tx, rx) = crossbeam_channel::bounded(QUEUE);
+        scope.spawn(move || parse::run(job, reader, format, &tx));
+        let mut result = Ok(());
+        for msg in &rx {
+            match msg {
+                Msg::Chunk(chunk) => {
+                    let read = chunk.read;
+                    match writer.chunk(chunk) {
+                        Ok(None) => {}
+                        Ok(Some(line)) => {
+                            result = Err(Stop::TooManyErrors(format!("{}:{line}", job.name)));
+                            break;
+                        }
+                        Err(f) => {
+                            result = Err(Stop::Failed(f));
+                            break;
+                        }
+                    }
+                    shown.bar.set_position(shown.offset + read);
+                    let rows = writer.totals.written + writer.totals.duplicates + writer.totals.rejected;
+                    shown
+                        .bar
+                        .set_message(format!("{rows} rows, {:.0} rows/s", per_second(rows, shown.started.elapsed())));
+                }
+                Msg::Failed(message) => {
+                    result = Err(Stop::Input(message));
+                    break;
+                }
+            }
+        }
+        // Dropping the receiver stops the parse thread at its next send.
+        drop(rx);
+        result
+    })
+}
+
+/// Prints the summary, closes the database, and says how the import ended.
+fn finish(
+    args: &Args,
+    db: &tidal::TidalDB,
+    totals: &Totals,
+    elapsed: Duration,
+    outcome: Result<(), Stop>,
+) -> tidal::Result<ExitCode> {
     let (done, written) = if args.dry_run { ("checked (dry run)", "to write") } else { ("imported", "written") };
     println!(
         "{done} in {:.1} s: {} {written}, {} duplicates, {} rejected ({:.0} rows/s, {} log appends)",
@@ -229,7 +259,7 @@ enum Stop {
     Failed(Failure),
 }
 
-fn io_named(name: &str, e: std::io::Error) -> tidal::Error {
+fn io_named(name: &str, e: &std::io::Error) -> tidal::Error {
     tidal::Error::InvalidArgument(format!("{name}: {e}"))
 }
 

@@ -272,7 +272,9 @@ fn csv(b: &mut Builder<'_>, input: Box<dyn BufRead + Send>) -> Result<Result<(),
     let mut record = csv::ByteRecord::new();
     let failed = |e: csv::Error, line: u64| -> String {
         let too_long = match e.kind() {
-            csv::ErrorKind::Io(io) => io.get_ref().is_some_and(|inner| inner.is::<RecordTooLong>()),
+            csv::ErrorKind::Io(io) => {
+                io.get_ref().is_some_and(<dyn std::error::Error + Send + Sync>::is::<RecordTooLong>)
+            }
             _ => false,
         };
         if too_long {

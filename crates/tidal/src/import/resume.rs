@@ -41,14 +41,13 @@ impl Progress {
     /// past `seq_before`, the batch landed (nothing else writes while the
     /// directory is locked), so its lines are done.
     pub(crate) fn settle(&mut self, last_seq: u64) -> bool {
-        let landed = self.in_flight.take().is_some_and(|f| {
+        self.in_flight.take().is_some_and(|f| {
             let landed = last_seq > f.seq_before;
             if landed {
                 self.done_through = self.done_through.max(f.last_line);
             }
             landed
-        });
-        landed
+        })
     }
 }
 

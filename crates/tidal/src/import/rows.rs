@@ -309,7 +309,7 @@ mod tests {
         assert_eq!((e.at, e.weight, e.user), (Some(Timestamp::from_secs(100)), Some(2.0), Some(Key::from("u"))));
         let row = r.json(br#"{"kind":"item","key":"i","fields":{"title":"T"}}"#).unwrap();
         assert!(matches!(row, Some(Row::Entity(EntityKind::Item, _, _))), "{row:?}");
-        assert_eq!(r.json(b"   ").unwrap().is_none(), true);
+        assert!(r.json(b"   ").unwrap().is_none());
     }
 
     #[test]
