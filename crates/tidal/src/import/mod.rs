@@ -173,7 +173,12 @@ fn pipe(
 ) -> Result<(), Stop> {
     std::thread::scope(|scope| {
         let (tx, rx) = crossbeam_channel::bounded(QUEUE);
-        scope.spawn(move || parse::run(job, reader, format, &tx));
+        let parser = std::thread::Builder::new()
+            .name("tidal-import-parse".to_owned())
+            .spawn_scoped(scope, move || parse::run(job, reader, format, &tx));
+        if let Err(e) = parser {
+            return Err(Stop::Input(format!("{}: could not start the parse thread: {e}", job.name)));
+        }
         let mut result = Ok(());
         for msg in &rx {
             match msg {
