@@ -50,7 +50,10 @@ fn json_lines_of_every_kind_are_imported() {
 {"kind":"relationship","type":"follows","from":"u-1","to":"c-1","weight":0.5}
 "#,
     );
-    let kindless = write(&tmp.path().join("views.ndjson"), br#"{"signal":"view","target":"i-1","at":1704067300}"#);
+    let kindless = write(
+        &tmp.path().join("views.ndjson"),
+        b"\xef\xbb\xbf{\"signal\":\"view\",\"target\":\"i-1\",\"at\":1704067300}",
+    );
     let (ok, out, err) = import(&db, &[&file, &kindless, "--kind", "signal"]);
     assert!(ok, "{err}");
     assert_eq!((count(&out, "written"), count(&out, "rejected")), (8, 0), "{out}");
@@ -77,7 +80,8 @@ fn csv_files_of_each_kind_plain_gzip_and_zstd() {
     // Columns in any order; the kind is told by the header.
     let signals = b"timestamp,signal,user,item,weight\n1704067200,view,u-1,i-1,\n1704067201,like,u-1,i-2,2.5\n";
     let signals = write(&tmp.path().join("signals.csv.zst"), &zstd::encode_all(&signals[..], 3).unwrap());
-    let edges = write(&tmp.path().join("edges.csv"), b"type,from,to\nfollows,u-1,c-1\n");
+    // A byte-order mark before the header is not part of the first name.
+    let edges = write(&tmp.path().join("edges.csv"), b"\xef\xbb\xbftype,from,to\nfollows,u-1,c-1\n");
     let (ok, out, err) = import(&db, &["--kind", "item", &items]);
     assert!(ok, "{err}");
     let (ok2, out2, err2) = import(&db, &[&signals, &edges]);

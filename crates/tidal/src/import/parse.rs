@@ -170,7 +170,7 @@ fn jsonl(b: &mut Builder<'_>, input: Box<dyn BufRead + Send>) -> Result<Result<(
         }
         match line {
             Line::TooLong => b.reject(n, format!("line longer than {} bytes (--max-record-bytes)", job.max_record))?,
-            Line::Text => match job.rules.json(&lines.buf) {
+            Line::Text => match job.rules.json(lines.buf.strip_prefix(BOM).filter(|_| n == 1).unwrap_or(&lines.buf)) {
                 Ok(Some(row)) => b.push(n, row)?,
                 Ok(None) => b.advance(n)?,
                 Err(reason) => b.reject(n, reason)?,
@@ -178,6 +178,9 @@ fn jsonl(b: &mut Builder<'_>, input: Box<dyn BufRead + Send>) -> Result<Result<(
         }
     }
 }
+
+/// The UTF-8 byte-order mark some tools write at the start of a file.
+const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// The CSV reader's buffer.
 const CSV_BUFFER: usize = 64 << 10;
@@ -292,7 +295,8 @@ fn csv(b: &mut Builder<'_>, input: Box<dyn BufRead + Send>) -> Result<Result<(),
         Err(e) => return Ok(Err(failed(e, 1))),
     }
     let header = match record.iter().map(std::str::from_utf8).collect::<Result<Vec<_>, _>>() {
-        Ok(h) => h.iter().map(|s| s.trim().to_owned()).collect::<Vec<_>>(),
+        // A byte-order mark before the first name is not part of it.
+        Ok(h) => h.iter().map(|s| s.trim_start_matches('\u{feff}').trim().to_owned()).collect::<Vec<_>>(),
         Err(_) => return Ok(Err(format!("{}:1: the header is not valid UTF-8", job.name))),
     };
     let header_refs: Vec<&str> = header.iter().map(String::as_str).collect();
