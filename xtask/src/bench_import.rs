@@ -81,6 +81,11 @@ pub(crate) fn run(root: &Path, args: &[String]) -> Result<()> {
 }
 
 fn measure(tidal: &Path, work: &Path, events: u64) -> Result<()> {
+    println!(
+        "machine: {} cores, {}\n",
+        std::thread::available_parallelism().map_or(0, usize::from),
+        crate::bench::machine()
+    );
     let csv = work.join("events.csv");
     let started = Instant::now();
     write_events(&csv, events)?;
