@@ -125,6 +125,10 @@ fn malformed_rows_are_reported_with_file_and_line_and_skipped() {
     text.extend_from_slice(br#"{"kind":"item","key":"i-4","fields":{"title":"ok too"},"extra":1}"#);
     text.extend_from_slice(b"\n");
     text.extend_from_slice(br#"{"kind":"item","key":"i-5"}"#);
+    // A reason quoting a huge value is cut short.
+    text.extend_from_slice(
+        format!("\n{{\"kind\":\"signal\",\"signal\":\"{}\",\"target\":\"i-1\"}}", "z".repeat(100_000)).as_bytes(),
+    );
     let file = write(&tmp.path().join("bad.jsonl"), &text);
     let (ok, out, err) = import(&db, &["--max-errors", "20", &file]);
     assert!(ok, "{err}");
@@ -138,12 +142,14 @@ fn malformed_rows_are_reported_with_file_and_line_and_skipped() {
         (8, "invalid RFC 3339 time \"yesterday\""),
         (10, "future"),
         (11, "unknown member \"extra\""),
+        (13, "unknown signal \"zzz"),
     ] {
         let expected = format!("{file}:{line}: ");
         let found = err.lines().find(|l| l.starts_with(&expected)).unwrap_or_else(|| panic!("no {expected} in {err}"));
         assert!(found.contains(reason), "{found} does not say {reason}");
     }
-    assert_eq!((count(&out, "written"), count(&out, "rejected")), (3, 9), "{out}");
+    assert_eq!((count(&out, "written"), count(&out, "rejected")), (3, 10), "{out}");
+    assert!(err.lines().all(|l| l.len() < 1000), "reasons are cut short");
     let db = open(&db);
     assert_eq!(db.stats().unwrap().items, 2);
     assert!(db.get(EntityKind::Item, "i-5").unwrap().is_some());

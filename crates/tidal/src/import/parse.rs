@@ -34,6 +34,23 @@ pub(crate) struct Bad {
     pub(crate) reason: String,
 }
 
+/// The longest reason kept for a bad row, in bytes: reasons quote the
+/// input (an unknown signal's name, a bad time), which may be huge.
+const MAX_REASON: usize = 300;
+
+/// `reason`, cut to [`MAX_REASON`] bytes (at a character boundary).
+pub(crate) fn clip(mut reason: String) -> String {
+    if reason.len() > MAX_REASON {
+        let mut end = MAX_REASON;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        reason.truncate(end);
+        reason.push_str("…");
+    }
+    reason
+}
+
 /// A run of consecutive lines: the rows to write (with the line of each),
 /// the bad rows among them, and how far the input has been read.
 #[derive(Debug)]
@@ -83,10 +100,17 @@ struct Builder<'a> {
     lines: Vec<u64>,
     rejected: Vec<Bad>,
     through: u64,
+    /// Input bytes of the rows collected so far.
+    bytes: usize,
 }
 
+/// Input bytes after which a chunk is sent whatever its row count, so
+/// rows of large entities cannot pile up without bound.
+const CHUNK_BYTES: usize = 64 << 20;
+
 impl Builder<'_> {
-    fn push(&mut self, line: u64, row: Row) -> Result<(), Gone> {
+    /// Adds a row read from `bytes` bytes of input.
+    fn push(&mut self, line: u64, row: Row, bytes: usize) -> Result<(), Gone> {
         let same = matches!(
             (&self.batch, &row),
             (Some(Batch::Entities(_)), Row::Entity(..)) | (Some(Batch::Signals(_)), Row::Signal(_))
@@ -103,20 +127,26 @@ impl Builder<'_> {
             (slot, Row::Edge(ty, from, to, w)) => *slot = Some(Batch::Edges(ty, vec![(from, to, w)])),
         }
         self.lines.push(line);
+        self.bytes += bytes;
         self.advance(line)
     }
 
     fn reject(&mut self, line: u64, reason: String) -> Result<(), Gone> {
-        self.rejected.push(Bad { line, reason });
+        self.rejected.push(Bad { line, reason: clip(reason) });
         self.advance(line)
     }
 
     fn advance(&mut self, line: u64) -> Result<(), Gone> {
         self.through = line;
-        if self.lines.len() + self.rejected.len() >= self.job.batch_rows { self.flush() } else { Ok(()) }
+        if self.lines.len() + self.rejected.len() >= self.job.batch_rows || self.bytes >= CHUNK_BYTES {
+            self.flush()
+        } else {
+            Ok(())
+        }
     }
 
     fn flush(&mut self) -> Result<(), Gone> {
+        self.bytes = 0;
         let chunk = Chunk {
             batch: self.batch.take(),
             lines: std::mem::take(&mut self.lines),
@@ -141,7 +171,8 @@ impl Builder<'_> {
 /// Parses one input, sending chunks to `tx` until it ends, fails, or the
 /// writer stops listening.
 pub(crate) fn run(job: &Job, input: Box<dyn BufRead + Send>, format: super::input::Format, tx: &Sender<Msg>) {
-    let mut b = Builder { job, tx, batch: None, lines: Vec::new(), rejected: Vec::new(), through: job.skip_through };
+    let mut b =
+        Builder { job, tx, batch: None, lines: Vec::new(), rejected: Vec::new(), through: job.skip_through, bytes: 0 };
     let result = match format {
         super::input::Format::Jsonl => jsonl(&mut b, input),
         super::input::Format::Csv => csv(&mut b, input),
@@ -171,7 +202,7 @@ fn jsonl(b: &mut Builder<'_>, input: Box<dyn BufRead + Send>) -> Result<Result<(
         match line {
             Line::TooLong => b.reject(n, format!("line longer than {} bytes (--max-record-bytes)", job.max_record))?,
             Line::Text => match job.rules.json(lines.buf.strip_prefix(BOM).filter(|_| n == 1).unwrap_or(&lines.buf)) {
-                Ok(Some(row)) => b.push(n, row)?,
+                Ok(Some(row)) => b.push(n, row, lines.buf.len())?,
                 Ok(None) => b.advance(n)?,
                 Err(reason) => b.reject(n, reason)?,
             },
@@ -339,7 +370,7 @@ fn csv(b: &mut Builder<'_>, input: Box<dyn BufRead + Send>) -> Result<Result<(),
             continue;
         }
         match csv_row(&columns, &cells, &job.rules) {
-            Ok(row) => b.push(n, row)?,
+            Ok(row) => b.push(n, row, record.as_slice().len())?,
             Err(reason) => b.reject(n, reason)?,
         }
     }

@@ -112,7 +112,7 @@ impl Writer<'_> {
             Err(e) if refused(&e) => {
                 self.progress.in_flight = None;
                 if hi - lo == 1 {
-                    span.found.push(Bad { line: last_line, reason: e.to_string() });
+                    span.found.push(Bad { line: last_line, reason: super::parse::clip(e.to_string()) });
                     let earlier = span.parse_bad.iter().filter(|b| b.line < last_line).count();
                     let count = span.before + (span.found.len() + earlier) as u64;
                     if count > self.max_errors {
