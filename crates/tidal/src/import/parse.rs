@@ -46,7 +46,7 @@ pub(crate) fn clip(mut reason: String) -> String {
             end -= 1;
         }
         reason.truncate(end);
-        reason.push_str("…");
+        reason.push('…');
     }
     reason
 }
