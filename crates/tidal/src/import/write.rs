@@ -59,19 +59,15 @@ impl Writer<'_> {
     /// too many and the import must stop.
     pub(crate) fn chunk(&mut self, chunk: Chunk) -> Result<Option<u64>, Failure> {
         let before = self.totals.rejected;
-        // The chunk's own bad row that would be one too many if no other
-        // bad row came before it: rows from there on are not written.
-        let allowed = usize::try_from(self.max_errors.saturating_sub(before)).unwrap_or(usize::MAX);
-        let cut =
-            if before > self.max_errors { chunk.rejected.first() } else { chunk.rejected.get(allowed) }.map(|b| b.line);
         let mut found = Vec::new();
-        let mut stop = None;
-        if let Some(batch) = &chunk.batch {
-            let end = cut.map_or(chunk.lines.len(), |c| chunk.lines.partition_point(|&l| l < c));
-            let mut span = Span { batch, lines: &chunk.lines, parse_bad: &chunk.rejected, before, found: &mut found };
-            stop = self.range(&mut span, 0, end)?;
+        let mut span = Span { lines: &chunk.lines, parse_bad: &chunk.rejected, before, found: &mut found };
+        let mut stop = match &chunk.batch {
+            Some(batch) => self.range(batch, &mut span, 0, chunk.lines.len())?,
+            None => None,
+        };
+        if stop.is_none() {
+            stop = self.cut(&span);
         }
-        let stop = stop.or(cut);
         let mut bad: Vec<Bad> =
             chunk.rejected.into_iter().chain(found).filter(|b| stop.is_none_or(|s| b.line <= s)).collect();
         bad.sort_by_key(|b| b.line);
@@ -85,8 +81,22 @@ impl Writer<'_> {
         Ok(stop)
     }
 
+    /// The line of the chunk's bad row from parsing that is one too many,
+    /// given the bad rows found so far: no row from there on is written.
+    fn cut(&self, span: &Span<'_>) -> Option<u64> {
+        let seen = span.before + span.found.len() as u64;
+        let allowed = usize::try_from(self.max_errors.checked_sub(seen)?).unwrap_or(usize::MAX);
+        span.parse_bad.get(allowed).map(|b| b.line)
+    }
+
     /// Writes rows `lo..hi` of a span, halving on refusal.
-    fn range(&mut self, span: &mut Span<'_>, lo: usize, hi: usize) -> Result<Option<u64>, Failure> {
+    fn range(&mut self, batch: &Batch, span: &mut Span<'_>, lo: usize, hi: usize) -> Result<Option<u64>, Failure> {
+        // Bad rows are counted in file order: rows past the one that is one
+        // too many are never written.
+        let hi = match self.cut(span) {
+            Some(cut) => lo + span.lines[lo..hi].partition_point(|&l| l < cut),
+            None => hi,
+        };
         if lo >= hi {
             return Ok(None);
         }
@@ -98,7 +108,7 @@ impl Writer<'_> {
         self.progress.in_flight = Some(InFlight { last_line, seq_before: self.last_seq });
         self.record.store(&self.progress).map_err(Failure::Record)?;
         self.totals.appends += 1;
-        match write(self.db, span.batch, lo, hi) {
+        match write(self.db, batch, lo, hi) {
             Ok(ack) => {
                 self.totals.written += ack.written as u64;
                 self.totals.duplicates += ack.duplicates as u64;
@@ -122,10 +132,10 @@ impl Writer<'_> {
                     return Ok(None);
                 }
                 let mid = lo + (hi - lo) / 2;
-                if let Some(stop) = self.range(span, lo, mid)? {
+                if let Some(stop) = self.range(batch, span, lo, mid)? {
                     return Ok(Some(stop));
                 }
-                self.range(span, mid, hi)
+                self.range(batch, span, mid, hi)
             }
             Err(e) => Err(Failure::Db(e)),
         }
@@ -134,7 +144,6 @@ impl Writer<'_> {
 
 /// A chunk being written, with what counting its bad rows needs.
 struct Span<'a> {
-    batch: &'a Batch,
     lines: &'a [u64],
     /// The chunk's bad rows found while parsing.
     parse_bad: &'a [Bad],
@@ -193,6 +202,10 @@ mod tests {
     }
 
     fn write_chunk(max_errors: u64) -> (Option<u64>, Totals, Vec<u64>, u64) {
+        write_chunk_of(chunk(), max_errors)
+    }
+
+    fn write_chunk_of(chunk: Chunk, max_errors: u64) -> (Option<u64>, Totals, Vec<u64>, u64) {
         let dir = tempfile::tempdir().unwrap();
         let db = TidalDB::open(Config::new(dir.path().join("db"))).unwrap();
         let input = dir.path().join("in.csv");
@@ -211,7 +224,7 @@ mod tests {
             totals: &mut totals,
             report: &report,
         };
-        let stop = w.chunk(chunk()).unwrap();
+        let stop = w.chunk(chunk).unwrap();
         let done = w.progress.done_through;
         (stop, totals, reported.into_inner(), done)
     }
@@ -225,6 +238,25 @@ mod tests {
         assert_eq!(done, 64);
         // O(bad · log batch) appends: at most two per level per bad row.
         assert!(totals.appends <= 1 + 2 * 3 * 6, "{} appends", totals.appends);
+    }
+
+    #[test]
+    fn bad_rows_from_parsing_and_writing_count_together_in_file_order() {
+        // Row 6 is refused by the database; lines 20 and 30 were bad when
+        // parsed (they carry no row). With one bad row allowed, line 20 is
+        // one too many: rows before it are written, none after.
+        let mut c = chunk();
+        if let Some(Batch::Signals(events)) = &mut c.batch {
+            events.remove(29);
+            events.remove(19);
+        }
+        c.lines.retain(|l| ![20, 30].contains(l));
+        c.rejected = vec![Bad { line: 20, reason: "parse".into() }, Bad { line: 30, reason: "parse".into() }];
+        let (stop, totals, reported, done) = write_chunk_of(c, 1);
+        assert_eq!(stop, Some(20));
+        assert_eq!((totals.written, totals.rejected), (18, 2), "rows 1..=19 but row 6");
+        assert_eq!(reported, vec![6, 20]);
+        assert_eq!(done, 19);
     }
 
     #[test]
