@@ -140,12 +140,17 @@ pub(crate) fn run(args: &Args) -> tidal::Result<ExitCode> {
         if result.is_ok() {
             writer.progress.complete = true;
         }
-        writer.progress.in_flight = None;
+        // A batch still in flight here failed in the database (an I/O
+        // error, a poisoned log): whether it landed is unknown, so the
+        // record keeps it, and the next run settles it from the log.
         let stored = if args.dry_run { Ok(()) } else { record.store(&writer.progress) }
             .map_err(|e| io_named(&record.path().display().to_string(), &e));
         last_seq = writer.last_seq;
         offset += size;
         if let Err(stop) = result {
+            if let Err(e) = stored {
+                bar.suspend(|| eprintln!("error: {e}"));
+            }
             outcome = Err(stop);
             break;
         }
