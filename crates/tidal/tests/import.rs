@@ -48,6 +48,7 @@ fn json_lines_of_every_kind_are_imported() {
 {"kind":"signal","signal":"view","target":"i-1","user":"u-2","at":1704067201,"weight":2.0}
 {"kind":"signal","signal":"like","item":"i-1","user":"u-1","at":1704067202,"idempotency_key":"like-1"}
 {"kind":"relationship","type":"follows","from":"u-1","to":"c-1","weight":0.5}
+{"kind":"item","key":"i-2","fields":{"creator":"c-9"}}
 "#,
     );
     let kindless = write(
@@ -56,10 +57,14 @@ fn json_lines_of_every_kind_are_imported() {
     );
     let (ok, out, err) = import(&db, &[&file, &kindless, "--kind", "signal"]);
     assert!(ok, "{err}");
-    assert_eq!((count(&out, "written"), count(&out, "rejected")), (8, 0), "{out}");
+    assert_eq!((count(&out, "written"), count(&out, "rejected")), (9, 0), "{out}");
     let db = open(&db);
     let s = db.stats().unwrap();
-    assert_eq!((s.items, s.users, s.creators), (1, 1, 1));
+    assert_eq!((s.items, s.users, s.creators), (2, 1, 1));
+    // Every key is stored, a creator named only by a reference field too.
+    for key in ["i-1", "u-1", "c-1", "c-9"] {
+        assert_eq!(db.key_of(Key::id_for(key)).unwrap().as_deref(), Some(key));
+    }
     let item = db.get(EntityKind::Item, "i-1").unwrap().unwrap();
     assert_eq!(item["rating"], FieldValue::Integer(3));
     assert_eq!(item["topics"], FieldValue::Tags(vec!["a".into(), "b".into()]));

@@ -19,8 +19,8 @@ use super::rows::{self, Kind, Row, Rules};
 /// Rows of one class, in file order, written with one facade call.
 #[derive(Debug)]
 pub(crate) enum Batch {
-    /// `put_batch`.
-    Entities(Vec<(EntityKind, Key, Fields)>),
+    /// `put_batch`, with each row's reference keys for `name_keys`.
+    Entities(Vec<(EntityKind, Key, Fields)>, Vec<Vec<Key>>),
     /// `relate_batch` of one relationship type.
     Edges(String, Vec<(Key, Key, f64)>),
     /// `signal_batch`.
@@ -113,16 +113,19 @@ impl Builder<'_> {
     fn push(&mut self, line: u64, row: Row, bytes: usize) -> Result<(), Gone> {
         let same = matches!(
             (&self.batch, &row),
-            (Some(Batch::Entities(_)), Row::Entity(..)) | (Some(Batch::Signals(_)), Row::Signal(_))
+            (Some(Batch::Entities(..)), Row::Entity(..)) | (Some(Batch::Signals(_)), Row::Signal(_))
         ) || matches!((&self.batch, &row), (Some(Batch::Edges(a, _)), Row::Edge(b, ..)) if a == b);
         if !same && self.batch.is_some() {
             self.flush()?;
         }
         match (&mut self.batch, row) {
-            (Some(Batch::Entities(v)), Row::Entity(k, key, f)) => v.push((k, key, f)),
+            (Some(Batch::Entities(v, refs)), Row::Entity(k, key, f, r)) => {
+                v.push((k, key, f));
+                refs.push(r);
+            }
             (Some(Batch::Signals(v)), Row::Signal(e)) => v.push(e),
             (Some(Batch::Edges(_, v)), Row::Edge(_, from, to, w)) => v.push((from, to, w)),
-            (slot, Row::Entity(k, key, f)) => *slot = Some(Batch::Entities(vec![(k, key, f)])),
+            (slot, Row::Entity(k, key, f, r)) => *slot = Some(Batch::Entities(vec![(k, key, f)], vec![r])),
             (slot, Row::Signal(e)) => *slot = Some(Batch::Signals(vec![e])),
             (slot, Row::Edge(ty, from, to, w)) => *slot = Some(Batch::Edges(ty, vec![(from, to, w)])),
         }

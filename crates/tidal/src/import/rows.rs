@@ -59,8 +59,9 @@ const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
 /// One checked row.
 #[derive(Debug)]
 pub(crate) enum Row {
-    /// An entity write.
-    Entity(EntityKind, Key, Fields),
+    /// An entity write, with the keys its reference fields name (stored
+    /// with `name_keys`, so results show the referred entities by key).
+    Entity(EntityKind, Key, Fields, Vec<Key>),
     /// An edge of a relationship type.
     Edge(String, Key, Key, f64),
     /// A signal event.
@@ -140,9 +141,15 @@ impl Rules {
     pub(crate) fn entity(&self, kind: EntityKind, key_text: &str, fields: &Value) -> Result<Row, String> {
         let key = key(key_text, "entity")?;
         let def = self.schema.entity(kind);
+        let refs = tidal::json::reference_keys(def, fields);
+        for r in &refs {
+            if let Key::Name(name) = r {
+                self::key(name, "reference")?;
+            }
+        }
         let fields = tidal::json::fields_from_json(def, fields).map_err(|e| e.to_string())?;
         def.check(&fields).map_err(|e| e.to_string())?;
-        Ok(Row::Entity(kind, key, fields))
+        Ok(Row::Entity(kind, key, fields, refs))
     }
 
     /// A JSON Lines record.
@@ -308,7 +315,7 @@ mod tests {
         let Ok(Some(Row::Signal(e))) = row else { panic!("{row:?}") };
         assert_eq!((e.at, e.weight, e.user), (Some(Timestamp::from_secs(100)), Some(2.0), Some(Key::from("u"))));
         let row = r.json(br#"{"kind":"item","key":"i","fields":{"title":"T"}}"#).unwrap();
-        assert!(matches!(row, Some(Row::Entity(EntityKind::Item, _, _))), "{row:?}");
+        assert!(matches!(row, Some(Row::Entity(EntityKind::Item, _, _, _))), "{row:?}");
         assert!(r.json(b"   ").unwrap().is_none());
     }
 

@@ -6,7 +6,7 @@
 //! with every row before it written. Before every append the input's
 //! progress record is rewritten (see `resume.rs`).
 
-use tidal::{Ack, Error, TidalDB};
+use tidal::{Ack, Error, Key, TidalDB};
 
 use super::parse::{Bad, Batch, Chunk};
 use super::resume::{InFlight, Progress, Record};
@@ -105,22 +105,34 @@ impl Writer<'_> {
             self.totals.written += (hi - lo) as u64;
             return Ok(None);
         }
-        self.progress.in_flight = Some(InFlight { last_line, seq_before: self.last_seq });
-        self.record.store(&self.progress).map_err(Failure::Record)?;
         self.totals.appends += 1;
-        match write(self.db, batch, lo, hi) {
+        // Keys named by reference fields are logged first, in their own
+        // append, outside the batch in flight: naming a key twice is a no-op.
+        let written = match self.name_refs(batch, lo, hi) {
+            Ok(()) => {
+                self.progress.in_flight = Some(InFlight { last_line, seq_before: self.last_seq });
+                self.record.store(&self.progress).map_err(Failure::Record)?;
+                write(self.db, batch, lo, hi)
+            }
+            Err(e) => Err(e),
+        };
+        match written {
             Ok(ack) => {
                 self.totals.written += ack.written as u64;
                 self.totals.duplicates += ack.duplicates as u64;
-                if ack.written > 0 {
-                    self.last_seq = ack.last_seq;
-                }
+                // The log's own figure: an ack's `last_seq` counts only the
+                // rows, not the key records logged with them.
+                self.last_seq = self.db.stats().map_err(Failure::Db)?.last_seq;
                 self.progress.in_flight = None;
                 self.progress.done_through = last_line;
                 Ok(None)
             }
             Err(e) if refused(&e) => {
-                self.progress.in_flight = None;
+                // Nothing was written; the record must not keep a batch in
+                // flight while key records may move the log on.
+                if self.progress.in_flight.take().is_some() {
+                    self.record.store(&self.progress).map_err(Failure::Record)?;
+                }
                 if hi - lo == 1 {
                     span.found.push(Bad { line: last_line, reason: super::parse::clip(e.to_string()) });
                     let earlier = span.parse_bad.iter().filter(|b| b.line < last_line).count();
@@ -142,6 +154,19 @@ impl Writer<'_> {
     }
 }
 
+impl Writer<'_> {
+    /// Logs the keys that rows `lo..hi` of an entity batch name by
+    /// reference (`TidalDB::name_keys`).
+    fn name_refs(&mut self, batch: &Batch, lo: usize, hi: usize) -> tidal::Result<()> {
+        let Batch::Entities(_, refs) = batch else { return Ok(()) };
+        let keys: Vec<Key> = refs[lo..hi].iter().flatten().cloned().collect();
+        if !keys.is_empty() && self.db.name_keys(&keys)? > 0 {
+            self.last_seq = self.db.stats()?.last_seq;
+        }
+        Ok(())
+    }
+}
+
 /// A chunk being written, with what counting its bad rows needs.
 struct Span<'a> {
     lines: &'a [u64],
@@ -155,7 +180,7 @@ struct Span<'a> {
 
 fn write(db: &TidalDB, batch: &Batch, lo: usize, hi: usize) -> tidal::Result<Ack> {
     match batch {
-        Batch::Entities(v) => db.put_batch(v[lo..hi].to_vec()),
+        Batch::Entities(v, _) => db.put_batch(v[lo..hi].to_vec()),
         Batch::Edges(ty, v) => db.relate_batch(ty, &v[lo..hi]),
         Batch::Signals(v) => db.signal_batch(&v[lo..hi]),
     }
@@ -172,6 +197,8 @@ fn refused(e: &Error) -> bool {
             | Error::Input(_)
             | Error::WrongKind { .. }
             | Error::InvalidArgument(_)
+            | Error::InvalidKey { .. }
+            | Error::KeyCollision { .. }
             | Error::Wal(tidal_wal::WalError::InvalidRecord { .. })
     )
 }
