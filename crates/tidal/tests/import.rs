@@ -58,6 +58,15 @@ fn json_lines_of_every_kind_are_imported() {
     let (ok, out, err) = import(&db, &[&file, &kindless, "--kind", "signal"]);
     assert!(ok, "{err}");
     assert_eq!((count(&out, "written"), count(&out, "rejected")), (9, 0), "{out}");
+    // Run again, the files are done: nothing is written. With --again they
+    // are read anew: entities and edges rewritten, and the events — written
+    // a moment ago, well within the 60 s dedup window — taken for duplicates.
+    let (ok, out, err) = import(&db, &[&file, &kindless, "--kind", "signal"]);
+    assert!(ok && err.contains("already imported"), "{err}");
+    assert_eq!(count(&out, "written"), 0, "{out}");
+    let (ok, out, err) = import(&db, &[&file, &kindless, "--kind", "signal", "--again"]);
+    assert!(ok, "{err}");
+    assert_eq!((count(&out, "written"), count(&out, "duplicates")), (5, 4), "{out}");
     let db = open(&db);
     let s = db.stats().unwrap();
     assert_eq!((s.items, s.users, s.creators), (2, 1, 1));
