@@ -42,7 +42,7 @@ pub(crate) fn run(root: &Path, suite: Option<&str>) -> Result<()> {
     Ok(())
 }
 
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
         .and_then(|s| {

@@ -3,26 +3,34 @@
 //! * `cargo xtask ci`   — the single gate: fmt, clippy, tidy, tests, doc tests.
 //! * `cargo xtask tidy` — house rules `rustfmt` and `clippy` cannot check.
 //! * `cargo xtask bench [SUITE]` — the benchmark summaries for `docs/benchmarks.md`.
+//! * `cargo xtask bench import [--events N]` — `tidal import` end to end.
 
 mod bench;
+mod bench_import;
 mod ci;
 mod tidy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <ci | tidy | bench [SUITE]>
+const USAGE: &str = "usage: cargo xtask <ci | tidy | bench [SUITE] | bench import [--events N]>
 
   ci     fmt check, clippy -D warnings, tidy, the whole test suite
          (cargo-nextest when installed, else cargo test) and doc tests
   tidy   file headers, crate layering (from cargo metadata), file lengths
-  bench  release-mode benchmark summaries (suites: wal, storage, signals, materialize, ranking, query, facade, memory; default all)";
+  bench  release-mode benchmark summaries (suites: wal, storage, signals, materialize, ranking, query, facade, memory; default all)
+  bench import [--events N]
+         `tidal import` of a generated CSV of N signal rows (default 10,000,000),
+         read + parse only and end to end";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(&workspace_root()),
         Some("tidy") => tidy::run(&workspace_root()),
+        Some("bench") if args.get(1).map(String::as_str) == Some("import") => {
+            bench_import::run(&workspace_root(), &args[2..])
+        }
         Some("bench") => bench::run(&workspace_root(), args.get(1).map(String::as_str)),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");

@@ -1,10 +1,12 @@
 //! The `tidal` command-line program: `demo` builds a realistic data set and
 //! shows the main queries; `init` creates a database from a schema file and
-//! `schema` shows, compares and changes its schema; `query` and `repl` run
+//! `schema` shows, compares and changes its schema; `import` loads JSON
+//! Lines and CSV files into it; `query` and `repl` run
 //! statements of the query language; `stats` and `check` inspect a data
 //! directory.
 
 mod demo;
+mod import;
 mod repl;
 mod schema_cmd;
 
@@ -33,6 +35,13 @@ enum Command {
     /// Show the schema in force, compare it with a file, or change it.
     #[command(subcommand)]
     Schema(schema_cmd::SchemaCommand),
+    /// Load entities, relationships and signal events from JSON Lines and
+    /// CSV files (plain, .gz or .zst) into a database (docs/import.md).
+    ///
+    /// Bad rows are reported as `file:line: reason` and skipped, up to
+    /// --max-errors; a rerun after an interruption resumes exactly where
+    /// the last acknowledged batch ended.
+    Import(import::Args),
     /// Run one statement of the query language (docs/query-language.md).
     Query {
         /// The statement, e.g. "RETRIEVE items SORT BY trending LIMIT 10".
@@ -86,6 +95,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => done(demo::run(&args)),
         Command::Init(args) => schema_cmd::init(&args),
         Command::Schema(command) => schema_cmd::run(command),
+        Command::Import(args) => import::run(&args),
         Command::Query { statement, dir, json, ids } => done(open_existing(dir).and_then(|db| {
             repl::run_one(&db, &statement, repl::Format { json, ids })?;
             db.shutdown()
