@@ -2,11 +2,12 @@
 //! shows the main queries; `init` creates a database from a schema file and
 //! `schema` shows, compares and changes its schema; `query` and `repl` run
 //! statements of the query language; `stats` and `check` inspect a data
-//! directory.
+//! directory; `serve` is the HTTP/JSON server.
 
 mod demo;
 mod repl;
 mod schema_cmd;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -71,6 +72,11 @@ enum Command {
         #[arg(long)]
         at: Option<u64>,
     },
+    /// Serve a data directory over HTTP/JSON (docs/server.md): writes,
+    /// queries, entity reads, stats, /healthz, /metrics and the OpenAPI
+    /// document at /v1/openapi.json. Loopback by default; a token is
+    /// required off loopback. SIGTERM or Ctrl-C shuts down cleanly.
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -90,6 +96,7 @@ fn main() -> ExitCode {
         })),
         Command::Stats { dir } => done(stats(dir)),
         Command::Check { dir, at } => done(check(dir, at)),
+        Command::Serve(args) => done(serve::run(&args)),
     };
     match result {
         Ok(code) => code,
