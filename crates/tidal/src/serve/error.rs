@@ -142,3 +142,35 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The variants an HTTP test cannot provoke on a healthy server.
+    #[test]
+    fn server_side_failures_map_to_their_statuses() {
+        let cases: Vec<(tidal::Error, StatusCode, &str)> = vec![
+            (tidal::Error::Closed, StatusCode::SERVICE_UNAVAILABLE, "closed"),
+            (tidal::Error::Poisoned("fsync failed".into()), StatusCode::SERVICE_UNAVAILABLE, "poisoned"),
+            (tidal::Error::ReadOnly, StatusCode::FORBIDDEN, "read_only"),
+            (tidal::Error::Locked { dir: "d".into(), pid: Some(7) }, StatusCode::CONFLICT, "locked"),
+            (tidal::Error::BreakingSchemaChange("x".into()), StatusCode::CONFLICT, "breaking_schema_change"),
+            (tidal::Error::CheckFailed(2), StatusCode::INTERNAL_SERVER_ERROR, "check_failed"),
+            (tidal::Error::Io(std::io::Error::other("disk")), StatusCode::INTERNAL_SERVER_ERROR, "io_error"),
+            (
+                tidal::Error::DataFile { file: "log".into(), source: "damaged".into() },
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "data_file_damaged",
+            ),
+            (tidal::Error::Unsupported("SEARCH".into()), StatusCode::NOT_IMPLEMENTED, "unsupported"),
+            (tidal::Error::Wal(tidal_wal::WalError::Closed), StatusCode::SERVICE_UNAVAILABLE, "closed"),
+        ];
+        for (error, status, code) in cases {
+            let message = error.to_string();
+            let e = ApiError::from(error);
+            assert_eq!((e.status, e.code), (status, code), "{message}");
+            assert_eq!(e.message, message);
+        }
+    }
+}
