@@ -16,7 +16,7 @@ const USAGE: &str = "usage: cargo xtask <ci | tidy | bench [SUITE]>
   ci     fmt check, clippy -D warnings, tidy, the whole test suite
          (cargo-nextest when installed, else cargo test) and doc tests
   tidy   file headers, crate layering (from cargo metadata), file lengths
-  bench  release-mode benchmark summaries (suites: wal, storage, signals, materialize, ranking, query, facade, memory; default all)";
+  bench  release-mode benchmark summaries (suites: wal, storage, signals, materialize, ranking, query, facade, memory, serve; default all)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
