@@ -8,10 +8,11 @@ use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State as Extract};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use tidal::{Event, Key};
 
 use super::State;
-use super::api::{JsonBody, RelationshipIn, SignalIn, SignalsIn, WriteAck, blocking, kind_from_path};
+use super::api::{JsonBody, RawBody, RelationshipIn, SignalIn, SignalsIn, WriteAck, blocking, kind_from_path};
 use super::error::{ApiError, ErrorBody};
 
 /// The most events one `POST /v1/signals` may carry (more: 413).
@@ -111,39 +112,53 @@ pub(crate) async fn relationships(
     ))]
 pub(crate) async fn signals(
     Extract(state): Extract<State>,
-    JsonBody(body): JsonBody<Value>,
+    RawBody(body): RawBody,
 ) -> Result<Json<WriteAck>, ApiError> {
-    let events = match body {
-        Value::Array(items) => {
-            if items.len() > MAX_EVENTS_PER_REQUEST {
-                return Err(ApiError::too_large(
-                    "too_many_events",
-                    format!("{} events in one request; at most {MAX_EVENTS_PER_REQUEST}", items.len()),
-                ));
-            }
-            items
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| event(v).map_err(|m| ApiError::bad_request("bad_event", format!("event {i}: {m}"))))
-                .collect::<Result<Vec<_>, _>>()?
-        }
-        v @ Value::Object(_) => vec![event(v).map_err(|m| ApiError::bad_request("bad_event", m))?],
-        _ => {
-            return Err(ApiError::bad_request(
-                "bad_event",
-                "the body must be a signal event object or an array of them",
-            ));
-        }
-    };
+    let events = parse_events(&body)?;
     let ack = state.batcher.submit(events).await?;
     state.metrics.signals_written.fetch_add(ack.written as u64, Ordering::Relaxed);
     state.metrics.signals_duplicate.fetch_add(ack.duplicates as u64, Ordering::Relaxed);
     Ok(Json(ack.into()))
 }
 
-/// One event from its JSON; the error says what is wrong.
-fn event(value: Value) -> Result<Event, String> {
-    let s: SignalIn = serde_json::from_value(value).map_err(|e| e.to_string())?;
+/// The events of a `POST /v1/signals` body: one object, or an array split
+/// into its elements' raw text first (no tree of the whole body is built),
+/// each then read on its own so an error names its index.
+fn parse_events(body: &[u8]) -> Result<Vec<Event>, ApiError> {
+    let shape = |e: &serde_json::Error, at: &str| {
+        if e.is_data() {
+            ApiError::bad_request("bad_event", format!("{at}{e}"))
+        } else {
+            ApiError::bad_request("bad_json", format!("the body is not JSON: {e}"))
+        }
+    };
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'[') => {
+            let raw: Vec<&RawValue> = serde_json::from_slice(body).map_err(|e| shape(&e, ""))?;
+            if raw.len() > MAX_EVENTS_PER_REQUEST {
+                return Err(ApiError::too_large(
+                    "too_many_events",
+                    format!("{} events in one request; at most {MAX_EVENTS_PER_REQUEST}", raw.len()),
+                ));
+            }
+            raw.iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    let s: SignalIn = serde_json::from_str(r.get()).map_err(|e| shape(&e, &format!("event {i}: ")))?;
+                    event(s).map_err(|m| ApiError::bad_request("bad_event", format!("event {i}: {m}")))
+                })
+                .collect()
+        }
+        Some(b'{') => {
+            let s: SignalIn = serde_json::from_slice(body).map_err(|e| shape(&e, ""))?;
+            Ok(vec![event(s).map_err(|m| ApiError::bad_request("bad_event", m))?])
+        }
+        _ => Err(ApiError::bad_request("bad_event", "the body must be a signal event object or an array of them")),
+    }
+}
+
+/// One event; the error says what is wrong with its time.
+fn event(s: SignalIn) -> Result<Event, String> {
     let mut e = Event::new(s.signal, s.target);
     e.user = s.user.map(Key::from);
     e.weight = s.weight;
