@@ -145,7 +145,7 @@ async fn load(
                 let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (c as u64 + 1));
                 let url = format!("{base}/v1/signals");
                 while !stop.load(Ordering::Relaxed) {
-                    let mut event = |rng: &mut Rng| {
+                    let event = |rng: &mut Rng| {
                         json!({"signal": "view", "target": format!("item-{}", rng.below(items)), "user": format!("user-{}", rng.below(USERS))})
                     };
                     let body =
