@@ -1,7 +1,8 @@
 //! `cargo xtask bench serve`: `tidal serve` (the release binary beside this
 //! example) on loopback under 64 concurrent HTTP clients — durable
 //! single-event `POST /v1/signals` events/s, batched (1,000-event arrays)
-//! events/s, and trending-query latency while the single-event load runs.
+//! events/s, and trending-query latency (50 queries/s) while the
+//! single-event load runs.
 //! Prints a Markdown table for docs/benchmarks.md.
 //!
 //! The load generator runs in this process on the same machine as the
@@ -20,6 +21,7 @@ use serde_json::json;
 const CLIENTS: usize = 64;
 const BATCH: usize = 1000;
 const USERS: u64 = 1000;
+const QUERY_EVERY: Duration = Duration::from_millis(20);
 const QUERY: &str = "RETRIEVE items SORT BY trending WINDOW 1h LIMIT 50";
 
 fn env_or(name: &str, default: u64) -> u64 {
@@ -56,7 +58,7 @@ fn main() {
     BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let base = line.trim().strip_prefix("listening on ").unwrap().to_owned();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let results = runtime.block_on(run(&base, secs, items));
+    let results = runtime.block_on(run(&base, secs, items, child.id()));
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();
     println!("server and load generator on one machine ({secs} s a phase, {CLIENTS} clients, {items} items)\n");
@@ -67,7 +69,24 @@ fn main() {
     }
 }
 
-async fn run(base: &str, secs: u64, items: u64) -> Vec<(String, String, String)> {
+/// CPU seconds (user + system) process `pid` has used.
+fn cpu_secs(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the parenthesised name: state is the 3rd, utime the 14th, stime the 15th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// A counter's value from the server's `/metrics`.
+async fn metric(client: &reqwest::Client, base: &str, name: &str) -> f64 {
+    let text = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0.0)
+}
+
+async fn run(base: &str, secs: u64, items: u64, server: u32) -> Vec<(String, String, String)> {
+    let server = server.to_string();
     let client = reqwest::Client::builder().pool_max_idle_per_host(CLIENTS * 2).build().unwrap();
     // Seed the items, 64 at a time.
     let next = Arc::new(AtomicU64::new(0));
@@ -93,31 +112,53 @@ async fn run(base: &str, secs: u64, items: u64) -> Vec<(String, String, String)>
     let mut out = Vec::new();
 
     // Phase 1: single events, with one client querying trending meanwhile.
+    let (cpu_server, cpu_us) = (cpu_secs(&server), cpu_secs("self"));
+    let (appends, requests) = (
+        metric(&client, base, "tidal_signal_appends_total").await,
+        metric(&client, base, "tidal_signal_requests_total").await,
+    );
     let (events, elapsed, latencies) = load(&client, base, secs, items, 1, true).await;
     let rate = events as f64 / elapsed;
+    let appends = metric(&client, base, "tidal_signal_appends_total").await - appends;
+    let requests = metric(&client, base, "tidal_signal_requests_total").await - requests;
+    let (cpu_server, cpu_us) = (cpu_secs(&server) - cpu_server, cpu_secs("self") - cpu_us);
     out.push((
         "durable single-event `POST /v1/signals`, 64 clients".to_owned(),
-        format!("{rate:.0} events/s"),
+        format!(
+            "{rate:.0} events/s ({:.1} requests per log append; CPU: server {:.0} µs, load generator {:.0} µs per event, \
+             {:.2} of 2 cores busy)",
+            requests / appends.max(1.0),
+            cpu_server / events as f64 * 1e6,
+            cpu_us / events as f64 * 1e6,
+            (cpu_server + cpu_us) / elapsed
+        ),
         "≥ 50,000 events/s".to_owned(),
     ));
     let (p50, p99) = percentiles(latencies);
     out.push((
-        format!("`{QUERY}` during that load, p50 / p99"),
+        format!("`{QUERY}` (50/s) during that load, p50 / p99"),
         format!("{p50:.2} ms / {p99:.2} ms"),
         "≤ 2 ms / ≤ 10 ms".to_owned(),
     ));
     // Phase 2: 1,000-event arrays.
+    let (cpu_server, cpu_us) = (cpu_secs(&server), cpu_secs("self"));
     let (events, elapsed, _) = load(&client, base, secs, items, BATCH, false).await;
+    let (cpu_server, cpu_us) = (cpu_secs(&server) - cpu_server, cpu_secs("self") - cpu_us);
     out.push((
         format!("batched `POST /v1/signals` ({BATCH}-event arrays), 64 clients"),
-        format!("{:.0} events/s", events as f64 / elapsed),
+        format!(
+            "{:.0} events/s (CPU: server {:.1} µs, load generator {:.1} µs per event)",
+            events as f64 / elapsed,
+            cpu_server / events as f64 * 1e6,
+            cpu_us / events as f64 * 1e6
+        ),
         "≥ 500,000 events/s".to_owned(),
     ));
     // Phase 3: the query alone, for comparison.
     let (_, _, alone) = load(&client, base, secs.min(3), items, 0, true).await;
     let (p50, p99) = percentiles(alone);
     out.push((
-        format!("`{QUERY}` with no write load, p50 / p99"),
+        format!("`{QUERY}` (50/s) with no write load, p50 / p99"),
         format!("{p50:.2} ms / {p99:.2} ms"),
         "—".to_owned(),
     ));
@@ -162,7 +203,11 @@ async fn load(
         tokio::spawn(async move {
             let mut latencies = Vec::new();
             let url = format!("{base}/v1/query");
+            // Paced, as an application's readers are: one query every
+            // QUERY_EVERY (a query loop would take a core from the writers).
+            let mut tick = tokio::time::interval(QUERY_EVERY);
             while !stop.load(Ordering::Relaxed) {
+                tick.tick().await;
                 let t = Instant::now();
                 let r = client.post(&url).json(&json!({"statement": QUERY})).send().await.unwrap();
                 assert!(r.status().is_success());
