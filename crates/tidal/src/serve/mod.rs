@@ -12,8 +12,9 @@
 //! (503 when `--max-concurrency` requests are in flight) and the
 //! per-request timeout (503). Request bodies are capped at `--max-body`
 //! (413), statements at [`tidal_query::MAX_STATEMENT_BYTES`] (413).
-//! SIGTERM or Ctrl-C stops accepting, drains in-flight requests, drains
-//! the batcher, then checkpoints and closes the database
+//! SIGTERM or Ctrl-C stops accepting, drains in-flight requests (waiting
+//! at most the timeout and a second for open connections), drains the
+//! batcher, then checkpoints and closes the database
 //! ([`TidalDB::shutdown`]) and exits 0: every acknowledged write was
 //! durable before its reply was sent.
 
@@ -26,6 +27,7 @@ mod names;
 mod reads;
 mod writes;
 
+use std::future::IntoFuture as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -127,6 +129,7 @@ async fn serve(args: &Args, token: Option<&str>, db: Arc<TidalDB>) -> tidal::Res
     let batcher = Batcher::start(&db)?;
     let state = Arc::new(AppState { db, batcher, metrics: Metrics::default() });
     let app = router(Arc::clone(&state), args, token);
+    let stop = shutdown_signal()?;
     // The line tests and scripts wait for; stdout is line-buffered when a
     // pipe, so flush it.
     println!("listening on http://{local}");
@@ -135,8 +138,31 @@ async fn serve(args: &Args, token: Option<&str>, db: Arc<TidalDB>) -> tidal::Res
         let _ = std::io::stdout().flush();
     }
     tracing::info!(%local, dir = %args.dir.display(), "listening");
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
-    tracing::info!("stopped accepting; in-flight requests drained");
+    // Draining is bounded: every request is (by the timeout), but a
+    // connection still sending its headers is not, so past the timeout and
+    // a second the server stops waiting for such connections. Every reply
+    // already sent was for a durable write; a request cut off gets none.
+    let (fired, on_fire) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        stop.await;
+        let _ = fired.send(());
+    });
+    let drain_limit = Duration::from_secs_f64(args.timeout) + Duration::from_secs(1);
+    tokio::select! {
+        outcome = server.into_future() => {
+            outcome?;
+            tracing::info!("stopped accepting; in-flight requests drained");
+        }
+        () = async {
+            if on_fire.await.is_ok() {
+                tokio::time::sleep(drain_limit).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => {
+            tracing::warn!(?drain_limit, "connections still open after the drain limit; closing anyway");
+        }
+    }
     // Every request has had its reply; the batcher holds nothing more.
     state.batcher.close();
     Ok(())
@@ -199,30 +225,20 @@ async fn method_not_allowed() -> ApiError {
     ApiError::method_not_allowed()
 }
 
-/// Resolves on SIGTERM or Ctrl-C (SIGINT).
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::warn!("cannot listen for Ctrl-C: {e}");
-            std::future::pending::<()>().await;
+/// Listens for SIGTERM and SIGINT (Ctrl-C) from the moment it is made —
+/// before the server says it is listening, so a signal sent right after
+/// that line is never missed (and never kills the process instead).
+fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = int.recv() => {},
         }
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::warn!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
-    }
-    tracing::info!("shutting down: draining in-flight requests");
+        tracing::info!("shutting down: draining in-flight requests");
+    })
 }
 
 /// Logs to stderr as text or JSON lines; `RUST_LOG` filters (default
