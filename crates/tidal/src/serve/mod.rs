@@ -138,10 +138,10 @@ async fn serve(args: &Args, token: Option<&str>, db: Arc<TidalDB>) -> tidal::Res
         let _ = std::io::stdout().flush();
     }
     tracing::info!(%local, dir = %args.dir.display(), "listening");
-    // Draining is bounded: every request is (by the timeout), but a
-    // connection still sending its headers is not, so past the timeout and
-    // a second the server stops waiting for such connections. Every reply
-    // already sent was for a durable write; a request cut off gets none.
+    // Draining is bounded: every handler is (by the timeout), but writing a
+    // reply to a client that does not read it is not, so past the timeout
+    // and a second the server stops waiting. Every reply already sent was
+    // for a durable write; a request cut off gets none.
     let (fired, on_fire) = tokio::sync::oneshot::channel::<()>();
     let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         stop.await;
@@ -163,7 +163,8 @@ async fn serve(args: &Args, token: Option<&str>, db: Arc<TidalDB>) -> tidal::Res
             tracing::warn!(?drain_limit, "connections still open after the drain limit; closing anyway");
         }
     }
-    // Every request has had its reply; the batcher holds nothing more.
+    // Write out what the batcher still holds (requests cut off by the drain
+    // limit), then stop its threads; the caller closes the database.
     state.batcher.close();
     Ok(())
 }
