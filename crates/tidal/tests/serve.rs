@@ -52,9 +52,14 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
-    /// Sends SIGTERM and waits for a clean exit.
-    fn stop(mut self) -> String {
-        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+    /// Sends SIGTERM and waits for a clean exit; returns the log.
+    fn stop(self) -> String {
+        self.stop_with("-TERM")
+    }
+
+    /// Sends `signal` (`-TERM`, `-INT`) and waits for a clean exit.
+    fn stop_with(mut self, signal: &str) -> String {
+        let status = Command::new("kill").args([signal, &self.child.id().to_string()]).status().unwrap();
         assert!(status.success());
         let exit = self.child.wait().unwrap();
         let log = std::fs::read_to_string(&self.log).unwrap();
@@ -363,7 +368,9 @@ fn auth_refuses_missing_and_wrong_tokens_and_logs_json() {
     assert_eq!((status, ack["written"].clone()), (StatusCode::OK, json!(1)));
     let (_, after) = send(c.get(server.url("/v1/stats")).bearer_auth("s3cret"));
     assert_eq!(after["last_seq"], seq + 1, "only the authenticated write was written");
-    let log = server.stop();
+    // Ctrl-C (SIGINT) shuts down as cleanly as SIGTERM.
+    let log = server.stop_with("-INT");
+    assert!(log.contains("shut down cleanly"), "{log}");
     let lines: Vec<Value> =
         log.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
     assert!(lines.iter().any(|l| l["span"]["uri"] == "/v1/stats"), "{log}");
