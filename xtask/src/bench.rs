@@ -18,6 +18,8 @@ const SUITES: &[(&str, &str, &str)] = &[
     ("query", "tidal-query", "query_bench"),
     ("facade", "tidal", "facade_bench"),
     ("memory", "tidal", "memory_bench"),
+    // Starts the release `tidal` binary beside the example (built first, below).
+    ("serve", "tidal", "serve_bench"),
 ];
 
 pub(crate) fn run(root: &Path, suite: Option<&str>) -> Result<()> {
@@ -30,6 +32,16 @@ pub(crate) fn run(root: &Path, suite: Option<&str>) -> Result<()> {
     println!("machine: {} cores, {}", std::thread::available_parallelism().map_or(0, usize::from), machine());
     for (name, package, example) in chosen {
         println!("\n## {name}\n");
+        if *name == "serve" {
+            let status = Command::new(&cargo)
+                .args(["build", "--release", "--quiet", "--package", "tidal", "--bin", "tidal"])
+                .current_dir(root)
+                .status()
+                .context("could not build the tidal binary")?;
+            if !status.success() {
+                bail!("building the tidal binary failed with {status}");
+            }
+        }
         let status = Command::new(&cargo)
             .args(["run", "--release", "--quiet", "--package", package, "--example", example])
             .current_dir(root)

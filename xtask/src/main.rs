@@ -18,7 +18,7 @@ const USAGE: &str = "usage: cargo xtask <ci | tidy | bench [SUITE] | bench impor
   ci     fmt check, clippy -D warnings, tidy, the whole test suite
          (cargo-nextest when installed, else cargo test) and doc tests
   tidy   file headers, crate layering (from cargo metadata), file lengths
-  bench  release-mode benchmark summaries (suites: wal, storage, signals, materialize, ranking, query, facade, memory; default all)
+  bench  release-mode benchmark summaries (suites: wal, storage, signals, materialize, ranking, query, facade, memory, serve; default all)
   bench import [--events N]
          `tidal import` of a generated CSV of N signal rows (default 10,000,000),
          read + parse only and end to end";

@@ -3,12 +3,13 @@
 //! `schema` shows, compares and changes its schema; `import` loads JSON
 //! Lines and CSV files into it; `query` and `repl` run
 //! statements of the query language; `stats` and `check` inspect a data
-//! directory.
+//! directory; `serve` is the HTTP/JSON server.
 
 mod demo;
 mod import;
 mod repl;
 mod schema_cmd;
+mod serve;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -86,6 +87,11 @@ enum Command {
         #[arg(long)]
         at: Option<u64>,
     },
+    /// Serve a data directory over HTTP/JSON (docs/server.md): writes,
+    /// queries, entity reads, stats, /healthz, /metrics and the OpenAPI
+    /// document at /v1/openapi.json. Loopback by default; a token is
+    /// required off loopback. SIGTERM or Ctrl-C shuts down cleanly.
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -106,6 +112,7 @@ fn main() -> ExitCode {
         })),
         Command::Stats { dir } => done(stats(dir)),
         Command::Check { dir, at } => done(check(dir, at)),
+        Command::Serve(args) => done(serve::run(&args)),
     };
     match result {
         Ok(code) => code,
