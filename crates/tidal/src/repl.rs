@@ -62,7 +62,7 @@ fn value_text(v: &FieldValue, key_of: &dyn Fn(EntityId) -> Option<String>) -> St
         FieldValue::Tags(t) => t.join(","),
         FieldValue::Integer(n) => n.to_string(),
         FieldValue::Float(x) => format!("{x}"),
-        FieldValue::Timestamp(t) => t.as_secs().to_string(),
+        FieldValue::Timestamp(t) => t.rfc3339(),
         FieldValue::Bool(b) => b.to_string(),
         FieldValue::Vector(v) => format!("[{} dims]", v.len()),
         FieldValue::Reference(id) => key_of(*id).unwrap_or_else(|| id.to_string()),
