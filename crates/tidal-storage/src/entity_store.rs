@@ -259,6 +259,15 @@ impl EntityStore {
             .transpose()
     }
 
+    /// Whether any entity key is stored (one short prefix scan).
+    ///
+    /// # Errors
+    /// Engine failures.
+    pub fn has_names(&self) -> Result<bool> {
+        let prefix = crate::keys::entity_tag_prefix(EntityId(0), Tag::Key);
+        Ok(self.engine.scan_prefix(Space::System, &prefix)?.next().transpose()?.is_some())
+    }
+
     /// An entity's fields, if it exists.
     pub fn get(&self, kind: EntityKind, id: EntityId) -> Result<Option<Fields>> {
         let key = encode_key(id, Tag::Entity, &[]);

@@ -219,6 +219,7 @@ impl TidalDB {
             .map(|p| Ok((p.name.clone(), Profile::compile(&schema, &p.name)?)))
             .collect::<Result<HashMap<_, _>>>()?;
         let Views { registry, checkpoints, signals, users, entities, edges, rollups, archive, .. } = views;
+        let keys = KeyCache::new(config.key_hash, &entities)?;
         let inner = Arc::new(Inner {
             roles: Roles::for_schema(&schema),
             profiles,
@@ -241,7 +242,7 @@ impl TidalDB {
             bounds: config.bounds,
             closed: AtomicBool::new(false),
             read_only: config.read_only,
-            keys: KeyCache::new(config.key_hash),
+            keys,
         });
         if schema_changed {
             let json = schema.to_json()?;

@@ -10,8 +10,10 @@
 //! keeps the second hash of every id whose key this process has seen
 //! stored or written (about 30 bytes an id, one per entity touched since
 //! open), and reads the entity store once for an id it has not seen since
-//! the database opened. A write that names known entities costs one
-//! hash-map probe per key and allocates nothing for them.
+//! the database opened — never, when the store held no key at open (a new
+//! database: the cache then holds every key there is). A write that names
+//! known entities costs one hash-map probe per key and allocates nothing
+//! for them.
 //!
 //! A key is *durable* once a write that logs it has been appended. Until
 //! then the writes that claimed it are *in flight*: another write naming
@@ -51,11 +53,20 @@ type Map = HashMap<u64, Known, foldhash::fast::RandomState>;
 pub(crate) struct KeyCache {
     known: Mutex<Map>,
     hash: KeyHash,
+    /// Whether the cache holds every stored key: true when the store held
+    /// none at open (a new database, or one loaded without keys), since
+    /// every key written later passes through the cache. Then an id the
+    /// cache does not hold has no key, and the store is never read.
+    complete: bool,
 }
 
 impl KeyCache {
-    pub(crate) fn new(hash: KeyHash) -> Self {
-        Self { known: Mutex::new(Map::default()), hash }
+    /// A cache over `store`, as recovered at open.
+    ///
+    /// # Errors
+    /// Store failures.
+    pub(crate) fn new(hash: KeyHash, store: &EntityStore) -> Result<Self> {
+        Ok(Self { known: Mutex::new(Map::default()), hash, complete: !store.has_names()? })
     }
 
     /// The id `key` names, for a read or a delete: a string key is
@@ -73,6 +84,7 @@ impl KeyCache {
         match self.known.lock().get(&id.0) {
             Some(k) if k.check == check => return Ok(id),
             Some(_) => return Err(collision(store, name, id.0, None)?),
+            None if self.complete => return Ok(id),
             None => {}
         }
         match store.name_of(id)? {
@@ -196,6 +208,10 @@ impl<'k> Naming<'_, 'k> {
         let mut new = Vec::new();
         let mut stored = Vec::new();
         for (&id, &(check, name)) in &unseen {
+            if self.cache.complete {
+                new.push((id, check, name));
+                continue;
+            }
             match store.name_of(EntityId(id))? {
                 Some(existing) if existing == name => stored.push((id, check)),
                 Some(existing) => {
@@ -283,6 +299,10 @@ mod tests {
 
     use super::*;
 
+    fn cache(hash: KeyHash, store: &EntityStore) -> KeyCache {
+        KeyCache::new(hash, store).unwrap()
+    }
+
     fn store() -> EntityStore {
         EntityStore::new(Arc::new(MemoryEngine::new()), Arc::new(tidal_schema::presets::content_feed()))
     }
@@ -299,7 +319,8 @@ mod tests {
 
     #[test]
     fn a_key_in_flight_is_logged_by_every_write_until_one_is_appended() {
-        let (cache, store) = (KeyCache::new(Key::hash_name), store());
+        let store = store();
+        let cache = cache(Key::hash_name, &store);
         let a = Key::from("a");
         let mut first = cache.naming();
         first.id(&a).unwrap();
@@ -318,8 +339,29 @@ mod tests {
     }
 
     #[test]
+    fn a_cache_over_a_store_without_keys_never_reads_it() {
+        let store = store();
+        let cache = cache(Key::hash_name, &store);
+        assert!(cache.complete);
+        // A key put behind the cache's back (never done: every key passes
+        // through it) is not seen: the store is not read.
+        store.apply_batch(1, &[EntityOp::Name { id: Key::id_for("a"), name: "a" }]).unwrap();
+        let a = Key::from("a");
+        let mut w = cache.naming();
+        w.id(&a).unwrap();
+        assert_eq!(logged(&w.resolve(&store).unwrap()), ["a"]);
+        // Reopened over that store, the cache reads it.
+        let reopened = KeyCache::new(Key::hash_name, &store).unwrap();
+        assert!(!reopened.complete);
+        let mut w = reopened.naming();
+        w.id(&a).unwrap();
+        assert!(w.resolve(&store).unwrap().is_empty());
+    }
+
+    #[test]
     fn a_failed_claim_is_forgotten_and_the_next_write_logs_the_key() {
-        let (cache, store) = (KeyCache::new(Key::hash_name), store());
+        let store = store();
+        let cache = cache(Key::hash_name, &store);
         let a = Key::from("a");
         let mut first = cache.naming();
         first.id(&a).unwrap();
@@ -334,8 +376,10 @@ mod tests {
     #[test]
     fn stored_keys_are_read_once_and_collisions_refused_for_reads_too() {
         let clash = |name: &str| (EntityId(7), Key::hash_name(name).1);
-        let (cache, store) = (KeyCache::new(clash), store());
+        let store = store();
         store.apply_batch(1, &[EntityOp::Name { id: EntityId(7), name: "a" }]).unwrap();
+        let cache = cache(clash, &store);
+        assert!(!cache.complete, "the store holds a key");
         let (a, b) = (Key::from("a"), Key::from("b"));
         let mut w = cache.naming();
         w.id(&a).unwrap();
@@ -347,7 +391,7 @@ mod tests {
         w.id(&b).unwrap();
         assert!(matches!(w.resolve(&store), Err(Error::KeyCollision { .. })));
         // A read of an unseen colliding key, from the store alone.
-        let cold = KeyCache::new(clash);
+        let cold = KeyCache::new(clash, &store).unwrap();
         assert!(matches!(cold.id(&b, &store), Err(Error::KeyCollision { .. })));
         assert_eq!(cold.id(&a, &store).unwrap(), EntityId(7));
     }
