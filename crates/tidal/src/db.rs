@@ -350,12 +350,29 @@ impl TidalDB {
     ///
     /// # Errors
     /// As [`put`](Self::put); if any entity is invalid, none is written.
+    pub fn put_batch(&self, entities: Vec<(EntityKind, Key, Fields)>) -> Result<Ack> {
+        self.put_batch_referring(entities, &[])
+    }
+
+    /// [`put_batch`](Self::put_batch), also storing the keys of the
+    /// entities the fields refer to by key (a `creator` given as
+    /// `"creator-3"`: pass the keys the references were made from), in the
+    /// same atomic append — so results show referred entities by key, and
+    /// if anything is refused (a bad field, an invalid or colliding key,
+    /// of an entity or a reference) nothing is written, keys included.
+    ///
+    /// # Errors
+    /// As [`put_batch`](Self::put_batch), and [`Error::InvalidKey`] or
+    /// [`Error::KeyCollision`] for a reference key.
     // Reason: the public signature predates keys borrowing from the batch;
     // callers build the batch to hand it over.
     #[allow(clippy::needless_pass_by_value)]
-    pub fn put_batch(&self, entities: Vec<(EntityKind, Key, Fields)>) -> Result<Ack> {
+    pub fn put_batch_referring(&self, entities: Vec<(EntityKind, Key, Fields)>, references: &[Key]) -> Result<Ack> {
         self.inner.check_writable()?;
         let mut naming = self.inner.keys.naming();
+        for key in references {
+            naming.id(key)?;
+        }
         let mut records = Vec::with_capacity(entities.len());
         for (kind, key, fields) in &entities {
             let id = naming.id(key)?;
@@ -482,6 +499,33 @@ impl TidalDB {
         let new = records.len();
         self.inner.append_after(records, Vec::new(), Some(naming))?;
         Ok(new)
+    }
+
+    /// Up to `max` log records from sequence number `from` on, in order —
+    /// the log is the truth every view derives from, so this is how a
+    /// program can see exactly what was written (`tidal import` proves
+    /// with it whether an interrupted batch landed). The log below the last
+    /// checkpoint may have been truncated: records start at the first the
+    /// log still holds ([`Stats::last_checkpoint`] tells where).
+    ///
+    /// ```
+    /// use tidal::{Config, Event, RecordBody, TidalDB};
+    /// let db = TidalDB::open(Config::ephemeral()).unwrap();
+    /// let ack = db.signal(Event::new("view", "item-1")).unwrap();
+    /// let records = db.read_log(ack.last_seq, 10).unwrap();
+    /// assert!(matches!(records[0].1.body, RecordBody::Signal(_)));
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Closed`] after [`shutdown`](Self::shutdown); a damaged log.
+    pub fn read_log(&self, from: u64, max: usize) -> Result<Vec<(u64, Record)>> {
+        self.inner.check_open()?;
+        let from = from.max(self.inner.wal.first_seq());
+        let mut out = Vec::with_capacity(max.min(4096));
+        for item in self.inner.wal.replay_from(from)?.take(max) {
+            out.push(item?);
+        }
+        Ok(out)
     }
 
     /// The key an entity was written by (`item-17` for the id it hashes

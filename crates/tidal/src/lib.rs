@@ -34,6 +34,8 @@ pub use tidal_schema as schema;
 pub use tidal_schema::{EntityId, EntityKind, InputBounds, InputError, Timestamp, UserState, Window};
 /// The storage boundary [`Backends`] are made of.
 pub use tidal_storage::StorageEngine;
+/// Log records, as [`TidalDB::read_log`] returns them.
+pub use tidal_wal::{Record, RecordBody, SignalEvent};
 /// The file-system boundary [`Backends`] are made of.
 pub use tidal_wal::{Vfs, VfsFile};
 pub use types::{Ack, CheckReport, Event, OpenReport, SignalView, Stats, WindowView};

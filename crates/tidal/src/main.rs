@@ -125,10 +125,15 @@ fn main() -> ExitCode {
 
 /// Opens an existing data directory (never creates one).
 fn open_existing(dir: PathBuf) -> tidal::Result<TidalDB> {
+    open_existing_with(dir, |c| c)
+}
+
+/// [`open_existing`] with `adjust` applied to its configuration.
+pub(crate) fn open_existing_with(dir: PathBuf, adjust: impl FnOnce(Config) -> Config) -> tidal::Result<TidalDB> {
     if !dir.join("schema.json").exists() {
         return Err(tidal::Error::InvalidArgument(format!("{} is not a tidalDB data directory", dir.display())));
     }
-    TidalDB::open(Config::new(dir).checkpoint_interval(None))
+    TidalDB::open(adjust(Config::new(dir).checkpoint_interval(None)))
 }
 
 /// Opens a data directory without changing a byte of it (a private copy).

@@ -303,6 +303,12 @@ fn every_error_has_its_status_and_code() {
     assert_error(post("/v1/relationships", &json!({"type": "follows", "from": "a"})), bad, "bad_json");
     assert_error(send(c.put(server.url("/v1/items/a")).json(&json!({"nope": 1}))), bad, "invalid_argument");
     assert_error(send(c.put(server.url("/v1/items/a")).json(&json!({"title": 3}))), bad, "invalid_argument");
+    // Refused by the schema after the reference was read: its key is not written either.
+    assert_error(
+        send(c.put(server.url("/v1/items/a")).json(&json!({"creator": "c-new", "embedding": [1.0]}))),
+        bad,
+        "schema_error",
+    );
     assert_error(post("/v1/query", &json!({"statement": "RETRIEVE itemz"})), bad, "parse_error");
     assert_error(post("/v1/query", &json!({"statement": "RETRIEVE items USING PROFILE nope"})), bad, "ranking_error");
     assert_error(
@@ -609,6 +615,14 @@ fn openapi_document_is_valid_and_covers_every_route() {
             }
         }
     }
+    // The signals body is one event or an array of them, as the handler
+    // reads it (not an externally tagged enum).
+    let raw: Value = serde_json::from_str(&text).unwrap();
+    let signals_in = &raw["components"]["schemas"]["SignalsIn"];
+    let variants = signals_in["oneOf"].as_array().unwrap_or_else(|| panic!("{signals_in}"));
+    assert_eq!(variants.len(), 2, "{signals_in}");
+    assert!(variants.iter().any(|v| v["type"] == "array"), "{signals_in}");
+    assert!(variants.iter().all(|v| v.get("One").is_none() && v["properties"].get("One").is_none()), "{signals_in}");
     // The routes the server serves, all documented ...
     let routes = [
         ("GET", "/healthz"),

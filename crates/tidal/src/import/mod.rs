@@ -78,8 +78,15 @@ pub(crate) fn run(args: &Args) -> tidal::Result<ExitCode> {
             .len();
         inputs.push((path, compression, format, size));
     }
-    let db =
-        if args.dry_run { crate::open_read_only(args.dir.clone())? } else { crate::open_existing(args.dir.clone())? };
+    // Every row is an event: only rows with an idempotency key are
+    // deduplicated (the progress records make reruns exact, and rows that
+    // share a signal, target, user and time are real events, such as
+    // votes of one day).
+    let db = if args.dry_run {
+        crate::open_read_only(args.dir.clone())?
+    } else {
+        crate::open_existing_with(args.dir.clone(), |c| c.dedup(tidal::DedupMode::Key))?
+    };
     let started = Instant::now();
     let rules = Rules {
         schema: Arc::new(db.schema().clone()),
@@ -87,6 +94,22 @@ pub(crate) fn run(args: &Args) -> tidal::Result<ExitCode> {
         now: Timestamp::now(),
         default_kind: args.kind,
     };
+    // Every input's batch in flight when an earlier run stopped is settled
+    // from the log before this run writes anything.
+    if !args.again && !args.dry_run {
+        for (path, ..) in &inputs {
+            let name = parse::shown(path);
+            let record = Record::for_input(&args.dir, path).map_err(|e| io_named(&name, &e))?;
+            let mut progress = record.load().map_err(tidal::Error::InvalidArgument)?;
+            let Some(through) = progress.in_flight.as_ref().map(|f| f.last_line) else { continue };
+            let landed = progress
+                .settle(|f| write::landed(&db, f))
+                .map_err(|e| tidal::Error::InvalidArgument(format!("{name}: {e}")))?;
+            record.store(&progress).map_err(|e| io_named(&record.path().display().to_string(), &e))?;
+            let what = if landed { "was written" } else { "was not written: it is imported now" };
+            eprintln!("{name}: the batch in flight when the last run stopped (through line {through}) {what}");
+        }
+    }
     let total: u64 = inputs.iter().map(|i| i.3).sum();
     let bar = progress_bar(total);
     let mut totals = Totals::default();
@@ -96,14 +119,12 @@ pub(crate) fn run(args: &Args) -> tidal::Result<ExitCode> {
     for (path, compression, format, size) in inputs {
         let name = parse::shown(path);
         let record = Record::for_input(&args.dir, path).map_err(|e| io_named(&name, &e))?;
-        let mut progress = if args.again || args.dry_run {
+        let progress = if args.again || args.dry_run {
             resume::Progress::default()
         } else {
             record.load().map_err(tidal::Error::InvalidArgument)?
         };
-        if progress.settle(last_seq) {
-            bar.suspend(|| eprintln!("{name}: the batch in flight when the last run stopped was written"));
-        }
+
         if progress.complete {
             bar.suspend(|| {
                 eprintln!("{name}: already imported (through line {}); --again imports it anew", progress.done_through);

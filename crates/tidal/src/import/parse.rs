@@ -19,7 +19,7 @@ use super::rows::{self, Kind, Row, Rules};
 /// Rows of one class, in file order, written with one facade call.
 #[derive(Debug)]
 pub(crate) enum Batch {
-    /// `put_batch`, with each row's reference keys for `name_keys`.
+    /// `put_batch_referring`, with each row's reference keys.
     Entities(Vec<(EntityKind, Key, Fields)>, Vec<Vec<Key>>),
     /// `relate_batch` of one relationship type.
     Edges(String, Vec<(Key, Key, f64)>),

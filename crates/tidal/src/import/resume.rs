@@ -4,8 +4,10 @@
 //! atomically before every log append. It says which lines are done and
 //! which batch is in flight with the log's last sequence number before it;
 //! a log batch is atomic and the data directory is locked while an import
-//! runs, so on the next run the log's last sequence number tells exactly
-//! whether the in-flight batch landed. See docs/import.md.
+//! runs, so the record right after `seq_before` in the log is the in-flight
+//! batch's own if it landed, and another writer's (a later run, a server)
+//! if it did not: the next run reads it and compares it with the marks of
+//! the batch's first rows, exactly. See docs/import.md.
 
 use std::fs::{self, File};
 use std::io::{Read, Write};
@@ -28,26 +30,38 @@ pub(crate) struct Progress {
 }
 
 /// A batch sent to the log but not known to be acknowledged.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct InFlight {
     /// The batch's last line: every line up to it is done once it lands.
     pub(crate) last_line: u64,
     /// The log's last sequence number before the batch.
     pub(crate) seq_before: u64,
+    /// The marks of the batch's first rows (see `write::mark_of_row`): the
+    /// first row record the log holds after `seq_before` carries one of
+    /// them exactly when the batch landed.
+    pub(crate) marks: Vec<u64>,
 }
 
 impl Progress {
-    /// Resolves an in-flight batch with the log's last sequence number now:
-    /// past `seq_before`, the batch landed (nothing else writes while the
-    /// directory is locked), so its lines are done.
-    pub(crate) fn settle(&mut self, last_seq: u64) -> bool {
-        self.in_flight.take().is_some_and(|f| {
-            let landed = last_seq > f.seq_before;
-            if landed {
+    /// Resolves an in-flight batch: `landed` tells from the log whether it
+    /// landed, and if so its lines are done. Returns whether it landed.
+    ///
+    /// # Errors
+    /// What `landed` says when the log cannot tell (it was truncated past
+    /// the batch).
+    pub(crate) fn settle(&mut self, landed: impl FnOnce(&InFlight) -> Result<bool, String>) -> Result<bool, String> {
+        let Some(f) = self.in_flight.take() else { return Ok(false) };
+        match landed(&f) {
+            Ok(true) => {
                 self.done_through = self.done_through.max(f.last_line);
+                Ok(true)
             }
-            landed
-        })
+            Ok(false) => Ok(false),
+            Err(e) => {
+                self.in_flight = Some(f);
+                Err(e)
+            }
+        }
     }
 }
 
@@ -98,6 +112,13 @@ impl Record {
             Some(f) => Some(InFlight {
                 last_line: f.get("last_line").and_then(Value::as_u64).ok_or_else(damaged)?,
                 seq_before: f.get("seq_before").and_then(Value::as_u64).ok_or_else(damaged)?,
+                marks: f
+                    .get("marks")
+                    .and_then(Value::as_array)
+                    .ok_or_else(damaged)?
+                    .iter()
+                    .map(|m| m.as_u64().ok_or_else(damaged))
+                    .collect::<Result<_, _>>()?,
             }),
         };
         Ok(Progress {
@@ -118,7 +139,9 @@ impl Record {
             "head_blake3": self.head,
             "done_through": progress.done_through,
             "complete": progress.complete,
-            "in_flight": progress.in_flight.map(|f| json!({"last_line": f.last_line, "seq_before": f.seq_before})),
+            "in_flight": progress.in_flight.as_ref().map(|f| json!({
+                "last_line": f.last_line, "seq_before": f.seq_before, "marks": f.marks,
+            })),
         });
         let temp = self.path.with_extension("json.tmp");
         let mut file = File::create(&temp)?;
@@ -140,13 +163,18 @@ mod tests {
         fs::write(&input, "{}\n").unwrap();
         let record = Record::for_input(dir.path(), &input).unwrap();
         assert_eq!(record.load().unwrap(), Progress::default());
-        let p =
-            Progress { done_through: 7, complete: false, in_flight: Some(InFlight { last_line: 9, seq_before: 40 }) };
+        let flight = InFlight { last_line: 9, seq_before: 40, marks: vec![u64::MAX, 3] };
+        let p = Progress { done_through: 7, complete: false, in_flight: Some(flight) };
         record.store(&p).unwrap();
         let mut back = record.load().unwrap();
         assert_eq!(back, p);
-        assert!(!back.clone().settle(40), "the log did not move: the batch did not land");
-        assert!(back.settle(41));
+        let mut not = back.clone();
+        assert_eq!(not.settle(|_| Ok(false)), Ok(false));
+        assert_eq!((not.done_through, not.in_flight), (7, None));
+        let mut unknown = back.clone();
+        assert!(unknown.settle(|_| Err("truncated".into())).is_err());
+        assert_eq!(unknown, p, "an unsettled batch stays in flight");
+        assert_eq!(back.settle(|f| Ok(f.marks == [u64::MAX, 3])), Ok(true));
         assert_eq!((back.done_through, back.in_flight), (9, None));
         fs::write(&input, "{}\n{}\n").unwrap();
         assert_ne!(

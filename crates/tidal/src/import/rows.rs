@@ -59,8 +59,8 @@ const MAX_IDEMPOTENCY_KEY_BYTES: usize = 128;
 /// One checked row.
 #[derive(Debug)]
 pub(crate) enum Row {
-    /// An entity write, with the keys its reference fields name (stored
-    /// with `name_keys`, so results show the referred entities by key).
+    /// An entity write, with the keys its reference fields name (stored in
+    /// the same append, so results show the referred entities by key).
     Entity(EntityKind, Key, Fields, Vec<Key>),
     /// An edge of a relationship type.
     Edge(String, Key, Key, f64),

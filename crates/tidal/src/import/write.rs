@@ -6,7 +6,7 @@
 //! with every row before it written. Before every append the input's
 //! progress record is rewritten (see `resume.rs`).
 
-use tidal::{Ack, Error, Key, TidalDB};
+use tidal::{Ack, EntityId, Error, Key, RecordBody, TidalDB};
 
 use super::parse::{Bad, Batch, Chunk};
 use super::resume::{InFlight, Progress, Record};
@@ -106,16 +106,11 @@ impl Writer<'_> {
             return Ok(None);
         }
         self.totals.appends += 1;
-        // Keys named by reference fields are logged first, in their own
-        // append, outside the batch in flight: naming a key twice is a no-op.
-        let written = match self.name_refs(batch, lo, hi) {
-            Ok(()) => {
-                self.progress.in_flight = Some(InFlight { last_line, seq_before: self.last_seq });
-                self.record.store(&self.progress).map_err(Failure::Record)?;
-                write(self.db, batch, lo, hi)
-            }
-            Err(e) => Err(e),
-        };
+        let marks = marks_of_rows(self.db, batch, lo, hi);
+        self.progress.in_flight = Some(InFlight { last_line, seq_before: self.last_seq, marks });
+        self.record.store(&self.progress).map_err(Failure::Record)?;
+        // Keys named by reference fields go in the same append as the rows.
+        let written = write(self.db, batch, lo, hi);
         match written {
             Ok(ack) => {
                 self.totals.written += ack.written as u64;
@@ -154,19 +149,6 @@ impl Writer<'_> {
     }
 }
 
-impl Writer<'_> {
-    /// Logs the keys that rows `lo..hi` of an entity batch name by
-    /// reference (`TidalDB::name_keys`).
-    fn name_refs(&mut self, batch: &Batch, lo: usize, hi: usize) -> tidal::Result<()> {
-        let Batch::Entities(_, refs) = batch else { return Ok(()) };
-        let keys: Vec<Key> = refs[lo..hi].iter().flatten().cloned().collect();
-        if !keys.is_empty() && self.db.name_keys(&keys)? > 0 {
-            self.last_seq = self.db.stats()?.last_seq;
-        }
-        Ok(())
-    }
-}
-
 /// A chunk being written, with what counting its bad rows needs.
 struct Span<'a> {
     lines: &'a [u64],
@@ -180,10 +162,108 @@ struct Span<'a> {
 
 fn write(db: &TidalDB, batch: &Batch, lo: usize, hi: usize) -> tidal::Result<Ack> {
     match batch {
-        Batch::Entities(v, _) => db.put_batch(v[lo..hi].to_vec()),
+        Batch::Entities(v, refs) => {
+            let keys: Vec<Key> = refs[lo..hi].iter().flatten().cloned().collect();
+            db.put_batch_referring(v[lo..hi].to_vec(), &keys)
+        }
         Batch::Edges(ty, v) => db.relate_batch(ty, &v[lo..hi]),
         Batch::Signals(v) => db.signal_batch(&v[lo..hi]),
     }
+}
+
+/// Rows of a batch whose marks its progress record keeps: enough that one
+/// of them is in the log if the batch landed (only a row with an
+/// idempotency key can be dropped as a duplicate).
+const MARKED_ROWS: usize = 16;
+
+/// A row record's mark: a hash of what the log keeps of it — its kind and
+/// ids (and a signal's signal, user and weight; not its time, which the
+/// database gives a row without one).
+fn mark(parts: &[u64]) -> u64 {
+    let mut h = blake3::Hasher::new();
+    for p in parts {
+        h.update(&p.to_le_bytes());
+    }
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&h.finalize().as_bytes()[..8]);
+    u64::from_le_bytes(first)
+}
+
+/// The marks of rows `lo..hi` (the first [`MARKED_ROWS`] of them).
+fn marks_of_rows(db: &TidalDB, batch: &Batch, lo: usize, hi: usize) -> Vec<u64> {
+    let hi = hi.min(lo + MARKED_ROWS);
+    let schema = db.schema();
+    match batch {
+        Batch::Entities(v, _) => {
+            v[lo..hi].iter().map(|(kind, key, _)| mark(&[1, kind_tag(*kind), key.id().0])).collect()
+        }
+        Batch::Edges(ty, v) => {
+            let edge = schema.relationship(ty).map_or(0, |r| u64::from(r.id().0));
+            v[lo..hi].iter().map(|(from, to, w)| mark(&[2, edge, from.id().0, to.id().0, w.to_bits()])).collect()
+        }
+        Batch::Signals(v) => v[lo..hi]
+            .iter()
+            .filter_map(|e| {
+                let def = schema.signal(&e.signal)?;
+                let user = e.user.as_ref().map_or(u64::MAX, |u| u.id().0);
+                let weight = e.weight.unwrap_or(def.default_weight);
+                Some(mark(&[3, u64::from(def.id().0), e.target.id().0, user, weight.to_bits()]))
+            })
+            .collect(),
+    }
+}
+
+/// The mark of a log record, if it is a row record ([`marks_of_rows`]).
+fn mark_of_record(body: &RecordBody) -> Option<u64> {
+    match body {
+        RecordBody::EntityWrite { kind, id, .. } => Some(mark(&[1, kind_tag(*kind), id.0])),
+        RecordBody::EdgeWrite { edge, from, to, weight, .. } => {
+            Some(mark(&[2, u64::from(edge.0), from.0, to.0, weight.to_bits()]))
+        }
+        RecordBody::Signal(e) => Some(mark(&[
+            3,
+            u64::from(e.signal.0),
+            e.item.0,
+            e.user.map_or(u64::MAX, |u: EntityId| u.0),
+            e.weight.to_bits(),
+        ])),
+        _ => None,
+    }
+}
+
+fn kind_tag(kind: tidal::EntityKind) -> u64 {
+    u64::from(kind.tag())
+}
+
+/// Whether the in-flight batch `f` landed: the log's first row record after
+/// `f.seq_before` is the batch's own (its first rows' marks) exactly when
+/// it did — the directory was locked from `seq_before` to the append, so
+/// any other writer's records come after the batch's.
+///
+/// # Errors
+/// The log no longer holds the records after `seq_before` (a checkpoint
+/// truncated it), so whether the batch landed cannot be told.
+pub(crate) fn landed(db: &TidalDB, f: &InFlight) -> Result<bool, String> {
+    let mut from = f.seq_before + 1;
+    let last = db.stats().map_err(|e| e.to_string())?.last_seq;
+    while from <= last {
+        let records = db.read_log(from, 1024).map_err(|e| e.to_string())?;
+        let Some(&(first, _)) = records.first() else { break };
+        if first > from {
+            return Err(format!(
+                "the log no longer holds record {from} (it starts at {first}): whether the batch of lines through \
+                 {} landed cannot be told; check the data and import the rest with --again on a file holding it",
+                f.last_line
+            ));
+        }
+        for (seq, record) in &records {
+            if let Some(m) = mark_of_record(&record.body) {
+                return Ok(f.marks.contains(&m));
+            }
+            from = seq + 1;
+        }
+    }
+    Ok(false)
 }
 
 /// Whether the facade refused the batch for its content (nothing was
@@ -254,6 +334,49 @@ mod tests {
         let stop = w.chunk(chunk).unwrap();
         let done = w.progress.done_through;
         (stop, totals, reported.into_inner(), done)
+    }
+
+    #[test]
+    fn a_batch_in_flight_landed_only_if_the_log_holds_its_rows_right_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = TidalDB::open(Config::new(dir.path().join("db")).checkpoint_interval(None)).unwrap();
+        let at = tidal::Timestamp::from_secs(1_700_000_000);
+        let ours = Batch::Signals((0..20).map(|i| Event::new("view", format!("ours-{i}")).by("u").at(at)).collect());
+        let seq_before = db.stats().unwrap().last_seq;
+        let flight = InFlight { last_line: 20, seq_before, marks: marks_of_rows(&db, &ours, 0, 20) };
+        assert_eq!(flight.marks.len(), MARKED_ROWS);
+        // Nothing after it: not landed.
+        assert_eq!(landed(&db, &flight), Ok(false));
+        // Another writer's rows (new keys first): not landed, though the log moved.
+        db.signal_batch(&[Event::new("view", "theirs").by("v").at(at)]).unwrap();
+        assert_eq!(landed(&db, &flight), Ok(false));
+        // The batch itself right after `seq_before` (its key records first): landed.
+        let dir2 = tempfile::tempdir().unwrap();
+        let db2 =
+            TidalDB::open(Config::new(dir2.path().join("db")).checkpoint_interval(None).segment_size(4096)).unwrap();
+        let seq_before = db2.stats().unwrap().last_seq;
+        let flight = InFlight { last_line: 20, seq_before, marks: marks_of_rows(&db2, &ours, 0, 20) };
+        let Batch::Signals(events) = &ours else { unreachable!() };
+        db2.signal_batch(events).unwrap();
+        db2.signal_batch(&[Event::new("view", "theirs").by("v").at(at)]).unwrap();
+        assert_eq!(landed(&db2, &flight), Ok(true));
+        // Entities and edges are marked too.
+        let items = Batch::Entities(
+            vec![(tidal::EntityKind::Item, Key::from("i"), tidal::schema::Fields::new())],
+            vec![vec![]],
+        );
+        let seq_before = db2.stats().unwrap().last_seq;
+        let flight = InFlight { last_line: 1, seq_before, marks: marks_of_rows(&db2, &items, 0, 1) };
+        assert_eq!(landed(&db2, &flight), Ok(false));
+        db2.put_batch(vec![(tidal::EntityKind::Item, Key::from("i"), tidal::schema::Fields::new())]).unwrap();
+        assert_eq!(landed(&db2, &flight), Ok(true));
+        // Truncated past the batch: it cannot be told, and it is not guessed.
+        for i in 0..200 {
+            db2.signal(Event::new("view", format!("later-{i}")).at(at)).unwrap();
+        }
+        db2.checkpoint().unwrap();
+        assert!(db2.read_log(flight.seq_before + 1, 1).unwrap()[0].0 > flight.seq_before + 1, "not truncated");
+        assert!(landed(&db2, &flight).unwrap_err().contains("cannot be told"));
     }
 
     #[test]

@@ -189,6 +189,7 @@ pub(crate) struct SignalIn {
 /// `POST /v1/signals` takes one event or an array of them.
 #[derive(Debug, ToSchema)]
 #[allow(dead_code)] // Reason: documents the body; the handler reads it as JSON and then per event.
+#[serde(untagged)]
 pub(crate) enum SignalsIn {
     /// One event.
     One(SignalIn),

@@ -24,9 +24,14 @@ use tokio::sync::oneshot;
 
 use super::error::ApiError;
 
-/// At most this many events go into one combined call (a single larger
-/// request goes alone, whole).
+/// A combined call takes queued requests until it holds this many events
+/// (the last request taken may carry it past; a request is never split).
 const MAX_EVENTS: usize = 4096;
+
+/// Requests waiting for a writer at most; more are refused with 503
+/// `overloaded`. It bounds the memory of requests whose clients timed out
+/// or left (their handlers are gone, their jobs still queued).
+const QUEUE: usize = 64;
 
 /// Writer threads taking batches in turn.
 const WRITERS: usize = 2;
@@ -49,7 +54,7 @@ pub(crate) struct BatchCounts {
 /// The handle requests submit to.
 #[derive(Debug)]
 pub(crate) struct Batcher {
-    tx: Mutex<Option<mpsc::Sender<Job>>>,
+    tx: Mutex<Option<mpsc::SyncSender<Job>>>,
     threads: Mutex<Vec<JoinHandle<()>>>,
     pub(crate) counts: Arc<BatchCounts>,
 }
@@ -57,7 +62,7 @@ pub(crate) struct Batcher {
 impl Batcher {
     /// Starts the writer threads.
     pub(crate) fn start(db: &Arc<TidalDB>) -> std::io::Result<Self> {
-        let (tx, rx) = mpsc::channel::<Job>();
+        let (tx, rx) = mpsc::sync_channel::<Job>(QUEUE);
         let rx = Arc::new(Mutex::new(rx));
         let counts = Arc::new(BatchCounts::default());
         let mut threads = Vec::with_capacity(WRITERS);
@@ -81,8 +86,10 @@ impl Batcher {
             let Some(tx) = tx.as_ref() else {
                 return Err(tidal::Error::Closed.into());
             };
-            if tx.send(Job { events, reply }).is_err() {
-                return Err(tidal::Error::Closed.into());
+            match tx.try_send(Job { events, reply }) {
+                Ok(()) => {}
+                Err(mpsc::TrySendError::Full(_)) => return Err(ApiError::overloaded()),
+                Err(mpsc::TrySendError::Disconnected(_)) => return Err(tidal::Error::Closed.into()),
             }
         }
         answer.await.unwrap_or_else(|_| Err(ApiError::internal("the signal writer stopped")))
@@ -119,6 +126,12 @@ fn writer(db: &TidalDB, rx: &Mutex<mpsc::Receiver<Job>>, counts: &BatchCounts) {
             }
             jobs
         };
+        // A request whose client is gone (timed out, disconnected) was
+        // never acknowledged: it is not written.
+        let jobs: Vec<Job> = jobs.into_iter().filter(|j| !j.reply.is_closed()).collect();
+        if jobs.is_empty() {
+            continue;
+        }
         counts.requests.fetch_add(jobs.len() as u64, Ordering::Relaxed);
         write(db, jobs, counts);
     }

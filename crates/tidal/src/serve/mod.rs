@@ -186,7 +186,10 @@ fn router(state: State, args: &Args, token: Option<&str>) -> Router {
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(overloaded))
                 .load_shed()
-                .concurrency_limit(args.max_concurrency.max(1))
+                // One semaphore for the whole server: `Router::layer` wraps
+                // each route apart, and a plain concurrency limit would give
+                // each its own.
+                .layer(tower::limit::GlobalConcurrencyLimitLayer::new(args.max_concurrency.max(1)))
                 .timeout(timeout),
         )
         .layer(DefaultBodyLimit::max(args.max_body));

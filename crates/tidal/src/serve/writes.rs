@@ -49,15 +49,10 @@ pub(crate) async fn put_entity(
     let def = state.db.schema().entity(kind);
     let fields = tidal::json::fields_from_json(def, &body)?;
     // Entities named only by reference (`"creator": "creator-3"`) get their
-    // keys stored first, so replies show them by key (no log append when
-    // they are known).
+    // keys stored in the same append, so replies show them by key.
     let refs = tidal::json::reference_keys(def, &body);
     let db = std::sync::Arc::clone(&state.db);
-    let ack = blocking(move || {
-        db.name_keys(&refs)?;
-        Ok(db.put(kind, key.as_str(), &fields)?)
-    })
-    .await?;
+    let ack = blocking(move || Ok(db.put_batch_referring(vec![(kind, tidal::Key::from(key), fields)], &refs)?)).await?;
     state.metrics.entities_put.fetch_add(1, Ordering::Relaxed);
     Ok(Json(ack.into()))
 }
