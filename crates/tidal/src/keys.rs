@@ -49,6 +49,9 @@ struct Known {
 
 type Map = HashMap<u64, Known, foldhash::fast::RandomState>;
 
+/// A set of ids (hashed: a write may claim tens of thousands).
+type Ids = std::collections::HashSet<u64, foldhash::fast::RandomState>;
+
 /// The second hash of the key of every id seen since open.
 pub(crate) struct KeyCache {
     known: Mutex<Map>,
@@ -97,7 +100,7 @@ impl KeyCache {
 
     /// Resolves the keys of one write.
     pub(crate) fn naming<'k>(&self) -> Naming<'_, 'k> {
-        Naming { cache: self, pending: Vec::new(), claimed: Vec::new(), committed: false }
+        Naming { cache: self, pending: Vec::new(), claimed: Ids::default(), committed: false }
     }
 
     /// Ids held.
@@ -139,7 +142,7 @@ pub(crate) struct Naming<'c, 'k> {
     /// (id, second hash, key) of every string key named.
     pending: Vec<(u64, u64, &'k str)>,
     /// Ids whose keys this write logs.
-    claimed: Vec<u64>,
+    claimed: Ids,
     committed: bool,
 }
 
@@ -186,7 +189,7 @@ impl<'k> Naming<'_, 'k> {
                     Some(k) => {
                         // In flight elsewhere: log it here too.
                         k.in_flight += 1;
-                        self.claimed.push(id);
+                        self.claimed.insert(id);
                         records.push(Record::key_name(EntityId(id), name));
                     }
                     None => match unseen.entry(id) {
@@ -232,9 +235,8 @@ impl<'k> Naming<'_, 'k> {
                 drop(known);
                 return Err(collision(store, name, id, None)?);
             }
-            if !k.durable && !self.claimed.contains(&id) {
+            if !k.durable && self.claimed.insert(id) {
                 k.in_flight += 1;
-                self.claimed.push(id);
                 records.push(Record::key_name(EntityId(id), name));
             }
         }
@@ -258,7 +260,7 @@ impl<'k> Naming<'_, 'k> {
     /// Gives up this write's claims: a key no other write has in flight
     /// and none made durable is forgotten.
     fn release(&mut self, known: &mut Map) {
-        for id in self.claimed.drain(..) {
+        for id in self.claimed.drain() {
             if let Entry::Occupied(mut o) = known.entry(id) {
                 let k = o.get_mut();
                 k.in_flight = k.in_flight.saturating_sub(1);
