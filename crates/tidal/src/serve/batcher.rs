@@ -11,8 +11,10 @@
 //! durable (the facade's call returned). Each request keeps its own
 //! outcome: its duplicate indexes are positions in its own array, and when
 //! a combined batch is refused for bad input (which the facade checks
-//! before anything is written) every request is retried on its own, so the
-//! error goes to the request that caused it and the others succeed.
+//! before anything is written) it is split in halves, each written on its
+//! own, recursively: the error goes to the request that caused it, the
+//! others succeed, and a bad request costs O(log requests) appends rather
+//! than one append for every request it was merged with.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, mpsc};
@@ -137,8 +139,11 @@ fn writer(db: &TidalDB, rx: &Mutex<mpsc::Receiver<Job>>, counts: &BatchCounts) {
     }
 }
 
+/// A reply channel of one request.
+type Reply = oneshot::Sender<Result<Ack, ApiError>>;
+
 /// Writes the jobs as one call and answers each; see the module docs for
-/// how a refused batch is retried.
+/// how a refused batch is split.
 fn write(db: &TidalDB, jobs: Vec<Job>, counts: &BatchCounts) {
     let span = tracing::info_span!("signal_batch", requests = jobs.len());
     let _entered = span.enter();
@@ -150,6 +155,12 @@ fn write(db: &TidalDB, jobs: Vec<Job>, counts: &BatchCounts) {
         all.extend(job.events);
         replies.push(job.reply);
     }
+    write_parts(db, all, lens, replies, counts);
+}
+
+/// Writes the events of consecutive requests (`lens` events each, in
+/// order) as one call; a refusal for bad input splits them in halves.
+fn write_parts(db: &TidalDB, mut all: Vec<Event>, mut lens: Vec<usize>, mut replies: Vec<Reply>, counts: &BatchCounts) {
     counts.appends.fetch_add(1, Ordering::Relaxed);
     match db.signal_batch(&all) {
         Ok(ack) => {
@@ -158,12 +169,12 @@ fn write(db: &TidalDB, jobs: Vec<Job>, counts: &BatchCounts) {
             }
         }
         Err(e) if replies.len() > 1 && refused_before_writing(&e) => {
-            let mut rest = all.into_iter();
-            for (reply, len) in replies.into_iter().zip(lens) {
-                let events: Vec<Event> = rest.by_ref().take(len).collect();
-                counts.appends.fetch_add(1, Ordering::Relaxed);
-                let _ = reply.send(db.signal_batch(&events).map_err(ApiError::from));
-            }
+            let half = replies.len() / 2;
+            let events = lens[..half].iter().sum();
+            let (second, second_lens, second_replies) =
+                (all.split_off(events), lens.split_off(half), replies.split_off(half));
+            write_parts(db, all, lens, replies, counts);
+            write_parts(db, second, second_lens, second_replies, counts);
         }
         Err(e) => {
             let e = ApiError::from(e);
