@@ -31,6 +31,7 @@ pub mod kill;
 mod memfs;
 mod rng;
 mod sim_engine;
+pub mod stackexchange;
 
 pub use memfs::{CrashMode, Faults, MemFs};
 pub use rng::SplitMix64;

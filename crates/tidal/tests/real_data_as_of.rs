@@ -22,24 +22,6 @@ const DATA: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/st
 /// Events per `signal_batch`.
 const CHUNK: usize = 500;
 
-/// The attributes of one `<row .../>` line, in order, values raw: the
-/// numbers and dates read here contain no XML entities.
-fn attributes(line: &str) -> Option<HashMap<&str, &str>> {
-    let mut rest = line.trim().strip_prefix("<row ")?;
-    let mut out = HashMap::new();
-    loop {
-        rest = rest.trim_start();
-        if rest.is_empty() || rest.starts_with("/>") {
-            return Some(out);
-        }
-        let eq = rest.find("=\"")?;
-        let (name, after) = (&rest[..eq], &rest[eq + 2..]);
-        let end = after.find('"')?;
-        out.insert(name, &after[..end]);
-        rest = &after[end + 1..];
-    }
-}
-
 /// Days from 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's
 /// `days_from_civil`).
 fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
@@ -67,11 +49,7 @@ fn epoch_nanos(text: &str) -> Option<u64> {
 
 /// Every `<row>` of one file of the dump.
 fn rows(dir: &Path, file: &str) -> Vec<HashMap<String, String>> {
-    let text = std::fs::read_to_string(dir.join(file)).unwrap();
-    text.lines()
-        .filter_map(attributes)
-        .map(|a| a.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect())
-        .collect()
+    tidal_test_support::stackexchange::rows(dir, file).unwrap()
 }
 
 fn date(row: &HashMap<String, String>, name: &str) -> Timestamp {
@@ -199,8 +177,9 @@ fn parsing_reads_the_dump_dates_as_utc() {
     assert_eq!(epoch_nanos("2018-03-12T17:00:45.567"), Some(1_520_874_045 * SEC + 567_000_000));
     assert_eq!(epoch_nanos("2000-02-29T23:59:59.5"), Some(951_868_799 * SEC + 500_000_000));
     let row = r#"  <row Id="7" PostId="3" Score="2" Text="a &quot;b&quot; = c" CreationDate="2018-03-12T17:14:46.030" UserId="26" />"#;
-    let a = attributes(row).unwrap();
-    assert_eq!((a["Id"], a["PostId"], a["UserId"]), ("7", "3", "26"));
+    let a = tidal_test_support::stackexchange::attributes(row).unwrap();
+    assert_eq!((a["Id"].as_str(), a["PostId"].as_str(), a["UserId"].as_str()), ("7", "3", "26"));
+    assert_eq!(a["Text"], r#"a "b" = c"#, "entities decoded");
     assert_eq!(a["CreationDate"], "2018-03-12T17:14:46.030");
 }
 
