@@ -54,6 +54,23 @@ pub(crate) fn run(root: &Path, suite: Option<&str>) -> Result<()> {
     Ok(())
 }
 
+/// Runs the `tidal` package's release example `example` with `args`,
+/// headed by the machine line.
+pub(crate) fn run_example(root: &Path, example: &str, args: &[String]) -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    println!("machine: {} cores, {}\n", std::thread::available_parallelism().map_or(0, usize::from), machine());
+    let status = Command::new(&cargo)
+        .args(["run", "--release", "--quiet", "--package", "tidal", "--example", example, "--"])
+        .args(args)
+        .current_dir(root)
+        .status()
+        .with_context(|| format!("could not run {example}"))?;
+    if !status.success() {
+        bail!("{example} failed with {status}");
+    }
+    Ok(())
+}
+
 pub(crate) fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()

@@ -17,6 +17,8 @@
 //! * [`SimEngine`]: a `tidal-storage` engine in memory that keeps, after a
 //!   simulated crash, only what a disk engine would (flushed batches and a
 //!   prefix of the rest), and fails writes and flushes when told to.
+//! * [`workload`]: the end-to-end benchmark's generated trending workload
+//!   and the brute-force answers to its queries.
 //! * [`fixtures`]: inputs that several crates' tests and benches build the
 //!   same way.
 //!
@@ -32,6 +34,7 @@ mod memfs;
 mod rng;
 mod sim_engine;
 pub mod stackexchange;
+pub mod workload;
 
 pub use memfs::{CrashMode, Faults, MemFs};
 pub use rng::SplitMix64;
