@@ -7,12 +7,13 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use tidal_schema::{EdgeTypeId, EntityId, EntityKind, Measure, Schema, Timestamp, UserState};
+use tidal_schema::{EdgeTypeId, EntityId, EntityKind, Fields, Measure, Schema, Timestamp, UserState};
 use tidal_signals::SignalLedger;
 use tidal_storage::{EntityStore, RelationshipStore, decode_fields};
 use tidal_wal::{RecordBody, Wal};
 
 use crate::archive::EventArchive;
+use crate::columns::ItemColumns;
 use crate::error::Result;
 use crate::rebuild::rebuild_signal_views;
 use crate::user_state::{ALL_STATES, UserStates};
@@ -46,6 +47,9 @@ pub struct StoreAudit {
     pub edges: u64,
     /// Entity keys the log names, compared with the store's.
     pub keys: u64,
+    /// Items whose in-memory columns were compared with their stored
+    /// fields (see [`audit_columns`]).
+    pub columns: u64,
     /// Differences found.
     pub mismatches: u64,
     /// The first few differences, in words.
@@ -216,4 +220,31 @@ pub fn audit_signal_views(
 
 fn describe_bitmaps(user: u64, state: UserState, live: u64, fresh: u64) -> String {
     format!("user {user}: the {state:?} set holds {live} items, the rebuild's {fresh}")
+}
+
+/// Compares the items' in-memory columns with the entity store: every
+/// stored item is held with exactly its stored ranking-relevant fields, and
+/// no other item is held. Adds to `audit`.
+///
+/// # Errors
+/// The store failed to read.
+pub fn audit_columns(columns: &ItemColumns, entities: &EntityStore, audit: &mut StoreAudit) -> Result<()> {
+    let read = columns.read();
+    let mut stored = 0usize;
+    for row in entities.scan(EntityKind::Item)? {
+        let (id, fields) = row?;
+        stored += 1;
+        audit.columns += 1;
+        let want: Fields = fields.into_iter().filter(|(n, _)| read.holds(n)).collect();
+        let names: Vec<&str> = want.keys().map(String::as_str).collect();
+        match read.fields(id, &names) {
+            Some(got) if got == want => {}
+            got => audit.mismatch(|| format!("item {}: the in-memory columns hold {got:?}, the store {want:?}", id.0)),
+        }
+    }
+    drop(read);
+    if columns.len() != stored {
+        audit.mismatch(|| format!("the in-memory columns hold {} items, the store {stored}", columns.len()));
+    }
+    Ok(())
 }

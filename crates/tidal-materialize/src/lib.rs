@@ -6,7 +6,8 @@
 //! coordinates checkpoints (one consistent sequence number, saved atomically
 //! in a [`CheckpointStore`], then the log truncated below), and the core
 //! views: [`GlobalSignals`] (the signal ledger), [`Entities`] and
-//! [`Relationships`] (the typed stores), [`UserStates`] (per-user
+//! [`Relationships`] (the typed stores), [`ItemColumns`] (the items'
+//! ranking-relevant fields in memory), [`UserStates`] (per-user
 //! roaring bitmaps), the [`EventArchive`] of signal events that outlives
 //! log truncation, from which views are rebuilt exactly, and the cold tier,
 //! [`Rollups`]: hourly and daily rollups in storage for long windows. The
@@ -22,6 +23,7 @@ mod archive;
 mod audit;
 mod audit_past;
 mod checkpoint_store;
+mod columns;
 mod error;
 mod materializer;
 mod rebuild;
@@ -35,9 +37,10 @@ mod user_state;
 mod views;
 
 pub use archive::{ArchivedEvent, CHUNK as ARCHIVE_CHUNK, EventArchive, retention_horizon};
-pub use audit::{StoreAudit, ViewAudit, audit_signal_views, audit_stores};
+pub use audit::{StoreAudit, ViewAudit, audit_columns, audit_signal_views, audit_stores};
 pub use audit_past::audit_past_reads;
 pub use checkpoint_store::CheckpointStore;
+pub use columns::{ColumnsRead, ItemColumns};
 pub use error::{MaterializeError, Result};
 pub use materializer::{Materializer, Scope};
 pub use rebuild::{RebuildPlan, RebuiltViews, SchemaInForce, drop_removed_fields, rebuild_signal_views};

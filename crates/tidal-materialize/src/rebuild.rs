@@ -19,6 +19,8 @@ use crate::user_state::UserStates;
 
 /// The views a schema change invalidates.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+// Reason: one independent yes/no per view, read by name.
+#[allow(clippy::struct_excessive_bools)]
 pub struct RebuildPlan {
     /// The signal ledger: a signal's decay, windows or velocity changed (its
     /// checkpoint no longer fits).
@@ -30,6 +32,10 @@ pub struct RebuildPlan {
     /// The cold tier's rollups: a signal's decay changed (their decayed sums
     /// were anchored under the old one), or they are of an older format.
     pub rollups: bool,
+    /// The items' in-memory columns: no checkpoint, or one holding other
+    /// columns than the schema's ranking-relevant item fields. Rebuilt
+    /// from the entity store, which needs no events.
+    pub columns: bool,
 }
 
 impl RebuildPlan {
@@ -54,7 +60,7 @@ impl RebuildPlan {
 
     /// Whether nothing needs rebuilding.
     pub fn is_empty(&self) -> bool {
-        !self.ledger && !self.user_state && !self.rollups && self.entities.is_empty()
+        !self.ledger && !self.user_state && !self.rollups && !self.columns && self.entities.is_empty()
     }
 }
 
@@ -206,20 +212,32 @@ mod tests {
         like.velocity = false;
         let new = old.to_builder().version(2).without_signal("like").signal(like).build().unwrap();
         let plan = RebuildPlan::between(&old, &new);
-        assert_eq!(plan, RebuildPlan { ledger: true, user_state: false, entities: vec![], rollups: false });
+        assert_eq!(
+            plan,
+            RebuildPlan { ledger: true, user_state: false, entities: vec![], rollups: false, columns: false }
+        );
         // A new half-life also re-anchors the rollups' decayed sums.
         let mut view = old.signal("view").cloned().unwrap();
         view.decay = tidal_schema::DecaySpec::exponential(std::time::Duration::from_secs(600)).unwrap();
         let new = old.to_builder().version(2).without_signal("view").signal(view).build().unwrap();
         let plan = RebuildPlan::between(&old, &new);
-        assert_eq!(plan, RebuildPlan { ledger: true, user_state: false, entities: vec![], rollups: true });
+        assert_eq!(
+            plan,
+            RebuildPlan { ledger: true, user_state: false, entities: vec![], rollups: true, columns: false }
+        );
         // A new field changes nothing derived; removing it rewrites entities.
         let wider = old.to_builder().version(2).field(EntityKind::User, FieldDef::keyword("plan")).build().unwrap();
         assert!(RebuildPlan::between(&old, &wider).is_empty());
         let plan = RebuildPlan::between(&wider, &old);
         assert_eq!(
             plan,
-            RebuildPlan { ledger: false, user_state: false, entities: vec![EntityKind::User], rollups: false }
+            RebuildPlan {
+                ledger: false,
+                user_state: false,
+                entities: vec![EntityKind::User],
+                rollups: false,
+                columns: false
+            }
         );
     }
 }

@@ -27,6 +27,7 @@ use tidal_wal::{Record, Wal};
 
 use crate::archive::EventArchive;
 use crate::checkpoint_store::CheckpointStore;
+use crate::columns::ItemColumns;
 use crate::error::{MaterializeError, Result};
 use crate::materializer::Materializer as _;
 use crate::rebuild::{RebuildPlan, SchemaInForce, drop_removed_fields, rebuild_signal_views};
@@ -63,6 +64,8 @@ pub struct Views {
     pub entities: Arc<EntityStore>,
     /// The relationship store.
     pub edges: Arc<RelationshipStore>,
+    /// The items' ranking-relevant fields in memory.
+    pub columns: Arc<ItemColumns>,
     /// The cold tier, if kept.
     pub rollups: Option<Arc<Rollups>>,
     /// The event archive, if kept.
@@ -137,6 +140,12 @@ impl Views {
         {
             plan.rollups = true;
         }
+        // Item columns without a checkpoint (a new database, or one from
+        // before them), or with other columns than the schema's: rebuilt
+        // from the entity store.
+        plan.columns = checkpoints
+            .load_head(ItemColumns::NAME)?
+            .is_none_or(|head| !ItemColumns::checkpoint_fits(schema, head.get(8..).unwrap_or_default()));
         Ok((basis, plan))
     }
 
@@ -167,6 +176,19 @@ impl Views {
         let edges = Arc::new(RelationshipStore::new(Arc::clone(&graph), Arc::clone(&schema)));
         registry.register(Arc::new(Entities::new(Arc::clone(&entities))))?;
         registry.register(Arc::new(Relationships::new(Arc::clone(&edges), graph)))?;
+        let columns = Arc::new(ItemColumns::new(&schema));
+        // No checkpoint and no items stored: replaying the log from its
+        // start fills the columns as it fills the store (a new database).
+        let mut plan = plan;
+        if plan.columns
+            && entities.count(tidal_schema::EntityKind::Item)? == 0
+            && checkpoints.load_head(ItemColumns::NAME)?.is_none()
+        {
+            plan.columns = false;
+        }
+        if !plan.columns {
+            registry.register(Arc::clone(&columns) as _)?;
+        }
         let rollups = options.rollups.then(|| Arc::new(Rollups::new(Arc::clone(&schema), Arc::clone(&data))));
         if let Some(r) = rollups.as_ref().filter(|_| !plan.rollups) {
             registry.register(Arc::clone(r) as _)?;
@@ -175,7 +197,20 @@ impl Views {
         if let Some(a) = &archive {
             registry.register(Arc::clone(a) as _)?;
         }
-        Ok(Self { schema, registry, checkpoints, signals, users, entities, edges, rollups, archive, plan, basis })
+        Ok(Self {
+            schema,
+            registry,
+            checkpoints,
+            signals,
+            users,
+            entities,
+            edges,
+            columns,
+            rollups,
+            archive,
+            plan,
+            basis,
+        })
     }
 
     /// Step 3: restores each registered view's checkpoint and replays the
@@ -237,6 +272,12 @@ impl Views {
         for &kind in &self.plan.entities {
             drop_removed_fields(&self.entities, &self.schema, kind)?;
             rebuilt.push(format!("entities({kind})"));
+        }
+        if self.plan.columns {
+            // After recovery the store reflects every record in the log.
+            self.columns = Arc::new(ItemColumns::build(&self.schema, &self.entities)?);
+            self.registry.register_at(Arc::clone(&self.columns) as _, wal.last_seq())?;
+            rebuilt.push(ItemColumns::NAME.to_owned());
         }
         self.plan = RebuildPlan::default();
         Ok(rebuilt)

@@ -22,6 +22,7 @@ pub(crate) const COMPOSED: &str = "RETRIEVE items FOR USER 'u_123' USING PROFILE
 pub(crate) struct Fixture {
     pub(crate) schema: Arc<Schema>,
     pub(crate) entities: EntityStore,
+    pub(crate) columns: tidal_materialize::ItemColumns,
     pub(crate) edges: RelationshipStore,
     pub(crate) users: UserStates,
     pub(crate) ledger: SignalLedger,
@@ -42,6 +43,7 @@ impl Fixture {
         Self {
             entities: EntityStore::new(Arc::clone(&engine), Arc::clone(&schema)),
             edges: RelationshipStore::new(engine, Arc::clone(&schema)),
+            columns: tidal_materialize::ItemColumns::new(&schema),
             users: UserStates::new(Arc::clone(&schema)),
             ledger: SignalLedger::new(&schema),
             roles: Roles::for_schema(&schema),
@@ -51,10 +53,24 @@ impl Fixture {
         }
     }
 
+    /// Writes an item to the store and its columns, as the entity views
+    /// apply a logged write.
+    pub(crate) fn put_item(&self, id: tidal_schema::EntityId, fields: &tidal_schema::Fields) {
+        self.entities.put(tidal_schema::EntityKind::Item, id, fields).expect("put");
+        self.columns.put(id, fields);
+    }
+
+    /// Deletes an item from the store and its columns.
+    pub(crate) fn delete_item(&self, id: tidal_schema::EntityId) {
+        self.entities.delete(tidal_schema::EntityKind::Item, id).expect("delete");
+        self.columns.delete(id);
+    }
+
     pub(crate) fn views(&self) -> tidal_query::Views<'_> {
         tidal_query::Views {
             schema: &self.schema,
             entities: &self.entities,
+            columns: &self.columns,
             edges: &self.edges,
             users: &self.users,
             ledger: &self.ledger,

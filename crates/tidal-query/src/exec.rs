@@ -50,6 +50,10 @@ pub struct Page {
     /// How many signal reads each tier served (ledger or rollups), per
     /// measure read (`count:1d of view`), in the order first read.
     pub tiers: Vec<(String, TierUse)>,
+    /// Documents read from the entity store: the page's, plus every
+    /// candidate's when a filter or the ranking reads a field the in-memory
+    /// columns do not hold (text, tags, vectors), or the source scans.
+    pub documents_read: usize,
 }
 
 /// What one stage did, for `EXPLAIN ANALYZE`.
@@ -99,7 +103,7 @@ pub fn execute(
     loop {
         stats.clear();
         let mut tiers = Vec::new();
-        let (ranked, candidates, source_done, all_ranked) =
+        let (ranked, candidates, source_done, all_ranked, read) =
             run(plan, views, &user, (pool, want), analyze, &mut stats, &mut tiers)?;
         let start = plan.resume.map_or(0, |c| resume_at(&ranked, c));
         if ranked.len() < start + plan.limit {
@@ -131,9 +135,42 @@ pub fn execute(
             page.next = None;
         }
         page.tiers = tiers;
+        page.documents_read += read;
         stats.push(StageStats { stage: "page", rows: page.hits.len(), micros: micros(t) });
         return Ok((page, stats));
     }
+}
+
+/// The candidates' fields: those filters and ranking read, from the
+/// in-memory columns when they hold them all (none for most signal sorts:
+/// then only whether each item exists), else from the store; `scanned`
+/// rows are the source's own. Items that no longer exist are left out.
+fn fetch(
+    plan: &Plan,
+    views: &Views<'_>,
+    ids: Vec<EntityId>,
+    scanned: Option<Vec<(EntityId, Fields)>>,
+    documents_read: &mut usize,
+) -> Result<Vec<(EntityId, Fields)>> {
+    if let Some(rows) = scanned {
+        let keep: HashSet<EntityId> = ids.iter().copied().collect();
+        return Ok(rows.into_iter().filter(|r| keep.contains(&r.0)).collect());
+    }
+    let columns = views.columns.read();
+    let mut rows = Vec::with_capacity(ids.len());
+    if plan.fields_from_columns && plan.fields_read.iter().all(|f| columns.holds(f)) {
+        let names: Vec<&str> = plan.fields_read.iter().map(String::as_str).collect();
+        rows.extend(ids.into_iter().filter_map(|id| columns.fields(id, &names).map(|f| (id, f))));
+    } else {
+        drop(columns);
+        *documents_read += ids.len();
+        for id in ids {
+            if let Some(f) = views.entities.get(EntityKind::Item, id)? {
+                rows.push((id, f));
+            }
+        }
+    }
+    Ok(rows)
 }
 
 /// Adds `used` to the reads counted for `what`.
@@ -184,7 +221,9 @@ fn page_of(
 ) -> Result<Page> {
     let end = (start + plan.limit).min(ranked.len());
     let mut hits = Vec::with_capacity(end.saturating_sub(start));
+    let mut documents_read = 0;
     for r in ranked.get(start..end).unwrap_or_default() {
+        documents_read += 1;
         if let Some(fields) = views.entities.get(EntityKind::Item, r.id)? {
             hits.push(Hit { id: r.id, key: None, score: r.score, fields, explanation: r.explanation.clone() });
         }
@@ -202,7 +241,7 @@ fn page_of(
         }
         .encode(views.cursor_key)
     });
-    Ok(Page { hits, next, candidates, tiers: Vec::new() })
+    Ok(Page { hits, next, candidates, tiers: Vec::new(), documents_read })
 }
 
 /// The requesting user's bitmaps and relationships.
@@ -250,8 +289,9 @@ fn run(
     analyze: bool,
     stats: &mut Vec<StageStats>,
     tiers: &mut Vec<(String, TierUse)>,
-) -> Result<(Vec<Ranked>, usize, bool, bool)> {
+) -> Result<(Vec<Ranked>, usize, bool, bool, usize)> {
     let at = plan.at;
+    let mut documents_read = 0;
     let mut t = Instant::now();
     let stage = |stats: &mut Vec<StageStats>, name: &'static str, rows: usize, t: &mut Instant| {
         stats.push(StageStats { stage: name, rows, micros: micros(*t) });
@@ -274,6 +314,7 @@ fn run(
             let mut rows = Vec::new();
             for row in views.entities.scan(EntityKind::Item)? {
                 let (id, fields) = row?;
+                documents_read += 1;
                 if let Some(FieldValue::Reference(c)) = fields.get(via)
                     && user.following.contains(c)
                 {
@@ -286,6 +327,7 @@ fn run(
         }
         CandidateSource::AllItems => {
             let rows = views.entities.scan(EntityKind::Item)?.collect::<Result<Vec<_>, _>>()?;
+            documents_read += rows.len();
             let ids = rows.iter().map(|r| r.0).collect();
             scanned = Some(rows);
             (ids, true)
@@ -300,18 +342,7 @@ fn run(
         stage(stats, "exclude", ids.len(), &mut t);
     }
     // 3. Fields.
-    let mut rows: Vec<(EntityId, Fields)> = if let Some(rows) = scanned {
-        let keep: HashSet<EntityId> = ids.iter().copied().collect();
-        rows.into_iter().filter(|r| keep.contains(&r.0)).collect()
-    } else {
-        let mut rows = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(f) = views.entities.get(EntityKind::Item, id)? {
-                rows.push((id, f));
-            }
-        }
-        rows
-    };
+    let mut rows = fetch(plan, views, ids, scanned, &mut documents_read)?;
     stage(stats, "fetch", rows.len(), &mut t);
     // 4. Field filters.
     for f in &plan.field_filters {
@@ -351,5 +382,5 @@ fn run(
         count_reads(tiers, format!("{measure} of {name}"), used);
     }
     stage(stats, "rank", ranked.len(), &mut t);
-    Ok((ranked, candidates.len(), exhausted, depth == candidates.len()))
+    Ok((ranked, candidates.len(), exhausted, depth == candidates.len(), documents_read))
 }

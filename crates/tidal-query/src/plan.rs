@@ -151,10 +151,46 @@ pub struct Plan {
     pub diversity: Vec<DiversityRule>,
     /// Items in the catalogue.
     pub items: u64,
+    /// The item fields the filters and ranking read, each once.
+    pub fields_read: Vec<String>,
+    /// Whether the in-memory columns hold all of them, so candidates are
+    /// read from no document (else from the store).
+    pub fields_from_columns: bool,
     /// Where a cursor resumes.
     pub(crate) resume: Option<Cursor>,
     /// The query's identity for cursors (its text without page settings).
     pub(crate) fingerprint: u64,
+}
+
+/// Every item field the plan's filters and ranking read, each once.
+fn fields_read(
+    field_filters: &[FieldFilter],
+    diversity: &[DiversityRule],
+    ranker: &Ranker,
+    views: &Views<'_>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for f in field_filters {
+        match f {
+            FieldFilter::Where { predicate, .. } => predicate.fold(|p, _: Vec<()>| match p {
+                crate::Predicate::Compare { field, .. }
+                | crate::Predicate::In { field, .. }
+                | crate::Predicate::Contains { field, .. } => out.push(field.clone()),
+                _ => {}
+            }),
+            FieldFilter::Related { via, .. } => out.push(via.clone()),
+        }
+    }
+    out.extend(diversity.iter().map(|r| r.field().to_owned()));
+    match ranker {
+        Ranker::Profile(name) => {
+            out.extend(views.profiles.get(name).map(tidal_ranking::Profile::fields).unwrap_or_default())
+        }
+        Ranker::Sort(mode) => out.extend(mode.field(views.roles).map(str::to_owned)),
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 /// The identity of a query for its cursors: the canonical text without
@@ -322,15 +358,42 @@ pub fn plan(q: &Retrieve, views: &Views<'_>, now: Timestamp) -> Result<Plan> {
         }
     }
 
-    // How many candidates to draw.
+    // How many candidates to draw. A sort by one signal measure drawn from
+    // that measure's top-K, with no diversity to look ahead for, ranks its
+    // candidates in the order the source gives them.
+    let source_is_order = match (&ranker, &source) {
+        (Ranker::Sort(mode), CandidateSource::TopK { id, measure, .. }) => {
+            q.within.is_none()
+                && q.diversity.is_empty()
+                && mode_driver(mode, views.roles)?.is_some_and(|(driver, m)| {
+                    driver == Some(*id)
+                        && views.schema.signal_by_id(*id).is_some_and(|d| top_measure(views, &d.name, m) == *measure)
+                })
+        }
+        _ => false,
+    };
     let keep: f64 =
         state_filters.iter().map(|f| 1.0 - f.removes).chain(field_filters.iter().map(FieldFilter::keeps)).product();
     let want = resume.map_or(0, |c| c.position as usize) + limit as usize;
     // Reason: a bounded positive estimate; truncation is the intent.
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss, clippy::cast_precision_loss)]
-    let pool =
-        ((want.saturating_mul(POOL_PER_RESULT).max(MIN_POOL) as f64 / keep.max(0.01)).ceil() as usize).min(MAX_POOL);
+    let pool = if source_is_order {
+        // The source's order is the ranking's: the first that pass the
+        // filters are the answer (the executor doubles the pool while the
+        // filters leave fewer). Drawn as deep as the executor ranks, so the
+        // snapshot serves the next pages, stable under concurrent writes.
+        let depth = want.saturating_mul(crate::exec::RANK_DEPTH_PER_RESULT).max(crate::exec::MIN_RANK_DEPTH);
+        ((depth as f64 / keep.max(0.01)).ceil() as usize).min(MAX_POOL)
+    } else {
+        ((want.saturating_mul(POOL_PER_RESULT).max(MIN_POOL) as f64 / keep.max(0.01)).ceil() as usize).min(MAX_POOL)
+    };
 
+    let diversity: Vec<DiversityRule> = q.diversity.iter().map(crate::ast::Diversity::rule).collect();
+    let fields_read = fields_read(&field_filters, &diversity, &ranker, views);
+    let fields_from_columns = {
+        let columns = views.columns.read();
+        fields_read.iter().all(|f| columns.holds(f))
+    };
     Ok(Plan {
         query: q.clone(),
         at,
@@ -347,29 +410,24 @@ pub fn plan(q: &Retrieve, views: &Views<'_>, now: Timestamp) -> Result<Plan> {
         pool,
         state_filters,
         field_filters,
-        diversity: q.diversity.iter().map(crate::ast::Diversity::rule).collect(),
+        diversity,
         items,
+        fields_read,
+        fields_from_columns,
         resume,
         fingerprint,
     })
 }
 
-/// A sort mode's source: the ledger's top-K where one signal measure
-/// drives the order, else every item.
+/// The signal and measure a signal-sorting mode ranks by — the same its
+/// top-K source is drawn by (`None` for modes that rank by fields or by
+/// several signals).
 ///
 /// # Errors
-/// A by-name mode whose signal the schema does not declare
-/// ([`RankError::UnknownSignal`](tidal_ranking::RankError::UnknownSignal))
-/// or that is not an item signal; a velocity or acceleration the signal
-/// cannot serve (see [`check_kept`]).
-fn mode_source(
-    mode: &SortMode,
-    views: &Views<'_>,
-    top: &dyn Fn(&str, Measure) -> Result<CandidateSource>,
-) -> Result<CandidateSource> {
-    let r = views.roles;
+/// A by-name mode naming a signal the schema lacks.
+fn mode_driver(mode: &SortMode, r: &tidal_ranking::Roles) -> Result<Option<(Option<SignalId>, Measure)>> {
     let count = Measure::count_over;
-    let driver = match mode {
+    Ok(match mode {
         SortMode::Top(w) | SortMode::MostLiked(w) => Some((r.up, count(*w))),
         SortMode::MostViewed(w) => Some((r.view, count(*w))),
         SortMode::MostShared(w) => Some((r.share, count(*w))),
@@ -387,7 +445,23 @@ fn mode_source(
             },
         )),
         _ => None,
-    };
+    })
+}
+
+/// A sort mode's source: the ledger's top-K where one signal measure
+/// drives the order, else every item.
+///
+/// # Errors
+/// A by-name mode whose signal the schema does not declare
+/// ([`RankError::UnknownSignal`](tidal_ranking::RankError::UnknownSignal))
+/// or that is not an item signal; a velocity or acceleration the signal
+/// cannot serve (see [`check_kept`]).
+fn mode_source(
+    mode: &SortMode,
+    views: &Views<'_>,
+    top: &dyn Fn(&str, Measure) -> Result<CandidateSource>,
+) -> Result<CandidateSource> {
+    let driver = mode_driver(mode, views.roles)?;
     let Some((Some(id), measure)) = driver else { return Ok(CandidateSource::AllItems) };
     let Some(def) = views.schema.signal_by_id(id) else { return Ok(CandidateSource::AllItems) };
     // A window the ledger does not keep (top_year) is ranked from the cold
@@ -524,7 +598,17 @@ impl Plan {
                 ),
             ));
         }
-        out.push(("fetch", "item fields".into()));
+        out.push((
+            "fetch",
+            match (&self.source, self.fields_read.is_empty(), self.fields_from_columns) {
+                (CandidateSource::AllItems | CandidateSource::Followed { .. }, ..) => {
+                    "item fields (the source scans the documents)".into()
+                }
+                (_, true, _) => "no field read: existence from the in-memory columns".into(),
+                (_, false, true) => format!("{} from the in-memory columns", self.fields_read.join(", ")),
+                (_, false, false) => format!("{} from each candidate's document", self.fields_read.join(", ")),
+            },
+        ));
         for f in &self.field_filters {
             out.push((
                 "keep",

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use parking_lot::Mutex;
-use tidal_materialize::{ItemSet, MaterializeError, Rollups, SignalReader, TierUse, UserStates};
+use tidal_materialize::{ItemColumns, ItemSet, MaterializeError, Rollups, SignalReader, TierUse, UserStates};
 use tidal_ranking::{Profile, RankError, Roles, SignalSource, UserView};
 use tidal_schema::{EntityId, Measure, Schema, SignalId, Timestamp, UserState};
 use tidal_signals::{SignalError, SignalLedger};
@@ -21,6 +21,9 @@ pub struct Views<'a> {
     pub schema: &'a Schema,
     /// Entities and their fields.
     pub entities: &'a EntityStore,
+    /// The items' ranking-relevant fields in memory: what filters and
+    /// ranking read, so the store is read only for a page's fields.
+    pub columns: &'a ItemColumns,
     /// Explicit relationships (follows, blocks).
     pub edges: &'a RelationshipStore,
     /// Per-user state bitmaps.

@@ -11,7 +11,7 @@ use tidal_query::{
     FieldFilter, MAX_NESTING, MAX_STATEMENT_BYTES, Predicate, QueryError, Retrieve, Snapshots, execute, parse_retrieve,
     plan, render_explain,
 };
-use tidal_schema::{EntityId, EntityKind, FieldValue, Fields, Timestamp};
+use tidal_schema::{EntityId, FieldValue, Fields, Timestamp};
 
 const T0: u64 = 1_700_000_000;
 
@@ -104,7 +104,7 @@ fn a_flat_chain_of_any_length_plans_runs_and_explains() {
         let fx = fixture::Fixture::new();
         let mut fields = Fields::new();
         fields.insert("format".into(), FieldValue::Keyword("short".into()));
-        fx.entities.put(EntityKind::Item, EntityId(1), &fields).unwrap();
+        fx.put_item(EntityId(1), &fields);
         let snaps = Snapshots::new();
 
         // Built: `format = 'short' AND format = 'short' AND ...`, 100,001

@@ -30,7 +30,7 @@ fn pages_resume_by_last_score_and_id_without_their_snapshot() {
     for i in 0..40u64 {
         let mut f = Fields::new();
         f.insert("title".into(), FieldValue::Text(format!("Item {i}")));
-        fx.entities.put(EntityKind::Item, EntityId(i), &f).unwrap();
+        fx.put_item(EntityId(i), &f);
         // Scores 1..=10, four items each: ties are broken by id.
         for _ in 0..=(i % 10) {
             fx.ledger.apply(view, EntityKind::Item, EntityId(i), Timestamp::from_secs(T0 - 10), 1.0).unwrap();
@@ -56,7 +56,7 @@ fn pages_resume_by_last_score_and_id_without_their_snapshot() {
     // page starts after its (score, id) all the same.
     let first = run(&fx, &snaps, &q.clone().limit(7));
     let last = first.hits.last().unwrap().id;
-    fx.entities.delete(EntityKind::Item, last).unwrap();
+    fx.delete_item(last);
     snaps.clear();
     let second = run(&fx, &snaps, &q.clone().limit(7).after(first.next.unwrap()));
     assert_eq!(ids(&second), whole[7..14].to_vec());

@@ -24,12 +24,12 @@ fn fixture() -> fixture::Fixture {
     for (item, comments) in [(1u64, 3), (2, 1), (3, 4), (4, 2)] {
         let mut f = Fields::new();
         f.insert("title".into(), FieldValue::Text(format!("Item {item}")));
-        fx.entities.put(EntityKind::Item, EntityId(item), &f).unwrap();
+        fx.put_item(EntityId(item), &f);
         for _ in 0..comments {
             fx.ledger.apply(comment, EntityKind::Item, EntityId(item), Timestamp::from_secs(T0 - 60), 2.0).unwrap();
         }
     }
-    fx.entities.put(EntityKind::Item, EntityId(5), &Fields::new()).unwrap();
+    fx.put_item(EntityId(5), &Fields::new());
     let view = SignalId::for_name("view");
     fx.ledger.apply(view, EntityKind::Item, EntityId(5), Timestamp::from_secs(T0 - 60), 1.0).unwrap();
     fx
@@ -136,7 +136,7 @@ fn explain_names_the_source_signal_and_window() {
         stages,
         [
             "source top 4 of 4 active items by count:1w of comment",
-            "fetch item fields",
+            "fetch no field read: existence from the in-memory columns",
             "rank sort count(comment):1w",
             "page 2 results from position 0",
         ]

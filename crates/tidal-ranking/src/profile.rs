@@ -130,6 +130,26 @@ impl Profile {
         })
     }
 
+    /// Every item field scoring reads (each once): personalization's
+    /// embedding, the relationship boost's reference, recency's timestamp,
+    /// the diversity rules' fields, and exploration's creator and
+    /// publication fields.
+    pub fn fields(&self) -> Vec<String> {
+        let d = &self.def;
+        let mut out: Vec<String> = d
+            .personalization
+            .iter()
+            .map(|p| p.embedding.clone())
+            .chain(d.relationship.iter().map(|r| r.via.clone()))
+            .chain(d.recency.iter().map(|r| r.field.clone()))
+            .chain(d.diversity.iter().map(|r| r.field().to_owned()))
+            .chain(d.exploration.iter().flat_map(|_| self.creator_field.iter().chain(&self.published_field).cloned()))
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// The definition.
     pub const fn def(&self) -> &ProfileDef {
         &self.def

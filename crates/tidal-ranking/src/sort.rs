@@ -167,6 +167,20 @@ pub const MODE_NAMES: [&str; 30] = [
 ];
 
 impl SortMode {
+    /// The item field this mode reads to rank (by `roles`), if any: the
+    /// publication time for new, old, hot and gravity, the length for
+    /// shortest and longest, the title for alphabetical.
+    pub fn field<'r>(&self, roles: &'r Roles) -> Option<&'r str> {
+        match self {
+            Self::New | Self::Old | Self::Hot | Self::Gravity => roles.published.as_deref(),
+            Self::Shortest | Self::Longest => roles.length.as_deref(),
+            Self::Alphabetical => roles.title.as_deref(),
+            _ => None,
+        }
+    }
+}
+
+impl SortMode {
     /// `stat(<signal>)` over the statistic's default window
     /// ([`WindowStat::default_window`]).
     pub fn of_signal(stat: WindowStat, signal: impl Into<String>) -> Self {

@@ -451,6 +451,16 @@ pub struct ProfileDef {
     pub normalization: Normalization,
 }
 
+impl DiversityRule {
+    /// The item field the rule reads.
+    pub fn field(&self) -> &str {
+        match self {
+            Self::MaxPer { field, .. } | Self::Mix { field } => field,
+            Self::Mmr { embedding, .. } => embedding,
+        }
+    }
+}
+
 impl ProfileDef {
     /// A profile with only a candidate strategy.
     pub fn new(name: impl Into<String>, candidates: CandidateStrategy) -> Self {

@@ -309,7 +309,10 @@ fn texts(now_ms: u64, past_ms: u64) -> [(&'static str, String); 3] {
     [
         ("trending_24h", format!("RETRIEVE items SORT BY most_viewed WINDOW 24h LIMIT {TOP} AT {}", now_ms / 1000)),
         ("decayed_likes", format!("RETRIEVE items SORT BY decayed(like) LIMIT {TOP} AT {}", now_ms / 1000)),
-        ("trending_24h_past", format!("RETRIEVE items SORT BY most_viewed WINDOW 24h LIMIT {TOP} AT {}", past_ms / 1000)),
+        (
+            "trending_24h_past",
+            format!("RETRIEVE items SORT BY most_viewed WINDOW 24h LIMIT {TOP} AT {}", past_ms / 1000),
+        ),
     ]
 }
 
@@ -329,7 +332,11 @@ fn check(name: &str, page: &tidal::Page, want: &[Value]) -> Res<()> {
         let (want_item, want_value) = (w[0].as_u64().ok_or("truth")?, w[1].as_f64().ok_or("truth")?);
         let close = (hit.score - want_value).abs() <= 1e-9 * want_value.abs().max(1e-300);
         if !close {
-            return Err(format!("{name}: rank {rank}: item-{item} scored {} where the brute force has item-{want_item} at {want_value}", hit.score).into());
+            return Err(format!(
+                "{name}: rank {rank}: item-{item} scored {} where the brute force has item-{want_item} at {want_value}",
+                hit.score
+            )
+            .into());
         }
         // Equal values may come in either order only if the brute force
         // ties them too; the order among ties is by id in both.
@@ -357,7 +364,8 @@ fn query(a: &Args) -> Res<Value> {
     let mut out = json!({ "open_s": open_s, "rss_after_open_mib": rss_open, "replayed": db.open_report().replayed });
     for (name, text) in texts(now, now - 7 * DAY_MS) {
         let truth = if name == "trending_24h_past" { &truths[1] } else { &truths[0] };
-        let want = truth[if name == "decayed_likes" { "decayed_likes" } else { "views_24h" }].as_array().ok_or("truth")?;
+        let want =
+            truth[if name == "decayed_likes" { "decayed_likes" } else { "views_24h" }].as_array().ok_or("truth")?;
         let mut runs = Vec::new();
         for _ in 0..31 {
             let t = Instant::now();
@@ -444,6 +452,8 @@ fn concurrent(a: &Args) -> Res<Value> {
     Ok(out)
 }
 
+// Reason: the report's sections by their initials, read in one table.
+#[allow(clippy::many_single_char_names)]
 fn print_table(r: &Value) {
     let f = |v: &Value| v.as_f64().unwrap_or(f64::NAN);
     let (l, q, c) = (&r["load"], &r["query"], &r["concurrent"]);
@@ -491,11 +501,7 @@ fn print_table(r: &Value) {
             if name == "w16_r4" { format!("; {:.0} queries/s", f(&c[name]["queries_per_s"])) } else { String::new() }
         );
     }
-    println!(
-        "| open after clean shutdown | {:.2} s ({} records replayed) | ≤ 1 s |",
-        f(&q["open_s"]),
-        q["replayed"]
-    );
+    println!("| open after clean shutdown | {:.2} s ({} records replayed) | ≤ 1 s |", f(&q["open_s"]), q["replayed"]);
     println!(
         "| memory | peak RSS {:.0} MiB (load, incl. final checkpoint); {:.0} MiB after reopen, {:.0} MiB after the queries | peak ≤ 600 MB, ≤ 300 MB after reopen |",
         f(&l["peak_rss_mib"]),

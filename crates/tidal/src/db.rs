@@ -40,6 +40,8 @@ pub(crate) struct Inner {
     pub(crate) signals: Arc<GlobalSignals>,
     pub(crate) users: Arc<UserStates>,
     pub(crate) entities: Arc<EntityStore>,
+    /// The items' ranking-relevant fields in memory.
+    pub(crate) columns: Arc<tidal_materialize::ItemColumns>,
     pub(crate) edges: Arc<RelationshipStore>,
     pub(crate) rollups: Option<Arc<Rollups>>,
     pub(crate) archive: Option<Arc<EventArchive>>,
@@ -213,12 +215,8 @@ impl TidalDB {
         let options = ViewOptions { rollups: config.rollups, archive: config.archive };
         let (views, opened) =
             Views::open(Arc::clone(&schema), data, graph, stored, options, &wal).map_err(|e| out_of_step(&shown, e))?;
-        let profiles = schema
-            .profiles()
-            .iter()
-            .map(|p| Ok((p.name.clone(), Profile::compile(&schema, &p.name)?)))
-            .collect::<Result<HashMap<_, _>>>()?;
-        let Views { registry, checkpoints, signals, users, entities, edges, rollups, archive, .. } = views;
+        let profiles = compile_profiles(&schema)?;
+        let Views { registry, checkpoints, signals, users, entities, columns, edges, rollups, archive, .. } = views;
         let keys = KeyCache::new(config.key_hash, &entities)?;
         let inner = Arc::new(Inner {
             roles: Roles::for_schema(&schema),
@@ -235,6 +233,7 @@ impl TidalDB {
             signals,
             users,
             entities,
+            columns,
             edges,
             rollups,
             archive,
@@ -677,7 +676,8 @@ impl TidalDB {
     pub fn check(&self, now: Timestamp) -> Result<CheckReport> {
         self.inner.check_open()?;
         let inner = &self.inner;
-        let stores = tidal_materialize::audit_stores(&inner.schema, &inner.wal, &inner.entities, &inner.edges)?;
+        let mut stores = tidal_materialize::audit_stores(&inner.schema, &inner.wal, &inner.entities, &inner.edges)?;
+        tidal_materialize::audit_columns(&inner.columns, &inner.entities, &mut stores)?;
         let mut scratch = None;
         let views = tidal_materialize::event_source(inner.archive.as_deref(), &inner.schema, &inner.wal, &mut scratch)
             .map(|events| {
@@ -748,6 +748,11 @@ impl TidalDB {
         }
         Ok(())
     }
+}
+
+/// Every profile the schema declares, compiled, by name.
+fn compile_profiles(schema: &Schema) -> Result<HashMap<String, Profile>> {
+    schema.profiles().iter().map(|p| Ok((p.name.clone(), Profile::compile(schema, &p.name)?))).collect()
 }
 
 impl Drop for TidalDB {

@@ -40,6 +40,7 @@ impl Inner {
         let views = Views {
             schema: &self.schema,
             entities: &self.entities,
+            columns: &self.columns,
             edges: &self.edges,
             users: &self.users,
             ledger: &ledger,

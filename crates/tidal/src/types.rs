@@ -197,6 +197,8 @@ pub struct CheckReport {
     pub edges: u64,
     /// Entity keys compared with the log's `KeyName` records.
     pub keys: u64,
+    /// Items whose in-memory columns were compared with the store.
+    pub columns: u64,
     /// The signal-view audit; `None` when it could not run (no event
     /// archive, and the log truncated below its first record).
     pub signal_views: Option<ViewAudit>,
@@ -227,6 +229,7 @@ impl CheckReport {
             entities: stores.entities,
             edges: stores.edges,
             keys: stores.keys,
+            columns: stores.columns,
             problems: stores.mismatches + views.iter().chain(&past).map(|v| v.mismatches).sum::<u64>(),
             signal_views: views,
             past_reads: past,
@@ -252,6 +255,7 @@ impl std::fmt::Display for CheckReport {
             "stores: {} entities, {} edges and {} keys compared with the log's last writes",
             self.entities, self.edges, self.keys
         )?;
+        writeln!(f, "item columns: {} items compared with their stored fields", self.columns)?;
         match &self.signal_views {
             Some(v) => writeln!(
                 f,

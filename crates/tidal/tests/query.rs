@@ -263,7 +263,7 @@ fn explain_shows_the_plan_and_analyze_the_rows() {
           1. source   top 114 of 114 active items by count:1d of view
           2. exclude  FILTER unseen: drop the user's seen items (24 in bitmap, removes ~20%)
           3. exclude  FILTER not_hidden: drop the user's hidden items (3 in bitmap, removes ~2.5%)
-          4. fetch    item fields
+          4. fetch    creator, embedding, format, published_at from each candidate's document
           5. keep     WHERE format = 'short' (keeps ~10%, default guess)
           6. keep     FILTER unblocked: creator not in the user's 1 blocks edges (keeps ~83%)
           7. rank     profile for_you, diversity max_per_creator:2

@@ -194,9 +194,12 @@ impl Oracle {
     }
 }
 
+/// An item's fields: a title, and a format the in-memory columns hold
+/// (which `check` compares with the store after every reopen).
 fn title(t: &str) -> Fields {
     let mut f = Fields::new();
     f.insert("title".into(), FieldValue::Text(t.into()));
+    f.insert("format".into(), FieldValue::Keyword(format!("f{}", t.len() % 3)));
     f
 }
 

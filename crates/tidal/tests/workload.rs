@@ -4,6 +4,8 @@
 //! (views in the last 24 h now and a week back, likes decayed over 7 days)
 //! checked against the brute force over the raw events.
 
+#![allow(clippy::cast_precision_loss)] // Reason: event counts far below 2^52.
+
 use std::time::Duration;
 
 use tidal::schema::{DecaySpec, EntityKind, FieldDef, FieldValue, Fields, Schema, SignalDef, Window};
