@@ -19,6 +19,7 @@
 //! checkpoint, truncate) and writes derived state through `tidal-signals`
 //! and `tidal-storage`. It never ranks or parses queries.
 
+mod apply_pool;
 mod archive;
 mod audit;
 mod audit_past;

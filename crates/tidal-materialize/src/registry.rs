@@ -7,6 +7,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use tidal_wal::{Record, RecordBody, Wal};
 
+use crate::apply_pool::{ApplyPool, apply_to};
 use crate::checkpoint_store::CheckpointStore;
 use crate::error::{MaterializeError, Result};
 use crate::materializer::Materializer;
@@ -45,6 +46,10 @@ pub struct RecoveryStats {
     pub replayed: u64,
 }
 
+/// Records in a batch from which its views are applied in parallel, one
+/// thread each: below it, a thread's start costs more than it saves.
+const PARALLEL_APPLY_MIN: usize = 1024;
+
 /// The views over one log (see the module docs).
 ///
 /// Applying is serialized (one record at a time, in sequence order), which
@@ -53,6 +58,8 @@ pub struct RecoveryStats {
 /// idempotent: a record at or below a view's watermark is not applied to it.
 pub struct MaterializerRegistry {
     views: Mutex<Vec<View>>,
+    /// Helper threads for large batches, started on the first.
+    pool: std::sync::OnceLock<ApplyPool>,
     /// Why applying failed, once it has: a view may then hold records its
     /// watermark does not cover, so no checkpoint may save it (replay after
     /// reopening would apply them twice).
@@ -74,7 +81,7 @@ impl Default for MaterializerRegistry {
 impl MaterializerRegistry {
     /// An empty registry.
     pub fn new() -> Self {
-        Self { views: Mutex::new(Vec::new()), failed: Mutex::new(None) }
+        Self { views: Mutex::new(Vec::new()), pool: std::sync::OnceLock::new(), failed: Mutex::new(None) }
     }
 
     /// Adds a view; names must be unique.
@@ -127,6 +134,8 @@ impl MaterializerRegistry {
     /// moves to the last. A view's error stops the registry (that view's
     /// watermark stays where it was).
     pub fn apply_batch(&self, records: &[(u64, Record)]) -> Result<()> {
+        // (A batch of at least `PARALLEL_APPLY_MIN` records is applied to
+        // the views in parallel.)
         self.apply_run(records).inspect_err(|e| self.fail(e))
     }
 
@@ -134,19 +143,26 @@ impl MaterializerRegistry {
         let [(seq, record)] = records else {
             let Some(&(last, _)) = records.last() else { return Ok(()) };
             let mut views = self.views.lock();
-            let mut fresh: Vec<(u64, &Record)> = Vec::with_capacity(records.len());
-            for view in views.iter_mut() {
-                let scope = view.materializer.scope();
-                fresh.clear();
-                fresh.extend(
-                    records.iter().filter(|(s, r)| *s > view.watermark && scope.wants(&r.body)).map(|(s, r)| (*s, r)),
-                );
-                if !fresh.is_empty() {
-                    view.materializer.on_batch(&fresh)?;
+            // Views are independent: a large batch is applied to them in
+            // parallel, by the writer and the pool's helpers, so the write
+            // path uses every core. A view that fails keeps its watermark;
+            // the others reflect the batch.
+            let outcomes: Vec<Result<()>> = if records.len() >= PARALLEL_APPLY_MIN && views.len() > 1 {
+                let jobs = views.iter().map(|v| (Arc::clone(&v.materializer), v.watermark)).collect();
+                self.pool.get_or_init(ApplyPool::new).apply(jobs, records)
+            } else {
+                views.iter().map(|v| apply_to(v.materializer.as_ref(), v.watermark, records)).collect()
+            };
+            let mut failed = None;
+            for (view, outcome) in views.iter_mut().zip(outcomes) {
+                match outcome {
+                    Ok(()) => view.watermark = view.watermark.max(last),
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                    }
                 }
-                view.watermark = view.watermark.max(last);
             }
-            return Ok(());
+            return failed.map_or(Ok(()), Err);
         };
         self.apply_one(*seq, record)
     }

@@ -2,8 +2,11 @@
 //! event in a storage engine, read back for long windows.
 //!
 //! Written blind, as deltas: events are summed in memory per rollup, and
-//! once the sums hold `BATCH` (131,072) distinct rollups they are written as
-//! one generation of delta keys — no read-back on the ingest path. Key:
+//! once the sums hold `BATCH` (131,072) distinct rollups they are cut as
+//! one generation of delta keys — no read-back on the ingest path — and
+//! handed to a writer thread, so the write path never waits for the
+//! generation's I/O; until its write lands a read counts it from memory
+//! and skips its keys in storage, and a checkpoint waits for it. Key:
 //! `[entity][0x00][Rollup][signal u32 BE][granularity u8][bucket u32
 //! BE][generation u32 BE]` (granularity 0 hourly, 1 daily; bucket `b` holds
 //! the events in `((b−1)·width, b·width]`, so its index is `⌈t / width⌉`)
@@ -37,7 +40,7 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use tidal_schema::codec::{ByteReader, ByteWriter, DecodeError};
 use tidal_schema::{DecayModel, EntityId, Schema, SignalId, Timestamp};
 use tidal_signals::Tally;
@@ -83,13 +86,63 @@ pub struct Rollup {
     pub decayed: f64,
 }
 
-/// The open generation: sums per (space, entity, signal), a handful of
-/// buckets each, so a read finds an entity's unwritten sums in one probe.
+/// Unwritten sums per (space, entity, signal), a handful of buckets each,
+/// so a read finds an entity's unwritten sums in one probe.
+type Sums = HashMap<(Space, u64, u32), Vec<Delta>>;
+
+/// A cut generation on its way to storage: read from memory until written.
+struct Frozen {
+    generation: u32,
+    sums: Sums,
+}
+
+/// The open generation, and the cut ones not yet written.
 #[derive(Default)]
 struct Pending {
     generation: u32,
-    sums: HashMap<(Space, u64, u32), Vec<Delta>>,
+    sums: Sums,
     rollups: usize,
+    /// Cut generations the writer thread has not yet written, oldest
+    /// first. A read counts them from here and skips their keys in
+    /// storage, so a generation is counted once whether or not its write
+    /// has landed.
+    frozen: Vec<Arc<Frozen>>,
+    /// Why writing a cut generation failed: every later apply and
+    /// checkpoint fails with it (the log still holds the events; reopening
+    /// replays them).
+    failed: Option<String>,
+}
+
+/// The writer thread's side: cut generations to write, in order.
+fn write_generations(
+    engine: &Arc<dyn StorageEngine>,
+    shared: &Arc<(Mutex<Pending>, Condvar)>,
+    rx: &std::sync::mpsc::Receiver<Arc<Frozen>>,
+) {
+    while let Ok(frozen) = rx.recv() {
+        let written = write_generation(engine.as_ref(), &frozen);
+        let mut pending = shared.0.lock();
+        match written {
+            Ok(()) => pending.frozen.retain(|f| !Arc::ptr_eq(f, &frozen)),
+            Err(e) => {
+                pending.failed.get_or_insert_with(|| format!("writing rollup generation {}: {e}", frozen.generation));
+            }
+        }
+        drop(pending);
+        shared.1.notify_all();
+    }
+}
+
+/// One generation's keys, in one engine batch.
+fn write_generation(engine: &dyn StorageEngine, frozen: &Frozen) -> Result<()> {
+    let mut batch = WriteBatch::new();
+    for (&(space, entity, signal), deltas) in &frozen.sums {
+        for d in deltas {
+            let k = key(EntityId(entity), SignalId(signal), d.granularity, d.bucket, frozen.generation);
+            batch.put(space, k, encode(d));
+        }
+    }
+    Ok(engine.write_batch(&batch)?)
 }
 
 /// A stored rollup value: `version u8 | count u64 | sum f64 | decayed f64`.
@@ -143,7 +196,11 @@ pub struct Rollups {
     schema: Arc<Schema>,
     engine: Arc<dyn StorageEngine>,
     batch: usize,
-    pending: Mutex<Pending>,
+    /// The sums, and a condition signalled when a cut generation is
+    /// written (or fails).
+    shared: Arc<(Mutex<Pending>, Condvar)>,
+    /// The writer thread's queue, started on the first cut.
+    writer: std::sync::OnceLock<Option<std::sync::mpsc::Sender<Arc<Frozen>>>>,
 }
 
 impl std::fmt::Debug for Rollups {
@@ -175,10 +232,37 @@ impl Rollups {
     /// A cold tier that writes a generation every `batch` distinct rollups
     /// (at least 1): larger batches sum more events per key.
     pub fn with_batch(schema: Arc<Schema>, engine: Arc<dyn StorageEngine>, batch: usize) -> Self {
-        Self { schema, engine, batch: batch.max(1), pending: Mutex::new(Pending::default()) }
+        Self {
+            schema,
+            engine,
+            batch: batch.max(1),
+            shared: Arc::new((Mutex::new(Pending::default()), Condvar::new())),
+            writer: std::sync::OnceLock::new(),
+        }
     }
 
-    /// Writes the open generation and starts the next.
+    fn lock(&self) -> parking_lot::MutexGuard<'_, Pending> {
+        self.shared.0.lock()
+    }
+
+    /// The writer thread's queue (`None` if the thread could not start:
+    /// generations are then written in place).
+    fn writer(&self) -> Option<&std::sync::mpsc::Sender<Arc<Frozen>>> {
+        self.writer
+            .get_or_init(|| {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let (engine, shared) = (Arc::clone(&self.engine), Arc::clone(&self.shared));
+                std::thread::Builder::new()
+                    .name("tidal-rollups".into())
+                    .spawn(move || write_generations(&engine, &shared, &rx))
+                    .ok()
+                    .map(|_| tx)
+            })
+            .as_ref()
+    }
+
+    /// Freezes the open generation, hands it to the writer thread (so the
+    /// write path never waits for its I/O) and starts the next.
     fn cut(&self, pending: &mut Pending) -> Result<()> {
         if pending.rollups == 0 {
             return Ok(());
@@ -191,18 +275,36 @@ impl Rollups {
             offset: 4,
             reason: "the open generation is the last one a key can number".to_owned(),
         })?;
-        let mut batch = WriteBatch::new();
-        for (&(space, entity, signal), deltas) in &pending.sums {
-            for d in deltas {
-                let k = key(EntityId(entity), SignalId(signal), d.granularity, d.bucket, pending.generation);
-                batch.put(space, k, encode(d));
-            }
-        }
-        self.engine.write_batch(&batch)?;
-        pending.sums.clear();
+        let frozen = Arc::new(Frozen { generation: pending.generation, sums: std::mem::take(&mut pending.sums) });
         pending.rollups = 0;
         pending.generation = next;
+        match self.writer() {
+            Some(tx) => {
+                pending.frozen.push(Arc::clone(&frozen));
+                if tx.send(Arc::clone(&frozen)).is_err() {
+                    // The thread is gone: write in place.
+                    pending.frozen.retain(|f| !Arc::ptr_eq(f, &frozen));
+                    write_generation(self.engine.as_ref(), &frozen)?;
+                }
+            }
+            None => write_generation(self.engine.as_ref(), &frozen)?,
+        }
         Ok(())
+    }
+
+    /// Waits until every cut generation is written; a failed write is the
+    /// error.
+    fn drain<'a>(
+        &'a self,
+        mut pending: parking_lot::MutexGuard<'a, Pending>,
+    ) -> Result<parking_lot::MutexGuard<'a, Pending>> {
+        while !pending.frozen.is_empty() && pending.failed.is_none() {
+            self.shared.1.wait(&mut pending);
+        }
+        match &pending.failed {
+            Some(why) => Err(MaterializeError::Poisoned(why.clone())),
+            None => Ok(pending),
+        }
     }
 
     /// Deletes every stored rollup of `engine` (every generation, in every
@@ -271,6 +373,15 @@ impl Rollups {
         let (start, end) = (key(entity, signal, granularity, lo, 0), key(entity, signal, granularity, hi, u32::MAX));
         let mut bad = None;
         self.engine.visit_range(space, Bound::Included(&start), Bound::Included(&end), &mut |k, v| {
+            // A generation still in memory is counted from there below.
+            let generation = k.len().checked_sub(4).and_then(|i| k.get(i..)).map(|g| {
+                let mut a = [0u8; 4];
+                a.copy_from_slice(g);
+                u32::from_be_bytes(a)
+            });
+            if pending.frozen.iter().any(|f| Some(f.generation) == generation) {
+                return true;
+            }
             // The bucket sits before the generation, at the key's end.
             let bucket = k.len().checked_sub(8).and_then(|i| k.get(i..i + 4)).map(|b| {
                 let mut a = [0u8; 4];
@@ -289,7 +400,8 @@ impl Rollups {
         if let Some(e) = bad {
             return Err(MaterializeError::corrupt_checkpoint(self.name(), e));
         }
-        for d in pending.sums.get(&(space, entity.0, signal.0)).into_iter().flatten() {
+        let sums = pending.frozen.iter().map(|f| &f.sums).chain([&pending.sums]);
+        for d in sums.filter_map(|s| s.get(&(space, entity.0, signal.0))).flatten() {
             if d.granularity == granularity && (lo..=hi).contains(&d.bucket) {
                 add(d.bucket, d.count, d.sum, d.decayed);
             }
@@ -360,7 +472,7 @@ impl Rollups {
         let hi = clamp(end.div_ceil(HOUR_NS));
         // Reads never cut a generation (that would make cuts depend on
         // reads, and replay could no longer recreate them).
-        let pending = self.pending.lock();
+        let pending = self.lock();
         self.sum_hours(&pending, (space, half_life), entity, signal, (lo, hi), at)
     }
 
@@ -372,7 +484,7 @@ impl Rollups {
     pub fn as_of(&self, entity: EntityId, signal: SignalId, at: Timestamp) -> Result<Rollup> {
         let (space, half_life, _) = self.signal(signal)?;
         let hi = bucket(at, HOUR_NS);
-        let pending = self.pending.lock();
+        let pending = self.lock();
         self.sum_hours(&pending, (space, half_life), entity, signal, (0, hi), at)
     }
 
@@ -395,8 +507,11 @@ impl Materializer for Rollups {
     fn on_event(&self, seq: u64, record: &Record) -> Result<()> {
         let Some((e, def)) = signal_of(&self.schema, seq, record)? else { return Ok(()) };
         let space = Space::of(def.target);
-        let mut guard = self.pending.lock();
+        let mut guard = self.lock();
         let pending = &mut *guard;
+        if let Some(why) = &pending.failed {
+            return Err(MaterializeError::Poisoned(why.clone()));
+        }
         let half_life = match def.decay.model() {
             DecayModel::Exponential { half_life } => Some(half_life.as_secs_f64()),
             DecayModel::None | DecayModel::Linear { .. } => None,
@@ -428,7 +543,7 @@ impl Materializer for Rollups {
     /// u8 | bucket u32 | count u64 | sum f64 | decayed f64)*`, little-endian
     /// (see the module docs).
     fn checkpoint(&self) -> Result<Vec<u8>> {
-        let pending = self.pending.lock();
+        let pending = self.drain(self.lock())?;
         self.engine.flush(FlushMode::Sync)?;
         let mut out = Vec::with_capacity(12 + pending.rollups * ENTRY);
         out.extend_from_slice(&CHECKPOINT_MAGIC);
@@ -454,7 +569,8 @@ impl Materializer for Rollups {
         // replays the records after it, recreating every generation cut
         // since exactly as it was.
         let restored = if bytes.is_empty() { Pending::default() } else { self.decode_pending(bytes)? };
-        *self.pending.lock() = restored;
+        // Cut generations still being written finish first.
+        *self.drain(self.lock())? = restored;
         Ok(())
     }
 }
@@ -479,7 +595,7 @@ impl Rollups {
             return Err(DecodeError::new(4, "generation u32::MAX: no generation can follow it"));
         }
         let rollups = r.len_u32(ENTRY)?;
-        let mut pending = Pending { generation, rollups, sums: HashMap::new() };
+        let mut pending = Pending { generation, rollups, ..Pending::default() };
         // Bounded by `rollups`, which the bytes bound.
         let mut seen = HashSet::with_capacity(rollups);
         for _ in 0..rollups {

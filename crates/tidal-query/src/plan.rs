@@ -184,7 +184,7 @@ fn fields_read(
     out.extend(diversity.iter().map(|r| r.field().to_owned()));
     match ranker {
         Ranker::Profile(name) => {
-            out.extend(views.profiles.get(name).map(tidal_ranking::Profile::fields).unwrap_or_default())
+            out.extend(views.profiles.get(name).map(tidal_ranking::Profile::fields).unwrap_or_default());
         }
         Ranker::Sort(mode) => out.extend(mode.field(views.roles).map(str::to_owned)),
     }
