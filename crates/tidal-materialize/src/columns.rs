@@ -484,11 +484,23 @@ impl Materializer for ItemColumns {
         if rows > (r.remaining() / 8) as u64 {
             return Err(corrupt(r.error(format!("{rows} rows in {} bytes", r.remaining()))));
         }
-        let mut fields = Fields::new();
-        for _ in 0..rows {
-            let id = EntityId(r.u64().map_err(corrupt)?);
-            fields.clear();
-            for (name, kind) in &spec {
+        let n = usize::try_from(rows).unwrap_or(0);
+        table.rows.reserve(n);
+        table.ids.reserve(n);
+        // Where each held column goes in this view's columns (`None`: a
+        // field the schema no longer has).
+        let to: Vec<Option<usize>> =
+            spec.iter().map(|(name, _)| table.columns.iter().position(|c| &c.name == name)).collect();
+        for c in &mut table.columns {
+            c.grow(n);
+        }
+        for row in 0..n {
+            let id = r.u64().map_err(corrupt)?;
+            if table.rows.insert(id, u32::try_from(row).unwrap_or(u32::MAX)).is_some() {
+                return Err(corrupt(r.error(format!("item {id} twice"))));
+            }
+            table.ids.push(id);
+            for ((_, kind), to) in spec.iter().zip(&to) {
                 let tag = r.u8().map_err(corrupt)?;
                 if tag == 0 {
                     continue;
@@ -507,12 +519,10 @@ impl Materializer for ItemColumns {
                     Kind::Timestamp => FieldValue::Timestamp(Timestamp::from_nanos(r.u64().map_err(corrupt)?)),
                     Kind::Reference => FieldValue::Reference(EntityId(r.u64().map_err(corrupt)?)),
                 };
-                fields.insert(name.clone(), value);
+                if let Some(&i) = to.as_ref() {
+                    table.columns[i].set(row, Some(&value));
+                }
             }
-            if table.rows.contains_key(&id.0) {
-                return Err(corrupt(r.error(format!("item {id} twice"))));
-            }
-            table.put(id, &fields);
         }
         if r.remaining() != 0 {
             return Err(corrupt(r.error("trailing bytes")));

@@ -46,6 +46,29 @@ pub struct RecoveryStats {
     pub replayed: u64,
 }
 
+/// Loads `view`'s checkpoint and restores it; returns its watermark, or
+/// `None` when it has no checkpoint.
+fn restore_one(store: &CheckpointStore, view: &dyn Materializer) -> Result<Option<u64>> {
+    let name = view.name();
+    let Some((_, bytes)) = store.load(name)? else { return Ok(None) };
+    if bytes.len() < 8 {
+        return Err(MaterializeError::CorruptCheckpoint {
+            view: name.to_owned(),
+            offset: 0,
+            reason: "no watermark".to_owned(),
+        });
+    }
+    let (mark, state) = bytes.split_at(8);
+    let mut w = [0u8; 8];
+    w.copy_from_slice(mark);
+    view.restore(state)?;
+    Ok(Some(u64::from_le_bytes(w)))
+}
+
+/// [`MaterializerRegistry::saved`] when views changed since their last
+/// checkpoint.
+const CHANGED: u64 = u64::MAX;
+
 /// Records in a batch from which its views are applied in parallel, one
 /// thread each: below it, a thread's start costs more than it saves.
 const PARALLEL_APPLY_MIN: usize = 1024;
@@ -58,6 +81,12 @@ const PARALLEL_APPLY_MIN: usize = 1024;
 /// idempotent: a record at or below a view's watermark is not applied to it.
 pub struct MaterializerRegistry {
     views: Mutex<Vec<View>>,
+    /// The sequence number every view's saved checkpoint (or store) is
+    /// at, while nothing has changed since; [`CHANGED`] once anything has.
+    /// A checkpoint with nothing new to save returns at once: an idle
+    /// database rewrites no checkpoint (the ledger's runs to hundreds of
+    /// megabytes).
+    saved: std::sync::atomic::AtomicU64,
     /// Helper threads for large batches, started on the first.
     pool: std::sync::OnceLock<ApplyPool>,
     /// Why applying failed, once it has: a view may then hold records its
@@ -81,7 +110,12 @@ impl Default for MaterializerRegistry {
 impl MaterializerRegistry {
     /// An empty registry.
     pub fn new() -> Self {
-        Self { views: Mutex::new(Vec::new()), pool: std::sync::OnceLock::new(), failed: Mutex::new(None) }
+        Self {
+            views: Mutex::new(Vec::new()),
+            saved: std::sync::atomic::AtomicU64::new(CHANGED),
+            pool: std::sync::OnceLock::new(),
+            failed: Mutex::new(None),
+        }
     }
 
     /// Adds a view; names must be unique.
@@ -99,6 +133,7 @@ impl MaterializerRegistry {
             return Err(MaterializeError::DuplicateName(materializer.name().to_owned()));
         }
         views.push(View { materializer, watermark });
+        self.saved.store(CHANGED, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 
@@ -106,6 +141,7 @@ impl MaterializerRegistry {
     /// below `seq`, then advances their watermarks. A view's error stops the
     /// registry at that record (its watermark stays below it).
     pub fn apply(&self, seq: u64, record: &Record) -> Result<()> {
+        self.saved.store(CHANGED, std::sync::atomic::Ordering::SeqCst);
         self.apply_one(seq, record).inspect_err(|e| self.fail(e))
     }
 
@@ -134,6 +170,9 @@ impl MaterializerRegistry {
     /// moves to the last. A view's error stops the registry (that view's
     /// watermark stays where it was).
     pub fn apply_batch(&self, records: &[(u64, Record)]) -> Result<()> {
+        if !records.is_empty() {
+            self.saved.store(CHANGED, std::sync::atomic::Ordering::SeqCst);
+        }
         // (A batch of at least `PARALLEL_APPLY_MIN` records is applied to
         // the views in parallel.)
         self.apply_run(records).inspect_err(|e| self.fail(e))
@@ -199,15 +238,28 @@ impl MaterializerRegistry {
         if wal.synced_seq() < seq {
             wal.sync()?;
         }
+        // Nothing applied or registered since the last checkpoint: it
+        // still holds every view as it is.
+        if self.saved.load(std::sync::atomic::Ordering::SeqCst) == seq {
+            return Ok(seq);
+        }
         let mut saved = Vec::with_capacity(views.len());
         for v in views.iter() {
             v.materializer.mark_applied(v.watermark)?;
-            // Each view's bytes carry its own watermark in front.
-            let bytes = [v.watermark.to_le_bytes().to_vec(), v.materializer.checkpoint()?].concat();
+            // Each view's bytes carry its own watermark in front, written
+            // in place (no second copy of a large checkpoint).
+            let mut bytes = v.materializer.checkpoint()?;
+            bytes.splice(0..0, v.watermark.to_le_bytes());
             saved.push((v.materializer.name().to_owned(), bytes));
         }
+        // Claimed clean at `seq` now, under the lock: an apply after it
+        // marks the views changed again, and a failed save below too.
+        self.saved.store(seq, std::sync::atomic::Ordering::SeqCst);
         drop(views);
-        store.save(seq, &saved)?;
+        if let Err(e) = store.save(seq, &saved) {
+            self.saved.store(CHANGED, std::sync::atomic::Ordering::SeqCst);
+            return Err(e);
+        }
         if seq > 0 {
             wal.checkpoint(seq)?;
             wal.truncate_before(seq + 1)?;
@@ -234,21 +286,17 @@ impl MaterializerRegistry {
         let (log_first, log_last) = (wal.first_seq(), wal.last_seq());
         {
             let mut views = self.views.lock();
-            for v in views.iter_mut() {
+            // Views restore independently: each on its own thread, so the
+            // large ones (the ledger, the columns) load side by side.
+            let restored: Vec<Result<Option<u64>>> = std::thread::scope(|s| {
+                let handles: Vec<_> =
+                    views.iter().map(|v| s.spawn(|| restore_one(store, v.materializer.as_ref()))).collect();
+                handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+            });
+            for (v, restored) in views.iter_mut().zip(restored) {
                 let name = v.materializer.name().to_owned();
-                if let Some((_, bytes)) = store.load(&name)? {
-                    if bytes.len() < 8 {
-                        return Err(MaterializeError::CorruptCheckpoint {
-                            view: name,
-                            offset: 0,
-                            reason: "no watermark".to_owned(),
-                        });
-                    }
-                    let (mark, view_state) = bytes.split_at(8);
-                    let mut w = [0u8; 8];
-                    w.copy_from_slice(mark);
-                    v.materializer.restore(view_state)?;
-                    v.watermark = u64::from_le_bytes(w);
+                if let Some(watermark) = restored? {
+                    v.watermark = watermark;
                     stats.restored += 1;
                 }
                 if let Some(applied) = v.materializer.applied()? {
@@ -288,6 +336,17 @@ impl MaterializerRegistry {
         }
         self.apply_batch(&run)?;
         stats.replayed += run.len() as u64;
+        // Every view restored at one sequence number and nothing replayed:
+        // the saved checkpoints hold the views as they are.
+        let views = self.views.lock();
+        if stats.replayed == 0
+            && stats.restored == views.len()
+            && let Some(first) = views.first()
+            && views.iter().all(|v| v.watermark == first.watermark)
+        {
+            self.saved.store(first.watermark, std::sync::atomic::Ordering::SeqCst);
+        }
+        drop(views);
         Ok(stats)
     }
 }

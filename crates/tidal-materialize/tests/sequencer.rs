@@ -107,3 +107,68 @@ fn no_checkpoint_saves_a_view_that_failed_part_way_through_a_run() {
     );
     assert!(store.load("recorder").expect("load").is_none(), "nothing was saved");
 }
+
+/// Counts its checkpoints.
+struct Counting {
+    name: &'static str,
+    checkpoints: AtomicU64,
+}
+
+impl Materializer for Counting {
+    fn name(&self) -> &'static str {
+        self.name
+    }
+    fn scope(&self) -> Scope {
+        Scope::All
+    }
+    fn on_event(&self, _: u64, _: &Record) -> Result<()> {
+        Ok(())
+    }
+    fn checkpoint(&self) -> Result<Vec<u8>> {
+        self.checkpoints.fetch_add(1, Ordering::Relaxed);
+        Ok(vec![7; 3])
+    }
+    fn restore(&self, _: &[u8]) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// A checkpoint with nothing applied since the last one (or since a clean
+/// recovery) saves nothing; any applied record makes the next one save.
+#[test]
+fn an_idle_checkpoint_saves_nothing() {
+    use tidal_materialize::CheckpointStore;
+    use tidal_storage::MemoryEngine;
+    use tidal_wal::{Wal, WalConfig};
+    let fs = tidal_test_support::MemFs::new();
+    let wal = Wal::open_with(WalConfig::new("/log"), Arc::new(fs.clone())).unwrap();
+    let store = CheckpointStore::new(Arc::new(MemoryEngine::new()));
+    let view = Arc::new(Counting { name: "counting", checkpoints: AtomicU64::new(0) });
+    let registry = MaterializerRegistry::new();
+    registry.register(Arc::clone(&view) as _).unwrap();
+    let count = || view.checkpoints.load(Ordering::Relaxed);
+    let append = |i: u64| {
+        let a = wal.append(&record(i)).unwrap();
+        registry.apply(a.seq().unwrap(), &record(i)).unwrap();
+    };
+    append(1);
+    assert_eq!(registry.checkpoint(&store, &wal).unwrap(), 1);
+    assert_eq!(count(), 1);
+    assert_eq!(registry.checkpoint(&store, &wal).unwrap(), 1, "idle: the same sequence number");
+    assert_eq!(count(), 1, "idle: nothing saved");
+    append(2);
+    assert_eq!(registry.checkpoint(&store, &wal).unwrap(), 2);
+    assert_eq!(count(), 2);
+    // A clean recovery leaves nothing to save; a view registered after it
+    // (a rebuilt one) does.
+    let view2 = Arc::new(Counting { name: "counting", checkpoints: AtomicU64::new(0) });
+    let reopened = MaterializerRegistry::new();
+    reopened.register(Arc::clone(&view2) as _).unwrap();
+    let stats = reopened.recover(&store, &wal).unwrap();
+    assert_eq!((stats.restored, stats.replayed), (1, 0));
+    reopened.checkpoint(&store, &wal).unwrap();
+    assert_eq!(view2.checkpoints.load(Ordering::Relaxed), 0);
+    reopened.register_at(Arc::new(Counting { name: "late", checkpoints: AtomicU64::new(0) }), 2).unwrap();
+    reopened.checkpoint(&store, &wal).unwrap();
+    assert_eq!(view2.checkpoints.load(Ordering::Relaxed), 1, "a view registered since: saved");
+}

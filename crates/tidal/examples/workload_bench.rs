@@ -358,7 +358,7 @@ fn check(name: &str, page: &tidal::Page, want: &[Value]) -> Res<()> {
     Ok(())
 }
 
-/// Phase 2: open after a clean shutdown, then each query once cold and 30
+/// Phase 2: open after a clean shutdown, then each query once cold and 100
 /// times warm, every answer checked.
 fn query(a: &Args) -> Res<Value> {
     let w = a.workload;
@@ -375,7 +375,7 @@ fn query(a: &Args) -> Res<Value> {
         let want =
             truth[if name == "decayed_likes" { "decayed_likes" } else { "views_24h" }].as_array().ok_or("truth")?;
         let mut runs = Vec::new();
-        for _ in 0..31 {
+        for _ in 0..101 {
             let t = Instant::now();
             let QueryOutput::Page(page) = db.query(&text)? else { return Err("not a page".into()) };
             runs.push(t.elapsed().as_secs_f64() * 1e3);
