@@ -88,6 +88,12 @@ pub struct EntityStore {
     engine: Arc<dyn StorageEngine>,
     schema: Arc<Schema>,
     write: Mutex<()>,
+    /// The stored entity counts, by kind tag, once read: a query plans
+    /// with them, and a point read of a counter can cost a large block.
+    counts: Mutex<Vec<(u8, u64)>>,
+    /// Bumped after every write that changes a count, so a read that raced
+    /// it does not cache what it read.
+    count_epoch: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for EntityStore {
@@ -99,7 +105,13 @@ impl std::fmt::Debug for EntityStore {
 impl EntityStore {
     /// A store over `engine`, checking writes against `schema`.
     pub fn new(engine: Arc<dyn StorageEngine>, schema: Arc<Schema>) -> Self {
-        Self { engine, schema, write: Mutex::new(()) }
+        Self {
+            engine,
+            schema,
+            write: Mutex::new(()),
+            counts: Mutex::new(Vec::new()),
+            count_epoch: std::sync::atomic::AtomicU64::new(0),
+        }
     }
 
     /// A store on its default engine: fjall, whose LSM tree takes entity
@@ -146,7 +158,9 @@ impl EntityStore {
         if let Some(seq) = seq {
             APPLIED.stamp(&mut batch, seq);
         }
-        self.engine.write_batch(&batch)
+        let written = self.engine.write_batch(&batch);
+        self.forget_counts();
+        written
     }
 
     /// Applies many entity writes and deletes — the log records up to `seq`
@@ -213,7 +227,9 @@ impl EntityStore {
             batch.put(Space::System, count_key(kind), count.to_le_bytes());
         }
         APPLIED.stamp(&mut batch, seq);
-        self.engine.write_batch(&batch)
+        let written = self.engine.write_batch(&batch);
+        self.forget_counts();
+        written
     }
 
     /// The last log sequence number this store's durable state reflects, as
@@ -299,15 +315,34 @@ impl EntityStore {
             batch.put(Space::System, count_key(kind), self.count(kind)?.saturating_sub(1).to_le_bytes());
         }
         if !batch.is_empty() {
-            self.engine.write_batch(&batch)?;
+            let written = self.engine.write_batch(&batch);
+            self.forget_counts();
+            written?;
         }
         Ok(existed)
     }
 
     /// How many entities of `kind` exist (O(1)).
     pub fn count(&self, kind: EntityKind) -> Result<u64> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if let Some(&(_, n)) = self.counts.lock().iter().find(|(k, _)| *k == kind.tag()) {
+            return Ok(n);
+        }
+        let epoch = self.count_epoch.load(SeqCst);
         let key = count_key(kind);
-        self.engine.get(Space::System, &key)?.map_or(Ok(0), |bytes| decode_count(&bytes, &key))
+        let n = self.engine.get(Space::System, &key)?.map_or(Ok(0), |bytes| decode_count(&bytes, &key))?;
+        let mut counts = self.counts.lock();
+        if self.count_epoch.load(SeqCst) == epoch && !counts.iter().any(|(k, _)| *k == kind.tag()) {
+            counts.push((kind.tag(), n));
+        }
+        Ok(n)
+    }
+
+    /// Forgets the cached counts after a write that changes them (whether
+    /// or not it landed): the next read goes to the store.
+    fn forget_counts(&self) {
+        self.count_epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.counts.lock().clear();
     }
 
     /// Every entity of `kind`, in id order, from a snapshot. The scan walks

@@ -223,3 +223,40 @@ fn later_operations_on_an_entity_in_one_batch_win_on_every_engine() {
         assert_eq!((store.count(kind).unwrap(), store.applied().unwrap()), (1, Some(7)), "{name}");
     }
 }
+
+/// Counts are cached once read: every write that changes one is seen by the
+/// next read, including reads racing the writes.
+#[test]
+fn cached_counts_follow_every_write() {
+    for (name, engine, _dir) in engines() {
+        let store = Arc::new(EntityStore::new(engine, Arc::new(presets::content_feed())));
+        assert_eq!(store.count(EntityKind::Item).unwrap(), 0, "{name}");
+        store.put(EntityKind::Item, EntityId(1), &item(1)).unwrap();
+        assert_eq!(store.count(EntityKind::Item).unwrap(), 1, "{name}: after a put");
+        store.put(EntityKind::Item, EntityId(1), &item(2)).unwrap();
+        assert_eq!(store.count(EntityKind::Item).unwrap(), 1, "{name}: a replace");
+        assert!(store.delete(EntityKind::Item, EntityId(1)).unwrap());
+        assert_eq!(store.count(EntityKind::Item).unwrap(), 0, "{name}: after a delete");
+        // Readers racing a writer never see a count go down, and the last
+        // read after the writer is the exact count.
+        std::thread::scope(|s| {
+            let writer = s.spawn(|| {
+                for i in 0..200 {
+                    store.put(EntityKind::Item, EntityId(i), &item(i)).unwrap();
+                }
+            });
+            for _ in 0..2 {
+                s.spawn(|| {
+                    let mut last = 0;
+                    for _ in 0..500 {
+                        let n = store.count(EntityKind::Item).unwrap();
+                        assert!(n >= last, "{name}: count went from {last} to {n}");
+                        last = n;
+                    }
+                });
+            }
+            writer.join().unwrap();
+        });
+        assert_eq!(store.count(EntityKind::Item).unwrap(), 200, "{name}");
+    }
+}
