@@ -322,7 +322,9 @@ impl EntityStore {
         Ok(existed)
     }
 
-    /// How many entities of `kind` exist (O(1)).
+    /// How many entities of `kind` exist (O(1)): one store read the first
+    /// time, then cached until a write through this store changes it (the
+    /// store is its engine's one writer, as the log's entity view).
     pub fn count(&self, kind: EntityKind) -> Result<u64> {
         use std::sync::atomic::Ordering::SeqCst;
         if let Some(&(_, n)) = self.counts.lock().iter().find(|(k, _)| *k == kind.tag()) {
