@@ -97,6 +97,9 @@ impl ApplyPool {
                 sent += 1;
             }
         }
+        // Only the helpers hold senders now: one that stops without
+        // answering ends the wait below instead of hanging it.
+        drop(done_tx);
         job.work();
         for _ in 0..sent {
             // A helper that died mid-job dropped its sender: the slots it

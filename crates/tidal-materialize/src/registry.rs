@@ -190,7 +190,18 @@ impl MaterializerRegistry {
                 let jobs = views.iter().map(|v| (Arc::clone(&v.materializer), v.watermark)).collect();
                 self.pool.get_or_init(ApplyPool::new).apply(jobs, records)
             } else {
-                views.iter().map(|v| apply_to(v.materializer.as_ref(), v.watermark, records)).collect()
+                // In order, stopping at the first view that fails (as one
+                // record at a time does): later views do not run ahead of it.
+                let mut out = Vec::with_capacity(views.len());
+                for v in views.iter() {
+                    let outcome = apply_to(v.materializer.as_ref(), v.watermark, records);
+                    let failed = outcome.is_err();
+                    out.push(outcome);
+                    if failed {
+                        break;
+                    }
+                }
+                out
             };
             let mut failed = None;
             for (view, outcome) in views.iter_mut().zip(outcomes) {
@@ -256,15 +267,27 @@ impl MaterializerRegistry {
         // marks the views changed again, and a failed save below too.
         self.saved.store(seq, std::sync::atomic::Ordering::SeqCst);
         drop(views);
-        if let Err(e) = store.save(seq, &saved) {
+        let finished = store.save(seq, &saved).and_then(|()| {
+            if seq > 0 {
+                wal.checkpoint(seq)?;
+                wal.truncate_before(seq + 1)?;
+            }
+            Ok(())
+        });
+        if let Err(e) = finished {
+            // The next checkpoint does it all again.
             self.saved.store(CHANGED, std::sync::atomic::Ordering::SeqCst);
             return Err(e);
         }
-        if seq > 0 {
-            wal.checkpoint(seq)?;
-            wal.truncate_before(seq + 1)?;
-        }
         Ok(seq)
+    }
+
+    /// Marks the views changed since their last checkpoint, so the next
+    /// [`checkpoint`](Self::checkpoint) saves them: for changes made around
+    /// the registry (a rebuild step that rewrote a store, a schema in force
+    /// that differs from the one checkpointed).
+    pub fn mark_changed(&self) {
+        self.saved.store(CHANGED, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Restores every view from its checkpoint (if any) and replays the log

@@ -278,18 +278,22 @@ impl Rollups {
         let frozen = Arc::new(Frozen { generation: pending.generation, sums: std::mem::take(&mut pending.sums) });
         pending.rollups = 0;
         pending.generation = next;
-        match self.writer() {
-            Some(tx) => {
-                pending.frozen.push(Arc::clone(&frozen));
-                if tx.send(Arc::clone(&frozen)).is_err() {
-                    // The thread is gone: write in place.
-                    pending.frozen.retain(|f| !Arc::ptr_eq(f, &frozen));
-                    write_generation(self.engine.as_ref(), &frozen)?;
-                }
-            }
-            None => write_generation(self.engine.as_ref(), &frozen)?,
+        pending.frozen.push(Arc::clone(&frozen));
+        if self.writer().is_some_and(|tx| tx.send(Arc::clone(&frozen)).is_ok()) {
+            return Ok(());
         }
-        Ok(())
+        // No writer thread: write in place. On failure the generation stays
+        // readable in memory, and the view refuses further work.
+        match write_generation(self.engine.as_ref(), &frozen) {
+            Ok(()) => {
+                pending.frozen.retain(|f| !Arc::ptr_eq(f, &frozen));
+                Ok(())
+            }
+            Err(e) => {
+                pending.failed.get_or_insert_with(|| format!("writing rollup generation {}: {e}", frozen.generation));
+                Err(e)
+            }
+        }
     }
 
     /// Waits until every cut generation is written; a failed write is the

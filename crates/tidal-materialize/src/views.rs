@@ -231,6 +231,13 @@ impl Views {
     /// off; store or log failures.
     pub fn rebuild(&mut self, wal: &Wal) -> Result<Vec<String>> {
         let mut rebuilt = Vec::new();
+        // Anything to rebuild or rewrite, or a schema in force other than
+        // the one checkpointed: the next checkpoint must save, even if
+        // recovery left the views as their checkpoints were.
+        let basis_differs = self.basis.as_ref().is_some_and(|b| !Schema::diff(b, &self.schema).is_empty());
+        if !self.plan.is_empty() || basis_differs {
+            self.registry.mark_changed();
+        }
         if self.plan.ledger || self.plan.user_state {
             let mut scratch = None;
             let Some(events) = event_source(self.archive.as_deref(), &self.schema, wal, &mut scratch) else {

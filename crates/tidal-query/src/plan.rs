@@ -363,7 +363,12 @@ pub fn plan(q: &Retrieve, views: &Views<'_>, now: Timestamp) -> Result<Plan> {
     // candidates in the order the source gives them.
     let source_is_order = match (&ranker, &source) {
         (Ranker::Sort(mode), CandidateSource::TopK { id, measure, .. }) => {
-            q.within.is_none()
+            // In the present, the source reads every item at the later of the
+            // time and the newest event, the ranking each at the later of the
+            // time and its own: the orders agree only when the time is
+            // already at or past every event.
+            (q.at.is_some() || at >= views.ledger.newest())
+                && q.within.is_none()
                 && q.diversity.is_empty()
                 && mode_driver(mode, views.roles)?.is_some_and(|(driver, m)| {
                     driver == Some(*id)

@@ -161,3 +161,24 @@ fn a_crash_before_the_rebuilt_views_are_checkpointed_rebuilds_again() {
     assert_eq!(db.schema(), &v2());
     assert_eq!(Key::id_for("item-1"), Key::from("item-1").id());
 }
+
+/// A crash after storing a schema that only removes a field (no view to
+/// rebuild) and before checkpointing: the next open rewrites the stored
+/// items and checkpoints the schema in force although no view changed, so
+/// the open after it has nothing left to do.
+#[test]
+fn a_field_removal_left_unchecked_is_checkpointed_by_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    build_v1(dir.path(), true);
+    let without_note = content_feed_builder(CONTENT_FEED_EMBEDDING_DIM).version(2).build().unwrap();
+    std::fs::write(dir.path().join("schema.json"), without_note.to_json().unwrap()).unwrap();
+    {
+        let db = TidalDB::open(Config::new(dir.path())).unwrap();
+        assert_eq!(db.open_report().rebuilt, ["entities(item)"]);
+        assert_eq!(db.get(EntityKind::Item, "item-1").unwrap(), Some(fields(1, false)));
+        db.shutdown().unwrap();
+    }
+    let db = TidalDB::open(Config::new(dir.path())).unwrap();
+    assert!(db.open_report().rebuilt.is_empty(), "{:?}", db.open_report());
+    assert_eq!(db.get(EntityKind::Item, "item-1").unwrap(), Some(fields(1, false)));
+}
