@@ -172,3 +172,61 @@ fn an_idle_checkpoint_saves_nothing() {
     reopened.checkpoint(&store, &wal).unwrap();
     assert_eq!(view2.checkpoints.load(Ordering::Relaxed), 1, "a view registered since: saved");
 }
+
+/// A batch large enough to be applied to the views in parallel gives each
+/// view every record in order, exactly as one at a time would; a view that
+/// fails (or panics) is an error and keeps its watermark, while the others
+/// reflect the batch.
+#[test]
+fn a_large_batch_is_applied_to_every_view_in_parallel_with_failures_reported() {
+    struct Named(&'static str, Recorder);
+    impl Materializer for Named {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn scope(&self) -> Scope {
+            Scope::All
+        }
+        fn on_event(&self, seq: u64, r: &Record) -> Result<()> {
+            assert!(seq != u64::MAX - 1, "planted panic");
+            self.1.on_event(seq, r)
+        }
+        fn checkpoint(&self) -> Result<Vec<u8>> {
+            Ok(Vec::new())
+        }
+        fn restore(&self, _: &[u8]) -> Result<()> {
+            Ok(())
+        }
+    }
+    let view = |name, fail_at| {
+        Arc::new(Named(name, Recorder { seen: Mutex::new(Vec::new()), fail_at: AtomicU64::new(fail_at) }))
+    };
+    let records: Vec<(u64, Record)> = (1..=3000).map(|i| (i, record(i))).collect();
+
+    let (a, b, c) = (view("a", u64::MAX), view("b", u64::MAX), view("c", u64::MAX));
+    let registry = MaterializerRegistry::new();
+    for v in [&a, &b, &c] {
+        registry.register(Arc::clone(v) as _).unwrap();
+    }
+    registry.apply_batch(&records).unwrap();
+    for v in [&a, &b, &c] {
+        assert_eq!(*v.1.seen.lock(), (1..=3000).collect::<Vec<_>>(), "view {}", v.0);
+    }
+    assert!(registry.watermarks().iter().all(|(_, w)| *w == 3000));
+
+    let (ok, bad) = (view("ok", u64::MAX), view("bad", 1500));
+    let registry = MaterializerRegistry::new();
+    registry.register(Arc::clone(&ok) as _).unwrap();
+    registry.register(Arc::clone(&bad) as _).unwrap();
+    assert!(registry.apply_batch(&records).is_err());
+    let marks: std::collections::HashMap<String, u64> = registry.watermarks().into_iter().collect();
+    assert_eq!((marks["ok"], marks["bad"]), (3000, 0), "the failing view keeps its watermark");
+
+    let panics = view("panics", u64::MAX);
+    let registry = MaterializerRegistry::new();
+    registry.register(Arc::clone(&panics) as _).unwrap();
+    registry.register(view("other", u64::MAX) as _).unwrap();
+    let mut with_panic = records.clone();
+    with_panic.push((u64::MAX - 1, record(0)));
+    assert!(registry.apply_batch(&with_panic).is_err(), "a panicking view is an error, not a crash");
+}

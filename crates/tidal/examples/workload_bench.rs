@@ -319,6 +319,8 @@ fn load(a: &Args) -> Res<Value> {
         "peak_rss_mib": status_mib("VmHWM:"),
         "signal_pairs": stats.signal_pairs,
         "ledger_bytes": stats.ledger_bytes,
+        "user_state_bytes": stats.user_state_bytes,
+        "item_columns_bytes": stats.item_columns_bytes,
     }))
 }
 

@@ -649,6 +649,7 @@ impl TidalDB {
             signal_pairs: ledger.len(),
             ledger_bytes: ledger.memory_bytes(),
             user_state_bytes: inner.users.memory_bytes(),
+            item_columns_bytes: inner.columns.bytes(),
             dedup_entries: wal.dedup_entries,
             keys_cached: inner.keys.len(),
             key_cache_bytes: inner.keys.memory_bytes(),

@@ -167,6 +167,7 @@ fn stats(dir: PathBuf) -> tidal::Result<()> {
     println!("signal pairs     {}", s.signal_pairs);
     println!("ledger memory    {:.1} MiB", mib(s.ledger_bytes));
     println!("user states      {:.1} MiB", mib(s.user_state_bytes));
+    println!("item columns     {:.1} MiB", mib(s.item_columns_bytes));
     println!("key cache        {} ids, {:.1} MiB", s.keys_cached, mib(s.key_cache_bytes));
     println!("log              {} segments, {:.1} MiB, last seq {}", s.log_segments, mib_u64(s.log_bytes), s.last_seq);
     println!("last checkpoint  {}", s.last_checkpoint.map_or_else(|| "none".to_owned(), |c| c.to_string()));

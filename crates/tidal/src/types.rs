@@ -131,6 +131,9 @@ pub struct Stats {
     /// User-state bitmap memory in bytes (an estimate: it grows with the
     /// users and the items each has seen, liked, saved or hidden).
     pub user_state_bytes: usize,
+    /// Approximate heap bytes of the items' in-memory columns (references,
+    /// keywords, numbers, timestamps and booleans of every item).
+    pub item_columns_bytes: usize,
     /// Identities the log's dedup window holds (about 114 bytes each; at
     /// most `max_dedup_entries`, forgotten after the window). Events given
     /// no time are never held: they cannot be duplicates.

@@ -345,6 +345,8 @@ pub(crate) struct StatsOut {
     pub(crate) ledger_bytes: usize,
     /// User-state bitmap memory in bytes.
     pub(crate) user_state_bytes: usize,
+    /// Approximate heap bytes of the items' in-memory columns.
+    pub(crate) item_columns_bytes: usize,
     /// Identities the log's dedup window holds.
     pub(crate) dedup_entries: u64,
     /// Last sequence number in the log.
@@ -370,6 +372,7 @@ impl From<tidal::Stats> for StatsOut {
             signal_pairs: s.signal_pairs,
             ledger_bytes: s.ledger_bytes,
             user_state_bytes: s.user_state_bytes,
+            item_columns_bytes: s.item_columns_bytes,
             dedup_entries: s.dedup_entries,
             last_seq: s.last_seq,
             records_since_open: s.records_since_open,

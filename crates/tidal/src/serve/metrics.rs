@@ -131,6 +131,7 @@ impl Metrics {
             gauge(&mut out, "tidal_signal_pairs", "(entity, signal) pairs in the ledger.", us(s.signal_pairs));
             gauge(&mut out, "tidal_ledger_bytes", "Signal ledger memory in bytes.", us(s.ledger_bytes));
             gauge(&mut out, "tidal_user_state_bytes", "User-state bitmap memory in bytes.", us(s.user_state_bytes));
+            gauge(&mut out, "tidal_item_columns_bytes", "In-memory item column bytes.", us(s.item_columns_bytes));
             gauge(&mut out, "tidal_dedup_entries", "Identities the log's dedup window holds.", s.dedup_entries);
             gauge(&mut out, "tidal_log_last_seq", "Last sequence number in the log.", s.last_seq);
             gauge(&mut out, "tidal_log_records_since_open", "Log records appended since open.", s.records_since_open);
