@@ -49,7 +49,12 @@ fn main() {
         if with_users {
             registry.register(Arc::new(UserStates::new(Arc::clone(&schema)))).expect("register");
         }
-        let store = CheckpointStore::new(Arc::new(MemoryEngine::new()));
+        let store = CheckpointStore::open(
+            Arc::new(MemoryEngine::new()),
+            Arc::new(tidal_test_support::MemFs::new()),
+            "/checkpoints",
+        )
+        .expect("checkpoint store");
         let start = Instant::now();
         let stats = registry.recover(&store, &wal).expect("recover");
         let secs = start.elapsed().as_secs_f64();

@@ -23,13 +23,13 @@ use std::collections::HashMap;
 
 use foldhash::fast::RandomState;
 use parking_lot::{RwLock, RwLockReadGuard};
-use tidal_schema::codec::{ByteReader, ByteWriter, DecodeError};
+use tidal_schema::codec::{ByteReader, ByteWriter, DecodeError, Sink, StreamWriter};
 use tidal_schema::{EntityId, EntityKind, FieldType, FieldValue, Fields, Schema, Timestamp};
 use tidal_storage::{EntityStore, decode_fields};
 use tidal_wal::{Record, RecordBody};
 
 use crate::error::{MaterializeError, Result};
-use crate::materializer::{Materializer, Scope};
+use crate::materializer::{Materializer, Scope, collect_checkpoint, stream_checkpoint};
 
 /// The checkpoint format's version byte.
 const VERSION: u8 = 1;
@@ -429,13 +429,30 @@ impl Materializer for ItemColumns {
     }
 
     fn checkpoint(&self) -> Result<Vec<u8>> {
+        collect_checkpoint(|sink| self.write_checkpoint(sink))
+    }
+
+    fn checkpoint_into(&self, out: &mut dyn std::io::Write) -> Result<()> {
+        stream_checkpoint(out, |sink| self.write_checkpoint(sink))
+    }
+
+    fn restore(&self, bytes: &[u8]) -> Result<()> {
+        self.restore_from(bytes)
+    }
+}
+
+impl ItemColumns {
+    /// The checkpoint's bytes, handed to `sink` a MiB or so at a time.
+    fn write_checkpoint(&self, sink: Sink<'_, MaterializeError>) -> Result<()> {
         let t = self.table.read();
-        let mut out = Vec::with_capacity(t.rows.len() * (8 + 9 * t.columns.len()) + 64);
-        let mut w = ByteWriter::new(&mut out);
+        let mut s = StreamWriter::new(sink);
+        let mut w = s.writer();
         w.u8(VERSION);
         write_spec(&mut w, &t.columns)?;
         w.len_u64(t.rows.len());
         for (&id, &row) in &t.rows {
+            s.flush_if_full()?;
+            let mut w = s.writer();
             w.u64(id);
             for c in &t.columns {
                 match c.get(row as usize) {
@@ -465,10 +482,10 @@ impl Materializer for ItemColumns {
                 }
             }
         }
-        Ok(out)
+        s.finish()
     }
 
-    fn restore(&self, bytes: &[u8]) -> Result<()> {
+    fn restore_from(&self, bytes: &[u8]) -> Result<()> {
         let corrupt = |e: DecodeError| MaterializeError::corrupt_checkpoint(Self::NAME, e);
         let mut r = ByteReader::new(bytes);
         let spec = read_spec(&mut r).map_err(corrupt)?;

@@ -21,6 +21,9 @@ pub enum MaterializeError {
     /// The log failed.
     #[error(transparent)]
     Wal(#[from] tidal_wal::WalError),
+    /// A checkpoint file could not be read or written.
+    #[error("checkpoint file: {0}")]
+    Io(#[from] std::io::Error),
     /// A record names a signal or relationship type the schema lacks.
     #[error("record at {seq} names {what} {id} that the schema does not declare")]
     UnknownInSchema {

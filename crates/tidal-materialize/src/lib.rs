@@ -40,7 +40,7 @@ mod views;
 pub use archive::{ArchivedEvent, CHUNK as ARCHIVE_CHUNK, EventArchive, retention_horizon};
 pub use audit::{StoreAudit, ViewAudit, audit_columns, audit_signal_views, audit_stores};
 pub use audit_past::audit_past_reads;
-pub use checkpoint_store::CheckpointStore;
+pub use checkpoint_store::{CheckpointStore, CheckpointWriter};
 pub use columns::{ColumnsRead, ItemColumns};
 pub use error::{MaterializeError, Result};
 pub use materializer::{Materializer, Scope};

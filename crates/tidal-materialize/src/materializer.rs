@@ -1,5 +1,6 @@
 //! The [`Materializer`] trait and [`Scope`]: what a view over the log is.
 
+use tidal_schema::codec::Sink;
 use tidal_schema::{Schema, SignalDef};
 use tidal_wal::{Record, RecordBody, SignalEvent};
 
@@ -89,6 +90,15 @@ pub trait Materializer: Send + Sync {
     /// record is being applied.
     fn checkpoint(&self) -> Result<Vec<u8>>;
 
+    /// Writes the bytes of [`checkpoint`](Self::checkpoint) to `out`, under
+    /// the same conditions. The default writes `checkpoint()`'s; a view
+    /// with a large state overrides it to stream, so a checkpoint does not
+    /// hold a second copy of the state in memory.
+    fn checkpoint_into(&self, out: &mut dyn std::io::Write) -> Result<()> {
+        out.write_all(&self.checkpoint()?)?;
+        Ok(())
+    }
+
     /// Replaces the state with one from [`checkpoint`](Self::checkpoint).
     fn restore(&self, bytes: &[u8]) -> Result<()>;
 
@@ -123,4 +133,23 @@ pub trait Materializer: Send + Sync {
     /// (the event archive: the log may be truncated past the edges and
     /// entities after its last signal event).
     fn resumed(&self, _seq: u64) {}
+}
+
+/// The bytes a streaming checkpoint encoder hands its sink, collected: a
+/// view's `checkpoint` over its `checkpoint_into`'s encoder.
+pub(crate) fn collect_checkpoint(encode: impl FnOnce(Sink<'_, MaterializeError>) -> Result<()>) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    encode(&mut |piece| {
+        out.extend_from_slice(piece);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// A streaming checkpoint encoder's pieces written to `out`.
+pub(crate) fn stream_checkpoint(
+    out: &mut dyn std::io::Write,
+    encode: impl FnOnce(Sink<'_, MaterializeError>) -> Result<()>,
+) -> Result<()> {
+    encode(&mut |piece| Ok(out.write_all(piece)?))
 }

@@ -254,20 +254,21 @@ impl MaterializerRegistry {
         if self.saved.load(std::sync::atomic::Ordering::SeqCst) == seq {
             return Ok(seq);
         }
-        let mut saved = Vec::with_capacity(views.len());
+        // Each view streams into its own file, its watermark in front;
+        // the files are synced once applying has resumed.
+        let mut writer = store.begin(seq);
         for v in views.iter() {
             v.materializer.mark_applied(v.watermark)?;
-            // Each view's bytes carry its own watermark in front, written
-            // in place (no second copy of a large checkpoint).
-            let mut bytes = v.materializer.checkpoint()?;
-            bytes.splice(0..0, v.watermark.to_le_bytes());
-            saved.push((v.materializer.name().to_owned(), bytes));
+            writer.view(v.materializer.name(), |out| {
+                out.write_all(&v.watermark.to_le_bytes())?;
+                v.materializer.checkpoint_into(out)
+            })?;
         }
         // Claimed clean at `seq` now, under the lock: an apply after it
         // marks the views changed again, and a failed save below too.
         self.saved.store(seq, std::sync::atomic::Ordering::SeqCst);
         drop(views);
-        let finished = store.save(seq, &saved).and_then(|()| {
+        let finished = writer.commit().and_then(|()| {
             if seq > 0 {
                 wal.checkpoint(seq)?;
                 wal.truncate_before(seq + 1)?;

@@ -41,7 +41,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::{Condvar, Mutex};
-use tidal_schema::codec::{ByteReader, ByteWriter, DecodeError};
+use tidal_schema::codec::{ByteReader, ByteWriter, DecodeError, Sink, StreamWriter};
 use tidal_schema::{DecayModel, EntityId, Schema, SignalId, Timestamp};
 use tidal_signals::Tally;
 use tidal_storage::keys::{Tag, encode_key, parse_key};
@@ -49,7 +49,7 @@ use tidal_storage::{FlushMode, Space, StorageEngine, WriteBatch};
 use tidal_wal::Record;
 
 use crate::error::{MaterializeError, Result};
-use crate::materializer::{Materializer, Scope, signal_of};
+use crate::materializer::{Materializer, Scope, collect_checkpoint, signal_of, stream_checkpoint};
 
 const HOUR_NS: u64 = 3_600_000_000_000;
 const DAY_NS: u64 = 24 * HOUR_NS;
@@ -499,6 +499,34 @@ impl Rollups {
     }
 }
 
+impl Rollups {
+    /// The checkpoint's bytes (see [`Materializer::checkpoint`] below),
+    /// handed to `sink` a MiB or so at a time.
+    fn write_checkpoint(&self, sink: Sink<'_, MaterializeError>) -> Result<()> {
+        let pending = self.drain(self.lock())?;
+        self.engine.flush(FlushMode::Sync)?;
+        let mut s = StreamWriter::new(sink);
+        s.writer().bytes(&CHECKPOINT_MAGIC);
+        let mut w = s.writer();
+        w.u32(pending.generation);
+        w.len_u32_saturating(pending.rollups);
+        for (&(_, entity, signal), deltas) in &pending.sums {
+            s.flush_if_full()?;
+            let mut w = s.writer();
+            for d in deltas {
+                w.u64(entity);
+                w.u32(signal);
+                w.u8(d.granularity);
+                w.u32(d.bucket);
+                w.u64(d.count);
+                w.f64(d.sum);
+                w.f64(d.decayed);
+            }
+        }
+        s.finish()
+    }
+}
+
 impl Materializer for Rollups {
     fn name(&self) -> &'static str {
         Self::NAME
@@ -547,25 +575,11 @@ impl Materializer for Rollups {
     /// u8 | bucket u32 | count u64 | sum f64 | decayed f64)*`, little-endian
     /// (see the module docs).
     fn checkpoint(&self) -> Result<Vec<u8>> {
-        let pending = self.drain(self.lock())?;
-        self.engine.flush(FlushMode::Sync)?;
-        let mut out = Vec::with_capacity(12 + pending.rollups * ENTRY);
-        out.extend_from_slice(&CHECKPOINT_MAGIC);
-        let mut w = ByteWriter::new(&mut out);
-        w.u32(pending.generation);
-        w.len_u32_saturating(pending.rollups);
-        for (&(_, entity, signal), deltas) in &pending.sums {
-            for d in deltas {
-                w.u64(entity);
-                w.u32(signal);
-                w.u8(d.granularity);
-                w.u32(d.bucket);
-                w.u64(d.count);
-                w.f64(d.sum);
-                w.f64(d.decayed);
-            }
-        }
-        Ok(out)
+        collect_checkpoint(|sink| self.write_checkpoint(sink))
+    }
+
+    fn checkpoint_into(&self, out: &mut dyn std::io::Write) -> Result<()> {
+        stream_checkpoint(out, |sink| self.write_checkpoint(sink))
     }
 
     fn restore(&self, bytes: &[u8]) -> Result<()> {

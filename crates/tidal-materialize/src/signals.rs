@@ -64,6 +64,11 @@ impl Materializer for GlobalSignals {
         Ok(self.ledger.load().checkpoint())
     }
 
+    fn checkpoint_into(&self, out: &mut dyn std::io::Write) -> Result<()> {
+        self.ledger.load().write_checkpoint(&mut |piece| out.write_all(piece))?;
+        Ok(())
+    }
+
     fn restore(&self, bytes: &[u8]) -> Result<()> {
         self.ledger.store(Arc::new(SignalLedger::restore(&self.schema, bytes)?));
         Ok(())

@@ -14,12 +14,12 @@ use foldhash::fast::RandomState;
 
 use parking_lot::RwLock;
 use roaring::RoaringTreemap;
-use tidal_schema::codec::{ByteReader, ByteWriter, DecodeError};
+use tidal_schema::codec::{ByteReader, DecodeError, Sink, StreamWriter};
 use tidal_schema::{EntityId, Schema, UserState};
 use tidal_wal::Record;
 
 use crate::error::{MaterializeError, Result};
-use crate::materializer::{Materializer, Scope, signal_of};
+use crate::materializer::{Materializer, Scope, collect_checkpoint, signal_of, stream_checkpoint};
 
 const SHARDS: usize = 16;
 const STATES: [UserState; 4] = [UserState::Seen, UserState::Liked, UserState::Saved, UserState::Hidden];
@@ -92,6 +92,39 @@ fn shard_of(user: EntityId) -> usize {
 }
 
 impl UserStates {
+    /// The checkpoint's bytes (see [`Materializer::checkpoint`] below),
+    /// handed to `sink` a MiB or so at a time.
+    fn write_checkpoint(&self, sink: Sink<'_, MaterializeError>) -> Result<()> {
+        let mut users: Vec<(u64, [Vec<u64>; 4])> = Vec::new();
+        for shard in &*self.shards {
+            users.extend(
+                shard.read().iter().map(|(u, b)| (*u, [b[0].sorted(), b[1].sorted(), b[2].sorted(), b[3].sorted()])),
+            );
+        }
+        users.sort_unstable_by_key(|(u, _)| *u);
+        let mut s = StreamWriter::new(sink);
+        let mut w = s.writer();
+        w.u64(FORMAT_MARK);
+        w.u8(FORMAT_VERSION);
+        w.len_u64(users.len());
+        for (user, sets) in users {
+            s.flush_if_full()?;
+            let mut w = s.writer();
+            w.u64(user);
+            for set in &sets {
+                let at = w.position();
+                let count = u32::try_from(set.len()).map_err(|_| {
+                    MaterializeError::corrupt_checkpoint(self.name(), DecodeError::new(at, "a set of over 2^32 items"))
+                })?;
+                w.u32(count);
+                for item in set {
+                    w.u64(*item);
+                }
+            }
+        }
+        s.finish()
+    }
+
     /// Empty bitmaps for `schema`.
     pub fn new(schema: Arc<Schema>) -> Self {
         Self { schema, shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect() }
@@ -169,32 +202,11 @@ impl Materializer for UserStates {
     /// read, had no marker: `users u64` first, then each set as `length u32
     /// | roaring bytes`. No real user count is `u64::MAX`.)
     fn checkpoint(&self) -> Result<Vec<u8>> {
-        let mut users: Vec<(u64, [Vec<u64>; 4])> = Vec::new();
-        for shard in &*self.shards {
-            users.extend(
-                shard.read().iter().map(|(u, b)| (*u, [b[0].sorted(), b[1].sorted(), b[2].sorted(), b[3].sorted()])),
-            );
-        }
-        users.sort_unstable_by_key(|(u, _)| *u);
-        let mut out = Vec::new();
-        let mut w = ByteWriter::new(&mut out);
-        w.u64(FORMAT_MARK);
-        w.u8(FORMAT_VERSION);
-        w.len_u64(users.len());
-        for (user, sets) in users {
-            w.u64(user);
-            for set in &sets {
-                let at = w.position();
-                let count = u32::try_from(set.len()).map_err(|_| {
-                    MaterializeError::corrupt_checkpoint(self.name(), DecodeError::new(at, "a set of over 2^32 items"))
-                })?;
-                w.u32(count);
-                for item in set {
-                    w.u64(*item);
-                }
-            }
-        }
-        Ok(out)
+        collect_checkpoint(|sink| self.write_checkpoint(sink))
+    }
+
+    fn checkpoint_into(&self, out: &mut dyn std::io::Write) -> Result<()> {
+        stream_checkpoint(out, |sink| self.write_checkpoint(sink))
     }
 
     fn restore(&self, bytes: &[u8]) -> Result<()> {

@@ -85,8 +85,8 @@ pub struct OpenedViews {
 
 impl Views {
     /// Runs the four recovery steps (see the module docs): `data` holds the
-    /// entity store, checkpoints, rollups and archive; `graph` the
-    /// relationships; `stored` is the schema file found on disk, the basis
+    /// entity store, rollups and archive; `graph` the relationships;
+    /// `checkpoints` the views' checkpoints; `stored` is the schema file found on disk, the basis
     /// for databases whose checkpoints predate [`SchemaInForce`].
     ///
     /// # Errors
@@ -96,11 +96,11 @@ impl Views {
         schema: Arc<Schema>,
         data: Arc<dyn StorageEngine>,
         graph: Arc<dyn StorageEngine>,
+        checkpoints: CheckpointStore,
         stored: Option<Schema>,
         options: ViewOptions,
         wal: &Wal,
     ) -> Result<(Self, OpenedViews)> {
-        let checkpoints = CheckpointStore::new(Arc::clone(&data));
         let plan = Self::plan(&checkpoints, stored, &schema)?;
         let mut views = Self::register(schema, data, graph, checkpoints, plan, options)?;
         let recovery = views.recover(wal)?;

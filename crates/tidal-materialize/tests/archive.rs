@@ -57,7 +57,7 @@ proptest! {
         let fs = MemFs::new();
         let wal = Wal::open_with(WalConfig::new("/log").segment_size(4096).dedup_window(Duration::ZERO), Arc::new(fs)).unwrap();
         let data: Arc<dyn StorageEngine> = Arc::new(MemoryEngine::new());
-        let store = CheckpointStore::new(Arc::new(MemoryEngine::new()));
+        let store = CheckpointStore::open(Arc::new(MemoryEngine::new()), Arc::new(MemFs::new()), "/checkpoints").unwrap();
         let signals = Arc::new(GlobalSignals::new(Arc::clone(&schema)));
         let archive = Arc::new(EventArchive::new(Arc::clone(&schema), Arc::clone(&data)));
         let registry = MaterializerRegistry::new();
@@ -170,7 +170,7 @@ fn recovery_rebuilds_sealed_chunks_without_duplicates() {
     let open_wal =
         || Wal::open_with(WalConfig::new("/log").dedup_window(Duration::ZERO), Arc::new(fs.clone())).unwrap();
     let data: Arc<dyn StorageEngine> = Arc::new(MemoryEngine::new());
-    let store = CheckpointStore::new(Arc::new(MemoryEngine::new()));
+    let store = CheckpointStore::open(Arc::new(MemoryEngine::new()), Arc::new(MemFs::new()), "/checkpoints").unwrap();
     let total = 3 * tidal_materialize::ARCHIVE_CHUNK as u64 + 500;
     {
         let wal = open_wal();

@@ -2,7 +2,8 @@
 //! ledger (through [`GlobalSignals`], both as stored and with its checksum
 //! trailer recomputed so the decoder behind it is reached), [`UserStates`],
 //! [`EventArchive`], [`Rollups`] and [`SchemaInForce`]; then the registry's
-//! watermark prefix and the [`CheckpointStore`] manifest and chunks.
+//! watermark prefix. (The [`CheckpointStore`]'s own files and manifest are
+//! damaged in `tests/checkpoint_files.rs`.)
 //!
 //! Each view starts from a realistic checkpoint (records applied through
 //! [`Materializer::on_event`], then [`Materializer::checkpoint`]) and
@@ -15,12 +16,6 @@
 //! checkpoint and restore again) — or in a corruption error. Each target
 //! asserts that many inputs do end in
 //! [`MaterializeError::CorruptCheckpoint`], so the refusals are exercised.
-//!
-//! The store's manifest and chunks are damaged in the engine under
-//! [`CheckpointStore::load`]: every damage is refused as corrupt (a
-//! manifest's reason says so), and manifests claiming up to 2^54 bytes,
-//! their checks recomputed, are refused at the first chunk that is not
-//! there or not of the implied length.
 
 #![allow(clippy::unwrap_used, clippy::cast_possible_truncation, clippy::cast_precision_loss)] // Reason: test code.
 
@@ -37,8 +32,7 @@ use tidal_materialize::{
 };
 use tidal_schema::{EntityId, Measure, Schema, SignalId, Timestamp, UserState, Window, presets};
 use tidal_signals::{SignalError, SignalLedger};
-use tidal_storage::keys::{Tag, encode_key};
-use tidal_storage::{MemoryEngine, Space, StorageEngine};
+use tidal_storage::MemoryEngine;
 use tidal_test_support::MemFs;
 use tidal_wal::{Record, SignalEvent, Wal, WalConfig};
 
@@ -449,164 +443,13 @@ fn the_schema_in_force_refuses_damage_without_panicking() {
     fuzz(&schema_target());
 }
 
-/// Bytes per checkpoint chunk (the store's documented layout).
-const CHUNK: u64 = 4 << 20;
-
-fn manifest_key(view: &str) -> Vec<u8> {
-    encode_key(EntityId(0), Tag::Checkpoint, format!("m/{view}").as_bytes())
-}
-
-fn chunk_key(view: &str, chunk: u32) -> Vec<u8> {
-    let mut suffix = format!("c/{view}/").into_bytes();
-    suffix.extend_from_slice(&chunk.to_be_bytes());
-    encode_key(EntityId(0), Tag::Checkpoint, &suffix)
-}
-
-/// A manifest in the documented layout: the 52 bytes of fields, and with
-/// `check` their 8-byte BLAKE3 check.
-fn manifest(seq: u64, len: u64, chunks: u32, sum: &[u8; 32], check: bool) -> Vec<u8> {
-    let mut out = [&seq.to_le_bytes()[..], &len.to_le_bytes(), &chunks.to_le_bytes(), sum].concat();
-    if check {
-        let hash = blake3::hash(&out);
-        out.extend_from_slice(&hash.as_bytes()[..8]);
-    }
-    out
-}
-
-fn corrupt_reason(result: tidal_materialize::Result<Option<(u64, Vec<u8>)>>) -> String {
-    match result {
-        Err(MaterializeError::CorruptCheckpoint { reason, .. }) => reason,
-        Err(other) => panic!("expected a corrupt checkpoint, got {other}"),
-        Ok(loaded) => panic!("expected a corrupt checkpoint, loaded {:?}", loaded.map(|(seq, b)| (seq, b.len()))),
-    }
-}
-
-/// A store holding one view, `small`, of a few hundred bytes.
-fn small_store() -> (Arc<MemoryEngine>, CheckpointStore, Vec<u8>) {
-    let engine = Arc::new(MemoryEngine::new());
-    let store = CheckpointStore::new(Arc::clone(&engine) as _);
-    let bytes: Vec<u8> = (0..300u32).map(|i| (i * 7) as u8).collect();
-    store.save(42, &[("small".to_owned(), bytes.clone())]).unwrap();
-    (engine, store, bytes)
-}
-
-#[test]
-fn a_damaged_manifest_is_refused_as_corrupt() {
-    let (engine, store, bytes) = small_store();
-    let valid = engine.get(Space::System, &manifest_key("small")).unwrap().unwrap();
-    assert_eq!(valid.len(), 60, "this build writes the checked manifest");
-    assert_eq!(store.load("small").unwrap(), Some((42, bytes.clone())));
-    let corrupt = Cell::new(0u32);
-    let cases = 512;
-    let mut runner = TestRunner::new(Config { cases, failure_persistence: None, ..Config::default() });
-    runner
-        .run(&mutation(), |m| {
-            let damaged = m.apply(&valid);
-            engine.put(Space::System, &manifest_key("small"), &damaged).unwrap();
-            match store.load("small") {
-                // Only the old format's 52 bytes of the same fields read.
-                Ok(loaded) => {
-                    prop_assert!(damaged == valid || damaged == valid[..52], "accepted {damaged:02x?}");
-                    prop_assert_eq!(loaded, Some((42, bytes.clone())));
-                }
-                Err(MaterializeError::CorruptCheckpoint { reason, .. }) => {
-                    prop_assert!(reason.starts_with("manifest: "), "{}", reason);
-                    corrupt.set(corrupt.get() + 1);
-                }
-                Err(other) => return Err(TestCaseError::fail(format!("{other}"))),
-            }
-            Ok(())
-        })
-        .unwrap();
-    assert!(corrupt.get() > cases / 2, "only {} of {cases} damaged manifests refused", corrupt.get());
-}
-
-#[test]
-fn damaged_or_missing_chunks_are_refused_as_corrupt() {
-    let (engine, store, bytes) = small_store();
-    let key = chunk_key("small", 0);
-    let mut flipped = bytes.clone();
-    flipped[17] ^= 4;
-    let short = &bytes[..299];
-    let long = [&bytes[..], &[0]].concat();
-    for (damaged, what) in [(&flipped[..], "checksum"), (short, "holds 299 bytes"), (&long[..], "holds 301 bytes")] {
-        engine.put(Space::System, &key, damaged).unwrap();
-        let reason = corrupt_reason(store.load("small"));
-        assert!(reason.contains(what), "{reason}");
-    }
-    engine.delete(Space::System, &key).unwrap();
-    assert!(corrupt_reason(store.load("small")).contains("chunk 0 of 1 is missing"));
-}
-
-#[test]
-fn the_older_manifest_format_is_read_and_its_fields_checked() {
-    let (engine, store, bytes) = small_store();
-    let sum = *blake3::hash(&bytes).as_bytes();
-    engine.put(Space::System, &manifest_key("small"), &manifest(7, 300, 1, &sum, false)).unwrap();
-    assert_eq!(store.load("small").unwrap(), Some((7, bytes)));
-    // Fields that disagree: 300 bytes cannot take two chunks.
-    engine.put(Space::System, &manifest_key("small"), &manifest(7, 300, 2, &sum, false)).unwrap();
-    assert!(corrupt_reason(store.load("small")).starts_with("manifest: "));
-}
-
-/// Manifests claiming up to 2^54 bytes — checks recomputed, fields
-/// consistent — are refused at the first chunk that is not there or not
-/// of the implied length, without allocating or looping over the count.
-#[test]
-fn hostile_manifest_lengths_are_refused_without_allocating() {
-    let engine = Arc::new(MemoryEngine::new());
-    let store = CheckpointStore::new(Arc::clone(&engine) as _);
-    // Two chunks: one full, one of 100 bytes.
-    let bytes: Vec<u8> = (0..CHUNK + 100).map(|i| (i % 251) as u8).collect();
-    store.save(1, &[("big".to_owned(), bytes.clone())]).unwrap();
-    assert_eq!(store.load("big").unwrap(), Some((1, bytes.clone())));
-    let sum = *blake3::hash(&bytes).as_bytes();
-    let most = u64::from(u32::MAX) * CHUNK;
-    for check in [true, false] {
-        for (len, chunks, expect) in [
-            // 4 G chunks: chunk 1 must be full, but holds 100 bytes.
-            (most, u32::MAX, "chunk 1 of 4294967295 holds 100 bytes"),
-            // Three chunks of a consistent length: chunk 1 is short.
-            (2 * CHUNK + 1, 3, "chunk 1 of 3 holds 100 bytes"),
-            // 2^54 bytes need 2^32 chunks, more than the field holds.
-            (1 << 54, u32::MAX, "manifest: "),
-            (u64::MAX, u32::MAX, "manifest: "),
-            // A count that disagrees with the length.
-            (CHUNK + 100, u32::MAX, "manifest: "),
-        ] {
-            engine.put(Space::System, &manifest_key("big"), &manifest(1, len, chunks, &sum, check)).unwrap();
-            let reason = corrupt_reason(store.load("big"));
-            assert!(reason.contains(expect), "{len} bytes in {chunks} chunks: {reason}");
-        }
-    }
-}
-
-/// Saving over a manifest that claims 4 billion chunks deletes the chunks
-/// actually stored past the new checkpoint, not 4 billion keys.
-#[test]
-fn saving_over_a_hostile_manifest_deletes_only_stored_chunks() {
-    let engine = Arc::new(MemoryEngine::new());
-    let store = CheckpointStore::new(Arc::clone(&engine) as _);
-    let big: Vec<u8> = (0..2 * CHUNK + 5).map(|i| (i % 13) as u8).collect();
-    store.save(1, &[("view".to_owned(), big)]).unwrap();
-    let sum = [0u8; 32];
-    engine
-        .put(Space::System, &manifest_key("view"), &manifest(1, u64::from(u32::MAX) * CHUNK, u32::MAX, &sum, true))
-        .unwrap();
-    store.save(2, &[("view".to_owned(), vec![9; 10])]).unwrap();
-    assert_eq!(store.load("view").unwrap(), Some((2, vec![9; 10])));
-    for stale in [1, 2] {
-        assert_eq!(engine.get(Space::System, &chunk_key("view", stale)).unwrap(), None, "chunk {stale}");
-    }
-}
-
 /// The registry's 8-byte watermark in front of each view's bytes, and a
 /// damaged view checkpoint, both end recovery with `CorruptCheckpoint`.
 #[test]
 fn recovery_refuses_a_missing_watermark_and_damaged_view_bytes() {
     let schema = schema();
     let wal = Wal::open_with(WalConfig::new("/log"), Arc::new(MemFs::new())).unwrap();
-    let store = CheckpointStore::new(Arc::new(MemoryEngine::new()));
+    let store = CheckpointStore::open(Arc::new(MemoryEngine::new()), Arc::new(MemFs::new()), "/checkpoints").unwrap();
     let registry = MaterializerRegistry::new();
     registry.register(Arc::new(UserStates::new(Arc::clone(&schema)))).unwrap();
     store.save(0, &[("user_state".to_owned(), vec![0; 5])]).unwrap();

@@ -5,9 +5,7 @@
 
 #![allow(clippy::unwrap_used, clippy::cast_precision_loss, clippy::float_cmp)] // Reason: test code.
 
-use std::ops::Bound;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use proptest::prelude::*;
 use tidal_materialize::{
@@ -17,48 +15,24 @@ use tidal_schema::{
     EdgeTypeId, EntityId, EntityKind, FieldValue, Fields, Measure, Schema, SignalId, Timestamp, UserState, Window,
     presets,
 };
-use tidal_storage::{
-    Direction, EntityStore, FlushMode, KvIter, MemoryEngine, RelationshipStore, Space, StorageEngine, StorageError,
-    WriteBatch, encode_fields,
-};
-use tidal_test_support::MemFs;
+use tidal_storage::{Direction, EntityStore, MemoryEngine, RelationshipStore, StorageEngine, encode_fields};
+use tidal_test_support::{Faults, MemFs};
 use tidal_wal::{Record, SignalEvent, Wal, WalConfig};
 
-/// A memory engine that can be told to fail writes (a dying disk).
-#[derive(Default)]
-struct Flaky {
-    inner: MemoryEngine,
-    fail: AtomicBool,
-}
-
-impl StorageEngine for Flaky {
-    fn get(&self, space: Space, key: &[u8]) -> tidal_storage::Result<Option<Vec<u8>>> {
-        self.inner.get(space, key)
-    }
-    fn write_batch(&self, batch: &WriteBatch) -> tidal_storage::Result<()> {
-        if self.fail.load(Ordering::SeqCst) {
-            return Err(StorageError::Io(std::io::Error::other("injected")));
-        }
-        self.inner.write_batch(batch)
-    }
-    fn scan_range(&self, space: Space, start: Bound<&[u8]>, end: Bound<&[u8]>) -> tidal_storage::Result<KvIter<'_>> {
-        self.inner.scan_range(space, start, end)
-    }
-    fn flush(&self, mode: FlushMode) -> tidal_storage::Result<()> {
-        self.inner.flush(mode)
-    }
-}
-
-/// The "disk": a log, an engine for the stores and one for checkpoints.
+/// The "disk": a log, an engine for the stores, and the checkpoints' files.
 struct Disk {
     fs: MemFs,
     data: Arc<dyn StorageEngine>,
-    checkpoints: Arc<Flaky>,
+    checkpoints: MemFs,
 }
 
 impl Disk {
     fn new() -> Self {
-        Self { fs: MemFs::new(), data: Arc::new(MemoryEngine::new()), checkpoints: Arc::new(Flaky::default()) }
+        Self { fs: MemFs::new(), data: Arc::new(MemoryEngine::new()), checkpoints: MemFs::new() }
+    }
+
+    fn store(&self) -> CheckpointStore {
+        CheckpointStore::open(Arc::clone(&self.data), Arc::new(self.checkpoints.clone()), "/checkpoints").unwrap()
     }
 
     fn wal(&self) -> Wal {
@@ -199,7 +173,7 @@ proptest! {
         let wal = disk.wal();
         let v = views(&disk);
         append_and_apply(&wal, &v, &records[..split]);
-        let store = CheckpointStore::new(Arc::clone(&disk.checkpoints) as _);
+        let store = disk.store();
         v.registry.checkpoint(&store, &wal).unwrap();
         append_and_apply(&wal, &v, &records[split..]);
         let incremental = observe(&v);
@@ -216,7 +190,7 @@ proptest! {
         let fresh_wal = fresh.wal();
         fresh_wal.append_batch(&records).unwrap();
         let replayed = views(&fresh);
-        replayed.registry.recover(&CheckpointStore::new(Arc::clone(&fresh.checkpoints) as _), &fresh_wal).unwrap();
+        replayed.registry.recover(&fresh.store(), &fresh_wal).unwrap();
         prop_assert_eq!(observe(&replayed), incremental, "full replay");
     }
 }
@@ -228,13 +202,13 @@ fn a_failed_checkpoint_save_leaves_the_previous_one_trusted() {
     let v = views(&disk);
     let records: Vec<Record> = (0..200).map(|i| record(u8::try_from(i % 5).unwrap(), i % 12, i % 6, i * 60)).collect();
     append_and_apply(&wal, &v, &records[..100]);
-    let store = CheckpointStore::new(Arc::clone(&disk.checkpoints) as _);
+    let store = disk.store();
     let first = v.registry.checkpoint(&store, &wal).unwrap();
     append_and_apply(&wal, &v, &records[100..]);
     let expected = observe(&v);
-    disk.checkpoints.fail.store(true, Ordering::SeqCst);
+    disk.checkpoints.set_faults(Faults { fail_syncs_after: Some(0), ..Faults::default() });
     assert!(v.registry.checkpoint(&store, &wal).is_err(), "the second checkpoint's save fails");
-    disk.checkpoints.fail.store(false, Ordering::SeqCst);
+    disk.checkpoints.set_faults(Faults::default());
     assert_eq!(wal.last_checkpoint().unwrap().seq, first, "the log's watermark did not move");
     drop(v);
     let restarted = views(&disk);
@@ -263,7 +237,7 @@ fn concurrent_writers_converge_to_log_order() {
     writes.sort_unstable();
     let (_, last_t) = *writes.last().unwrap();
     let v = views(&disk);
-    v.registry.recover(&CheckpointStore::new(Arc::clone(&disk.checkpoints) as _), &wal).unwrap();
+    v.registry.recover(&disk.store(), &wal).unwrap();
     let title = v.entities.get(EntityKind::Item, EntityId(1)).unwrap().unwrap().remove("title").unwrap();
     assert_eq!(title, FieldValue::Text(format!("item 1 v{last_t}")));
 }

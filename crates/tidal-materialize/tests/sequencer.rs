@@ -97,7 +97,12 @@ fn no_checkpoint_saves_a_view_that_failed_part_way_through_a_run() {
     let failed = sequencer.apply((1..=4).map(|q| (q, record(q))).collect(), &registry);
     assert!(failed.is_err());
     assert_eq!(*recorder.seen.lock(), vec![1, 2]);
-    let store = tidal_materialize::CheckpointStore::new(Arc::new(tidal_storage::MemoryEngine::new()));
+    let store = tidal_materialize::CheckpointStore::open(
+        Arc::new(tidal_storage::MemoryEngine::new()),
+        Arc::new(tidal_test_support::MemFs::new()),
+        "/checkpoints",
+    )
+    .unwrap();
     let fs = tidal_test_support::MemFs::new();
     let wal = tidal_wal::Wal::open_with(tidal_wal::WalConfig::new("/log"), Arc::new(fs)).expect("log");
     let refused = registry.checkpoint(&store, &wal);
@@ -142,7 +147,12 @@ fn an_idle_checkpoint_saves_nothing() {
     use tidal_wal::{Wal, WalConfig};
     let fs = tidal_test_support::MemFs::new();
     let wal = Wal::open_with(WalConfig::new("/log"), Arc::new(fs.clone())).unwrap();
-    let store = CheckpointStore::new(Arc::new(MemoryEngine::new()));
+    let store = CheckpointStore::open(
+        Arc::new(MemoryEngine::new()),
+        Arc::new(tidal_test_support::MemFs::new()),
+        "/checkpoints",
+    )
+    .unwrap();
     let view = Arc::new(Counting { name: "counting", checkpoints: AtomicU64::new(0) });
     let registry = MaterializerRegistry::new();
     registry.register(Arc::clone(&view) as _).unwrap();

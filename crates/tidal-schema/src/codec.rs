@@ -198,6 +198,85 @@ impl<'a> ByteWriter<'a> {
     }
 }
 
+/// Where a [`StreamWriter`] sends each full piece of an encoding.
+pub type Sink<'s, E> = &'s mut dyn FnMut(&[u8]) -> Result<(), E>;
+
+/// Encodes a long run of values in pieces, so a large state streams to a
+/// file rather than being held whole: values are written through
+/// [`writer`](Self::writer) into a buffer, which goes to the sink whenever
+/// [`flush_if_full`](Self::flush_if_full) finds [`STREAM_PIECE`] bytes or
+/// more in it, and at [`finish`](Self::finish). The pieces joined are the
+/// bytes a single [`ByteWriter`] would have written.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use tidal_schema::codec::StreamWriter;
+///
+/// let mut out = Vec::new();
+/// let mut sink = |piece: &[u8]| -> Result<(), Infallible> {
+///     out.extend_from_slice(piece);
+///     Ok(())
+/// };
+/// let mut s = StreamWriter::new(&mut sink);
+/// for v in 0..3u16 {
+///     s.writer().u16(v);
+///     let Ok(()) = s.flush_if_full();
+/// }
+/// let Ok(()) = s.finish();
+/// assert_eq!(out, [0, 0, 1, 0, 2, 0]);
+/// ```
+pub struct StreamWriter<'s, E> {
+    buf: Vec<u8>,
+    sink: Sink<'s, E>,
+}
+
+/// The size of the pieces a [`StreamWriter`] hands its sink (at least).
+pub const STREAM_PIECE: usize = 1 << 20;
+
+impl<E> std::fmt::Debug for StreamWriter<'_, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StreamWriter").field("buffered", &self.buf.len()).finish_non_exhaustive()
+    }
+}
+
+impl<'s, E> StreamWriter<'s, E> {
+    /// A writer handing its pieces to `sink`.
+    pub fn new(sink: Sink<'s, E>) -> Self {
+        Self { buf: Vec::new(), sink }
+    }
+
+    /// A writer appending to the buffer.
+    #[inline]
+    pub fn writer(&mut self) -> ByteWriter<'_> {
+        ByteWriter::new(&mut self.buf)
+    }
+
+    /// Hands the buffer to the sink if it holds a piece's worth.
+    ///
+    /// # Errors
+    /// The sink's.
+    #[inline]
+    pub fn flush_if_full(&mut self) -> Result<(), E> {
+        if self.buf.len() >= STREAM_PIECE { self.flush() } else { Ok(()) }
+    }
+
+    fn flush(&mut self) -> Result<(), E> {
+        if !self.buf.is_empty() {
+            (self.sink)(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Hands what is left to the sink.
+    ///
+    /// # Errors
+    /// The sink's.
+    pub fn finish(mut self) -> Result<(), E> {
+        self.flush()
+    }
+}
+
 /// Reads little-endian values from a byte slice, failing (never panicking)
 /// on short input and allocating nothing itself.
 #[derive(Clone, Debug)]

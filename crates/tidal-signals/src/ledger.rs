@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use foldhash::fast::RandomState;
 use parking_lot::RwLock;
-use tidal_schema::codec::{ByteReader, ByteWriter, DecodeError};
+use tidal_schema::codec::{ByteReader, DecodeError, Sink, StreamWriter};
 use tidal_schema::limits::MAX_WINDOWS;
 use tidal_schema::{DecayModel, EntityId, EntityKind, Measure, Schema, SignalId, Timestamp, Window};
 
@@ -736,7 +736,30 @@ impl SignalLedger {
     /// ```
     pub fn checkpoint(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        let mut w = ByteWriter::new(&mut out);
+        let Ok(()) = self.write_checkpoint(&mut |piece: &[u8]| -> Result<(), std::convert::Infallible> {
+            out.extend_from_slice(piece);
+            Ok(())
+        });
+        out
+    }
+
+    /// The bytes of [`checkpoint`](Self::checkpoint), handed to `sink` in
+    /// pieces of about a MiB as they are encoded, so a checkpoint streams to
+    /// a file without a second copy of the ledger in memory. Every shard is
+    /// read-locked for the whole encoding, so it is one consistent state
+    /// even if an event were applied meanwhile (that event waits).
+    ///
+    /// # Errors
+    /// The sink's.
+    pub fn write_checkpoint<E>(&self, sink: Sink<'_, E>) -> std::result::Result<(), E> {
+        let slabs: Vec<_> = self.shards.iter().map(|s| s.slab.read()).collect();
+        let mut hasher = blake3::Hasher::new();
+        let mut summed = |piece: &[u8]| {
+            hasher.update(piece);
+            sink(piece)
+        };
+        let mut s = StreamWriter::new(&mut summed);
+        let mut w = s.writer();
         w.bytes(&CHECKPOINT_MAGIC);
         w.u16(CHECKPOINT_VERSION);
         w.u16(0);
@@ -745,23 +768,21 @@ impl SignalLedger {
             w.u32(info.id.0);
             w.u64(info.fingerprint);
         }
-        let count_at = w.position();
-        w.u64(0);
-        let mut pairs = 0u64;
-        for shard in &*self.shards {
-            let slab = shard.slab.read();
+        w.len_u64(slabs.iter().map(|slab| slab.pairs.len()).sum());
+        for slab in &slabs {
             for pair in &slab.pairs {
+                let mut w = s.writer();
                 w.u64(pair.entity);
                 w.u32(self.signals[usize::from(pair.signal)].id.0);
                 w.u64(pair.last_event);
                 pair.state.encode(&mut w);
-                pairs += 1;
+                s.flush_if_full()?;
             }
         }
-        out[count_at..count_at + 8].copy_from_slice(&pairs.to_le_bytes());
-        let sum = blake3::hash(&out);
-        out.extend_from_slice(sum.as_bytes());
-        out
+        s.finish()?;
+        drop(slabs);
+        let sum = hasher.finalize();
+        sink(sum.as_bytes())
     }
 
     /// Rebuilds a ledger from [`checkpoint`](Self::checkpoint) bytes for

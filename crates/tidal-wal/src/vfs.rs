@@ -32,6 +32,15 @@ pub trait Vfs: Send + Sync + 'static {
     /// Reads a whole file.
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
 
+    /// Reads a file's first `max` bytes (fewer if it is shorter). The
+    /// default reads the whole file and cuts it; a real file system reads
+    /// only the prefix.
+    fn read_prefix(&self, path: &Path, max: usize) -> io::Result<Vec<u8>> {
+        let mut bytes = self.read(path)?;
+        bytes.truncate(max);
+        Ok(bytes)
+    }
+
     /// Opens `path` for appending, creating it empty if it does not exist.
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn VfsFile>>;
 
@@ -106,6 +115,12 @@ impl Vfs for StdFs {
         let mut file = File::open(path)?;
         let mut out = Vec::new();
         file.read_to_end(&mut out)?;
+        Ok(out)
+    }
+
+    fn read_prefix(&self, path: &Path, max: usize) -> io::Result<Vec<u8>> {
+        let mut out = Vec::new();
+        File::open(path)?.take(max as u64).read_to_end(&mut out)?;
         Ok(out)
     }
 

@@ -92,12 +92,14 @@ pub struct TidalDB {
 
 /// What a database stores its data in, for [`TidalDB::open_on`]: the
 /// file system of the log, `schema.json` and `cursor.key`, and the engines
-/// that [`TidalDB::open`] makes from fjall (`data`: entities, checkpoints,
-/// rollups, the event archive) and redb (`graph`: relationships).
+/// that [`TidalDB::open`] makes from fjall (`data`: entities, rollups, the
+/// event archive) and redb (`graph`: relationships). The views'
+/// checkpoints are files in `files`, under `checkpoints/`.
 pub struct Backends {
-    /// The log's file system (and the schema's and cursor key's).
+    /// The log's file system (and the schema's, the cursor key's and the
+    /// checkpoints').
     pub files: Arc<dyn Vfs>,
-    /// Entities, checkpoints, rollups and the event archive.
+    /// Entities, rollups and the event archive.
     pub data: Arc<dyn StorageEngine>,
     /// Relationships.
     pub graph: Arc<dyn StorageEngine>,
@@ -125,6 +127,8 @@ impl std::fmt::Debug for TidalDB {
 }
 
 const SCHEMA_FILE: &str = "schema.json";
+/// The directory of the views' checkpoint files.
+pub(crate) const CHECKPOINTS_DIR: &str = "checkpoints";
 /// The file holding the database's cursor key: [`CursorKey::LEN`] random
 /// bytes, written once when the database is first opened.
 const CURSOR_KEY_FILE: &str = "cursor.key";
@@ -213,8 +217,10 @@ impl TidalDB {
             Arc::clone(&files),
         )?;
         let options = ViewOptions { rollups: config.rollups, archive: config.archive };
-        let (views, opened) =
-            Views::open(Arc::clone(&schema), data, graph, stored, options, &wal).map_err(|e| out_of_step(&shown, e))?;
+        let checkpoints = CheckpointStore::open(Arc::clone(&data), Arc::clone(&files), dir.join(CHECKPOINTS_DIR))
+            .map_err(|e| out_of_step(&shown, e))?;
+        let (views, opened) = Views::open(Arc::clone(&schema), data, graph, checkpoints, stored, options, &wal)
+            .map_err(|e| out_of_step(&shown, e))?;
         let profiles = compile_profiles(&schema)?;
         let Views { registry, checkpoints, signals, users, entities, columns, edges, rollups, archive, .. } = views;
         let keys = KeyCache::new(config.key_hash, &entities)?;
@@ -899,13 +905,19 @@ fn shown_in(e: Error, work: &Path, shown: &Path) -> Error {
 }
 
 /// Names the file at fault when the views do not open: the relationship
-/// store's own file, the log, or `data/` (the entity store and every
-/// checkpoint).
+/// store's own file, the log, `checkpoints/`, or `data/` (the entity
+/// store, and checkpoints of databases written before they were files).
 fn out_of_step(dir: &Path, e: tidal_materialize::MaterializeError) -> Error {
     use tidal_materialize::MaterializeError as M;
+    // Checkpoints are files once the directory holds any; before, they
+    // were in the entity store.
+    let checkpoints = dir.join(CHECKPOINTS_DIR);
+    let checkpoint_files = std::fs::read_dir(&checkpoints).is_ok_and(|mut d| d.next().is_some());
     let file = match &e {
         M::AheadOfLog { .. } => dir.join("log"),
         M::BehindLog { view, .. } if view == "relationships" => dir.join("relationships.redb"),
+        M::BehindLog { view, .. } if view == "entities" || view == "archive" => dir.join("data"),
+        M::BehindLog { .. } | M::CorruptCheckpoint { .. } if checkpoint_files => checkpoints,
         M::BehindLog { .. } | M::CorruptCheckpoint { .. } => dir.join("data"),
         _ => return e.into(),
     };

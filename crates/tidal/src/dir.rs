@@ -4,8 +4,9 @@
 //!
 //! A data directory holds `LOCK` (this module's), `schema.json`,
 //! `cursor.key` (the secret that signs query cursors), `log/`
-//! (the write-ahead log), `data/` (fjall: entities, checkpoints, rollups,
-//! the event archive) and `relationships.redb`.
+//! (the write-ahead log), `data/` (fjall: entities, rollups, the event
+//! archive), `checkpoints/` (the views' checkpoint files) and
+//! `relationships.redb`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read as _, Seek as _, Write as _};
@@ -21,7 +22,7 @@ pub(crate) const LOCK_FILE: &str = "LOCK";
 /// `LOCK` is not among them: undo runs while the lock is held, and removing a
 /// lock file another process may be waiting on would let two processes lock
 /// two different files.
-const PARTS: [&str; 5] = ["data", "log", "relationships.redb", "schema.json", "cursor.key"];
+const PARTS: [&str; 6] = ["data", "log", "relationships.redb", "schema.json", "cursor.key", "checkpoints"];
 
 /// An exclusive lock on a data directory, held while a database is open;
 /// the file says which process holds it. Released when dropped (and by the
@@ -144,7 +145,10 @@ pub(crate) fn private_copy(dir: &Path) -> Result<tempfile::TempDir> {
                 std::fs::create_dir_all(&to)?;
                 stack.push(path);
             } else if rel != Path::new(LOCK_FILE) {
-                let immutable = rel.parent().is_some_and(|p| p.ends_with("tables"));
+                // fjall's tables and the checkpoint files are never changed
+                // once written.
+                let immutable = rel.parent().is_some_and(|p| p.ends_with("tables"))
+                    || (rel.starts_with("checkpoints") && rel.extension().is_some_and(|e| e == "ckpt"));
                 if !(immutable && std::fs::hard_link(&path, &to).is_ok()) {
                     std::fs::copy(&path, &to)?;
                 }

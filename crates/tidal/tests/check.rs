@@ -100,7 +100,7 @@ fn a_signal_view_that_drifted_from_the_log_is_caught() {
         // Plant: the ledger checkpoint gains a view the log never held, and
         // is saved with a valid checksum.
         let data: Arc<dyn StorageEngine> = Arc::new(FjallEngine::open(dir.path().join("data")).unwrap());
-        let store = CheckpointStore::new(data);
+        let store = CheckpointStore::open(data, Arc::new(tidal_wal::StdFs), dir.path().join("checkpoints")).unwrap();
         let (seq, bytes) = store.load("signals").unwrap().unwrap();
         // A view's checkpoint is its watermark, then the view's own bytes.
         let (watermark, bytes) = bytes.split_at(8);
@@ -141,7 +141,7 @@ fn a_rollup_that_makes_past_reads_wrong_is_caught() {
         // ledger and agree with a rebuild; only reads at past times see the
         // rollups.
         let data: Arc<dyn StorageEngine> = Arc::new(FjallEngine::open(dir.path().join("data")).unwrap());
-        let store = CheckpointStore::new(data);
+        let store = CheckpointStore::open(data, Arc::new(tidal_wal::StdFs), dir.path().join("checkpoints")).unwrap();
         let (seq, mut bytes) = store.load("rollups").unwrap().unwrap();
         // watermark u64 | "TDR2" | generation u32 | rollups u32 | (entity u64 |
         // signal u32 | granularity u8 | bucket u32 | count u64 | sum f64 | decayed f64)*

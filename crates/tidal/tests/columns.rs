@@ -118,7 +118,7 @@ fn queries_read_only_the_page_and_match_the_brute_force_across_reopens() {
     // A damaged checkpoint is rebuilt from the store, not trusted.
     {
         let engine: Arc<dyn StorageEngine> = Arc::new(FjallEngine::open(dir.path().join("data")).unwrap());
-        let store = CheckpointStore::new(engine);
+        let store = CheckpointStore::open(engine, Arc::new(tidal_wal::StdFs), dir.path().join("checkpoints")).unwrap();
         let (seq, mut bytes) = store.load("item_columns").unwrap().unwrap();
         bytes.truncate(12);
         store.save(seq, &[("item_columns".to_owned(), bytes)]).unwrap();

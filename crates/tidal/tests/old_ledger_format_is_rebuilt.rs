@@ -43,7 +43,7 @@ fn an_old_ledger_checkpoint_is_rebuilt_from_the_events() {
     // checksum: a checkpoint an older build wrote.
     {
         let engine: Arc<dyn StorageEngine> = Arc::new(FjallEngine::open(dir.path().join("data")).unwrap());
-        let store = CheckpointStore::new(engine);
+        let store = CheckpointStore::open(engine, Arc::new(tidal_wal::StdFs), dir.path().join("checkpoints")).unwrap();
         let (seq, mut bytes) = store.load("signals").unwrap().unwrap();
         // A view's checkpoint is its watermark (8 bytes), then the ledger's
         // own: magic, version u16, ..., BLAKE3 of all before.
